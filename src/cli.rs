@@ -1,0 +1,221 @@
+//! Command-line interface: `neqlab run | bench | presets | gui`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
+use neqlab::landscape::{BowlSpec, LandscapeSpec};
+use neqlab::preset::{self, Experiment, Preset};
+use neqlab::run::{RunReport, simulate};
+
+#[derive(Parser)]
+#[command(name = "neqlab", version, about = "Stochastic gradient descent in and out of equilibrium")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a preset headless and print what the walkers did.
+    Run {
+        /// A preset file, or the name of a shipped preset (see `neqlab presets`).
+        preset: String,
+        /// Override a preset value: `--set dynamics.eta=1e-3` (values are TOML).
+        #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
+        overrides: Vec<String>,
+        /// One JSON object on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure walker-steps per second on all cores.
+    Bench {
+        #[arg(long)]
+        json: bool,
+        /// Walkers per measurement.
+        #[arg(long, default_value_t = 1000)]
+        walkers: usize,
+        /// Steps per measurement.
+        #[arg(long, default_value_t = 2000)]
+        steps: u64,
+        /// Repetitions; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+    /// List the shipped presets with their titles.
+    Presets,
+}
+
+/// Parse arguments, run, and turn errors into one clear message and a non-zero exit.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => anyhow::bail!("the desktop app is not built into this binary yet; try `neqlab run PRESET`"),
+        Some(Command::Run {
+            preset,
+            overrides,
+            json,
+        }) => run_command(&preset, &overrides, json),
+        Some(Command::Bench {
+            json,
+            walkers,
+            steps,
+            repeats,
+        }) => bench_command(json, walkers, steps, repeats),
+        Some(Command::Presets) => {
+            for (name, text) in preset::SHIPPED {
+                let title = Preset::from_toml(text, Path::new(name)).map(|p| p.title).unwrap_or_default();
+                println!("{name:<22} {title}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Load a preset by path or by shipped name, with overrides, and build it.
+pub fn load(preset: &str, overrides: &[String]) -> Result<(Preset, Experiment, PathBuf)> {
+    let path = PathBuf::from(preset);
+    if path.exists() {
+        let (p, e) = preset::load_experiment(&path, overrides)?;
+        return Ok((p, e, path));
+    }
+    let name = preset.trim_end_matches(".toml");
+    let text = preset::shipped(name).with_context(|| {
+        format!(
+            "{preset}: no such file, and no shipped preset of that name (shipped: {})",
+            preset::SHIPPED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let label = PathBuf::from(format!("presets/{name}.toml"));
+    let mut p = Preset::from_toml(text, &label)?;
+    if !overrides.is_empty() {
+        p = p.with_overrides(overrides)?;
+    }
+    let e = p.build(&label, Some(text))?;
+    Ok((p, e, label))
+}
+
+fn run_command(preset: &str, overrides: &[String], json: bool) -> Result<()> {
+    let (preset, experiment, _) = load(preset, overrides)?;
+    let bar = ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed}<{eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (report, _) = simulate(&preset, &experiment, &mut |fraction| bar.set_position((fraction * 1000.0) as u64));
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&preset, &experiment, &report);
+    }
+    Ok(())
+}
+
+fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
+    let names = experiment.landscape.weight_names();
+    println!("{}", preset.title);
+    println!(
+        "{} on {} (N = {}), {} {}, eta = {}, B = {}, T = {}",
+        report.algorithm.to_uppercase(),
+        report.landscape,
+        experiment.landscape.n_examples(),
+        report.replacement.to_uppercase(),
+        if report.replacement == "wor" { "(time in epochs)" } else { "(time in steps)" },
+        report.eta,
+        report.batch,
+        report.temperature
+    );
+    if report.dropped_per_epoch > 0 {
+        println!("  B does not divide N: {} examples dropped from every epoch", report.dropped_per_epoch);
+    }
+    println!(
+        "{} walkers x {} {}s after {} burn-in; {} diverged; {:.3e} walker-steps/s",
+        report.walkers, report.steps, report.time_unit, report.burn_in, report.diverged_walkers, report.walker_steps_per_second
+    );
+    let Some(sim) = &report.sim else {
+        println!("no statistics (steps = 0 or every walker diverged)");
+        return;
+    };
+    let d = sim.mean.len();
+    println!("\n{:<8} {:>14} {:>14}", "weight", "mean", "std");
+    for a in 0..d {
+        println!("{:<8} {:>14.6e} {:>14.6e}", names[a], sim.mean[a], sim.cov[a * d + a].max(0.0).sqrt());
+    }
+    print_matrix("covariance", &names, &sim.cov);
+    print_matrix("stochastic area", &names, &sim.area);
+}
+
+fn print_matrix(title: &str, names: &[String], m: &[f64]) {
+    let d = names.len();
+    println!("\n{title}");
+    print!("{:<8}", "");
+    for name in names {
+        print!(" {name:>12}");
+    }
+    println!();
+    for a in 0..d {
+        print!("{:<8}", names[a]);
+        for b in 0..d {
+            print!(" {:>12.4e}", m[a * d + b]);
+        }
+        println!();
+    }
+}
+
+/// Median walker-steps per second of `repeats` runs of `walkers × steps`.
+fn measure(spec: &LandscapeSpec, walkers: usize, steps: u64, repeats: usize) -> Result<f64> {
+    let landscape = spec.build(Path::new("."))?;
+    let eta = match spec {
+        LandscapeSpec::Bowl(_) => 1e-2,
+        #[allow(unreachable_patterns)]
+        _ => 1e-7,
+    };
+    let dynamics = Dynamics::new(Algorithm::Sgd, None, eta, 10, 0.0, landscape.n_examples())?;
+    let start = landscape.start();
+    let mut rates: Vec<f64> = (0..repeats.max(1))
+        .map(|repeat| {
+            let mut ensemble = Ensemble::new(landscape.as_ref(), dynamics, walkers, &start, repeat as u64);
+            let started = Instant::now();
+            ensemble.advance(landscape.as_ref(), steps, &mut ());
+            (walkers as u64 * steps) as f64 / started.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[rates.len() / 2])
+}
+
+fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Result<()> {
+    let bowl = LandscapeSpec::Bowl(BowlSpec::default());
+    let bowl_rate = measure(&bowl, walkers, steps, repeats).context("bowl benchmark")?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "threads": rayon::current_num_threads(),
+                "walkers": walkers,
+                "steps": steps,
+                "repeats": repeats,
+                "bowl_walker_steps_per_second": bowl_rate,
+            })
+        );
+    } else {
+        println!("threads: {}; {walkers} walkers x {steps} steps, median of {repeats}", rayon::current_num_threads());
+        println!("bowl (N = 100, B = 10, SGD WR): {bowl_rate:.4e} walker-steps/s");
+    }
+    Ok(())
+}

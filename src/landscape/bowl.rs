@@ -1,0 +1,208 @@
+//! The anisotropic bowl: `l_i(w) = ½ (w − x_i)ᵀ A (w − x_i)`, `A = diag(hessian)`.
+//!
+//! The data `x_i` are drawn from a centred Gaussian with covariance
+//! `R(angle) diag(noise) R(angle)ᵀ`. Every example has the same Hessian `A`, so `H̄ = A`, the
+//! minimum of `L` is the sample mean `x̄`, and the gradient covariance
+//! `S = A Cov(x) A` does not depend on `w`. At `angle_deg = 0` the noise is diagonal like `A`,
+//! `D` commutes with `H` and the stationary state is an equilibrium; any other angle makes
+//! them fail to commute and the stationary state carries a rotating current
+//! (THEORY.md section 3).
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rand_pcg::Pcg64;
+use serde::{Deserialize, Serialize};
+
+use super::{Landscape, LandscapeError, QuadraticExamples};
+
+/// `[landscape]` keys of `kind = "bowl"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BowlSpec {
+    /// Diagonal of the Hessian `A`, `[h1, h2]`.
+    pub hessian: [f64; 2],
+    /// Variances of the data along the rotated axes, `[v1, v2]`.
+    pub noise: [f64; 2],
+    /// Rotation of the data's principal axes against the Hessian's, in degrees.
+    #[serde(default)]
+    pub angle_deg: f64,
+    /// Number of examples `N`.
+    #[serde(default = "default_n")]
+    pub n: usize,
+    /// Seed of the data draw.
+    #[serde(default = "default_data_seed")]
+    pub data_seed: u64,
+}
+
+fn default_n() -> usize {
+    100
+}
+
+fn default_data_seed() -> u64 {
+    1
+}
+
+impl Default for BowlSpec {
+    fn default() -> Self {
+        Self {
+            hessian: [1.0, 4.0],
+            noise: [1.0, 0.1],
+            angle_deg: 30.0,
+            n: default_n(),
+            data_seed: default_data_seed(),
+        }
+    }
+}
+
+/// The bowl landscape; see the module documentation.
+#[derive(Clone, Debug)]
+pub struct Bowl {
+    hessian: [f64; 2],
+    /// Data points `x_i`.
+    data: Vec<[f64; 2]>,
+}
+
+impl Bowl {
+    /// Draw the data and build the landscape.
+    pub fn new(spec: &BowlSpec) -> Result<Self, LandscapeError> {
+        if spec.hessian.iter().any(|h| !(h.is_finite() && *h > 0.0)) {
+            return Err(LandscapeError::invalid("hessian", "both entries must be positive and finite"));
+        }
+        if spec.noise.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(LandscapeError::invalid("noise", "variances must be non-negative and finite"));
+        }
+        if !spec.angle_deg.is_finite() {
+            return Err(LandscapeError::invalid("angle_deg", "must be finite"));
+        }
+        if spec.n < 2 {
+            return Err(LandscapeError::invalid("n", "needs at least 2 examples"));
+        }
+        let (sin, cos) = spec.angle_deg.to_radians().sin_cos();
+        let (s1, s2) = (spec.noise[0].sqrt(), spec.noise[1].sqrt());
+        let mut rng = Pcg64::seed_from_u64(spec.data_seed);
+        let data = (0..spec.n)
+            .map(|_| {
+                let u: f64 = StandardNormal.sample(&mut rng);
+                let v: f64 = StandardNormal.sample(&mut rng);
+                let (a, b) = (s1 * u, s2 * v);
+                [cos * a - sin * b, sin * a + cos * b]
+            })
+            .collect();
+        Ok(Self {
+            hessian: spec.hessian,
+            data,
+        })
+    }
+
+    /// The data points `x_i`.
+    pub fn data(&self) -> &[[f64; 2]] {
+        &self.data
+    }
+}
+
+impl Landscape for Bowl {
+    fn kind(&self) -> &'static str {
+        "bowl"
+    }
+
+    fn dim(&self) -> usize {
+        2
+    }
+
+    fn n_examples(&self) -> usize {
+        self.data.len()
+    }
+
+    fn example_loss(&self, i: usize, w: &[f64]) -> f64 {
+        let x = self.data[i];
+        let (u, v) = (w[0] - x[0], w[1] - x[1]);
+        0.5 * (self.hessian[0] * u * u + self.hessian[1] * v * v)
+    }
+
+    fn add_example_gradient(&self, i: usize, w: &[f64], scale: f64, out: &mut [f64]) {
+        let x = self.data[i];
+        out[0] += scale * self.hessian[0] * (w[0] - x[0]);
+        out[1] += scale * self.hessian[1] * (w[1] - x[1]);
+    }
+
+    fn add_example_hessian(&self, _i: usize, _w: &[f64], scale: f64, out: &mut [f64]) {
+        out[0] += scale * self.hessian[0];
+        out[3] += scale * self.hessian[1];
+    }
+
+    /// `g_B = A (w − x̄_B)` with `x̄_B` the batch mean of the data.
+    fn batch_gradient(&self, batch: &[usize], w: &[f64], out: &mut [f64]) {
+        let (mut sx, mut sy) = (0.0, 0.0);
+        for &i in batch {
+            let x = self.data[i];
+            sx += x[0];
+            sy += x[1];
+        }
+        let inv = 1.0 / batch.len() as f64;
+        out[0] = self.hessian[0] * (w[0] - sx * inv);
+        out[1] = self.hessian[1] * (w[1] - sy * inv);
+    }
+
+    fn start(&self) -> Vec<f64> {
+        let n = self.data.len() as f64;
+        let (sx, sy) = self.data.iter().fold((0.0, 0.0), |(a, b), x| (a + x[0], b + x[1]));
+        vec![sx / n, sy / n]
+    }
+
+    fn quadratic(&self) -> Option<QuadraticExamples> {
+        let h = vec![self.hessian[0], 0.0, 0.0, self.hessian[1]];
+        Some(QuadraticExamples {
+            dim: 2,
+            hessians: vec![h; self.data.len()],
+            linear: self
+                .data
+                .iter()
+                .map(|x| vec![self.hessian[0] * x[0], self.hessian[1] * x[1]])
+                .collect(),
+        })
+    }
+
+    fn escape_radius(&self) -> f64 {
+        let spread = self.data.iter().fold(1.0_f64, |m, x| m.max(x[0].abs()).max(x[1].abs()));
+        1e6 * spread
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::landscape::testing::finite_difference_mismatch;
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid spec");
+        for w in [[0.3, -0.2], [1.5, 2.0]] {
+            let (g, h) = finite_difference_mismatch(&bowl, &w);
+            assert!(g < 1e-7 && h < 1e-7, "gradient {g}, hessian {h}");
+        }
+    }
+
+    #[test]
+    fn batch_gradient_is_the_mean_of_example_gradients() {
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid spec");
+        let w = [0.4, -0.7];
+        let batch = [3, 17, 42, 99];
+        let mut fast = [0.0; 2];
+        bowl.batch_gradient(&batch, &w, &mut fast);
+        let mut slow = [0.0; 2];
+        for &i in &batch {
+            bowl.add_example_gradient(i, &w, 0.25, &mut slow);
+        }
+        assert!((fast[0] - slow[0]).abs() < 1e-12 && (fast[1] - slow[1]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejects_non_positive_hessian() {
+        let spec = BowlSpec {
+            hessian: [0.0, 1.0],
+            ..BowlSpec::default()
+        };
+        let message = Bowl::new(&spec).expect_err("must fail").to_string();
+        assert!(message.contains("landscape.hessian"), "{message}");
+    }
+}

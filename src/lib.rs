@@ -1,0 +1,19 @@
+//! # neqlab: stochastic gradient descent in and out of equilibrium
+//!
+//! A headless library for the physics of minibatch SGD, after "Machine learning in and out
+//! of equilibrium" (Adhikari, Kabakçıoğlu, Strang, Yuret, Hinczewski, arXiv:2306.03521).
+//! The mathematics is written down in `THEORY.md`; doc comments cite its sections.
+//!
+//! - [`landscape`]: loss landscapes with per-example losses, gradients and Hessians.
+//! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
+//! - [`stats`]: estimators from simulation.
+//! - [`preset`]: the TOML schema shared by the GUI and the CLI.
+//! - [`run`]: running a preset headless.
+//!
+//! Nothing here depends on egui: the desktop app lives in the binary.
+
+pub mod dynamics;
+pub mod landscape;
+pub mod preset;
+pub mod run;
+pub mod stats;

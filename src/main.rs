@@ -1,0 +1,7 @@
+//! The `neqlab` binary: parses the command line and dispatches (see [`cli`]).
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

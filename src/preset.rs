@@ -1,0 +1,483 @@
+//! Presets: the TOML schema shared by the GUI and the CLI, `--set` overrides, validation.
+//!
+//! ```toml
+//! title = "A rotating current"
+//! caption = "Text a lecturer can read out."
+//! [landscape]                 # kind + that landscape's keys
+//! kind = "bowl"
+//! hessian = [1.0, 4.0]
+//! [dynamics]
+//! algorithm = "sgd"           # sgd | sgld | sgworld
+//! replacement = "wr"          # wr | wor (sgd only; sgld is wr, sgworld is wor)
+//! eta = 0.02
+//! batch = 10
+//! [fp]                        # Fokker–Planck grid
+//! grid = 128
+//! [view]                      # how the app shows it
+//! ```
+//!
+//! Unknown keys and wrong types are rejected; every error names the file and the line or key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dynamics::{Algorithm, Dynamics, DynamicsError, Replacement};
+use crate::landscape::{Landscape, LandscapeError, LandscapeSpec};
+
+/// Everything that can be wrong with a preset.
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown keys, wrong types (the message carries line and column).
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A `--set table.key=value` argument that cannot be applied.
+    #[error("--set {argument}: {message}")]
+    Override { argument: String, message: String },
+    /// A value of the right type that makes no sense (batch of 0, negative eta, ...).
+    #[error("{path}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+}
+
+/// A complete experiment description.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    /// Shown in the window title and on figures.
+    pub title: String,
+    /// One or two sentences a lecturer can read out.
+    #[serde(default)]
+    pub caption: String,
+    pub landscape: LandscapeSpec,
+    pub dynamics: DynamicsSpec,
+    #[serde(default)]
+    pub fp: FpSpec,
+    #[serde(default)]
+    pub view: ViewSpec,
+}
+
+/// The `[dynamics]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicsSpec {
+    pub algorithm: Algorithm,
+    /// `wr` or `wor`; optional (implied by `sgld` and `sgworld`, `wr` for `sgd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<Replacement>,
+    /// Learning rate `η`.
+    pub eta: f64,
+    /// Batch size `B`.
+    pub batch: usize,
+    /// Temperature `T` of the Langevin noise (SGLD, SGWORLD).
+    #[serde(default)]
+    pub temperature: f64,
+    /// Number of independent walkers.
+    #[serde(default = "default_walkers")]
+    pub walkers: usize,
+    /// Time units to record (steps with replacement, epochs without); 0: no simulation.
+    #[serde(default = "default_steps")]
+    pub steps: u64,
+    /// Time units discarded before recording.
+    #[serde(default)]
+    pub burn_in: u64,
+    /// Seed of the walkers' random streams.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Where the walkers start (default: the landscape's own start point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Vec<f64>>,
+}
+
+fn default_walkers() -> usize {
+    1000
+}
+fn default_steps() -> u64 {
+    1000
+}
+fn default_seed() -> u64 {
+    1
+}
+
+/// The `[fp]` table: the grid of the 2-D Fokker–Planck solve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FpSpec {
+    /// Cells per axis.
+    #[serde(default = "default_grid")]
+    pub grid: usize,
+    /// `[w1_min, w1_max, w2_min, w2_max]`; automatic when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<[f64; 4]>,
+}
+
+fn default_grid() -> usize {
+    128
+}
+
+impl Default for FpSpec {
+    fn default() -> Self {
+        Self {
+            grid: default_grid(),
+            bounds: None,
+        }
+    }
+}
+
+/// The `[view]` table: how the app shows the preset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewSpec {
+    /// Draw the walkers themselves over the density.
+    pub show_walkers: bool,
+    /// Number of walkers whose recent path is drawn.
+    pub trails: usize,
+    /// Draw current arrows.
+    pub arrows: bool,
+    /// Time units simulated per frame.
+    pub units_per_frame: u64,
+}
+
+impl Default for ViewSpec {
+    fn default() -> Self {
+        Self {
+            show_walkers: false,
+            trails: 0,
+            arrows: true,
+            units_per_frame: 20,
+        }
+    }
+}
+
+/// A preset turned into objects: the landscape and the validated dynamics.
+#[derive(Clone)]
+pub struct Experiment {
+    pub landscape: Arc<dyn Landscape>,
+    pub dynamics: Dynamics,
+    /// Walkers' start point (length `d`).
+    pub start: Vec<f64>,
+}
+
+impl Preset {
+    /// Parse preset text; `path` only labels errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, PresetError> {
+        toml::from_str(text).map_err(|e| PresetError::Parse {
+            path: path.to_path_buf(),
+            message: tidy_toml_message(&e.to_string()),
+        })
+    }
+
+    /// Read and parse a preset file, applying `--set` overrides.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, PresetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let preset = Self::from_toml(&text, path)?;
+        if overrides.is_empty() {
+            return Ok(preset);
+        }
+        preset.with_overrides(overrides)
+    }
+
+    /// The preset with `table.key=value` overrides applied; values are TOML (a bare word is
+    /// taken as a string).
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Self, PresetError> {
+        let mut table = toml::Table::try_from(self).map_err(|e| PresetError::Override {
+            argument: String::new(),
+            message: e.to_string(),
+        })?;
+        for argument in overrides {
+            apply_override(&mut table, argument)?;
+        }
+        let text = toml::to_string(&table).map_err(|e| PresetError::Override {
+            argument: overrides.join(" "),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| PresetError::Override {
+            argument: overrides.join(" "),
+            message: tidy_toml_message(&e.to_string()),
+        })
+    }
+
+    /// The preset as TOML; `from_toml(to_toml())` gives the same preset back, and saving twice
+    /// gives the same bytes.
+    pub fn to_toml(&self) -> String {
+        // Serialising plain structs of numbers and strings cannot fail.
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise preset: {e}\n"))
+    }
+
+    /// Build the landscape and validate the dynamics. `path` labels errors and locates data
+    /// files named relative to the preset; `text`, when given, lets errors name the line.
+    pub fn build(&self, path: &Path, text: Option<&str>) -> Result<Experiment, PresetError> {
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let invalid = |key: String, message: String| {
+            let line = text.and_then(|t| locate_key(t, &key));
+            PresetError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                key,
+                message,
+            }
+        };
+        let landscape = self.landscape.build(base_dir).map_err(|e| match e {
+            LandscapeError::InvalidKey { key, message } => {
+                invalid(format!("landscape.{key}"), format!("landscape.{key}: {message}"))
+            }
+            other => invalid("landscape".into(), other.to_string()),
+        })?;
+        let d = &self.dynamics;
+        let dynamics = Dynamics::new(d.algorithm, d.replacement, d.eta, d.batch, d.temperature, landscape.n_examples())
+            .map_err(|e| {
+                let DynamicsError::InvalidKey { key, .. } = &e;
+                invalid(format!("dynamics.{key}"), e.to_string())
+            })?;
+        if d.walkers == 0 {
+            return Err(invalid("dynamics.walkers".into(), "dynamics.walkers: needs at least one walker".into()));
+        }
+        let start = match &d.start {
+            Some(start) if start.len() != landscape.dim() => {
+                return Err(invalid(
+                    "dynamics.start".into(),
+                    format!(
+                        "dynamics.start: needs {} coordinates for a {} landscape, got {}",
+                        landscape.dim(),
+                        landscape.kind(),
+                        start.len()
+                    ),
+                ));
+            }
+            Some(start) if start.iter().any(|x| !x.is_finite()) => {
+                return Err(invalid("dynamics.start".into(), "dynamics.start: coordinates must be finite".into()));
+            }
+            Some(start) => start.clone(),
+            None => landscape.start(),
+        };
+        if self.fp.grid == 0 || self.fp.grid > 1024 {
+            return Err(invalid(
+                "fp.grid".into(),
+                format!("fp.grid: the grid needs between 1 and 1024 cells per axis, got {}", self.fp.grid),
+            ));
+        }
+        if let Some(b) = self.fp.bounds
+            && (b.iter().any(|x| !x.is_finite()) || b[0] >= b[1] || b[2] >= b[3])
+        {
+            return Err(invalid(
+                "fp.bounds".into(),
+                format!("fp.bounds: need [w1_min, w1_max, w2_min, w2_max] with min < max, got {b:?}"),
+            ));
+        }
+        Ok(Experiment {
+            landscape,
+            dynamics,
+            start,
+        })
+    }
+}
+
+/// The presets shipped in `presets/`, compiled in so that the app and the CLI find them from
+/// any folder: `(name, TOML text)`.
+pub const SHIPPED: &[(&str, &str)] = &[("bowl-current", include_str!("../presets/bowl-current.toml"))];
+
+/// The text of a shipped preset.
+pub fn shipped(name: &str) -> Option<&'static str> {
+    SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+/// Read a preset file, apply overrides and build it: the one call the CLI needs.
+pub fn load_experiment(path: &Path, overrides: &[String]) -> Result<(Preset, Experiment), PresetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut preset = Preset::from_toml(&text, path)?;
+    if !overrides.is_empty() {
+        preset = preset.with_overrides(overrides)?;
+    }
+    let experiment = preset.build(path, Some(&text))?;
+    Ok((preset, experiment))
+}
+
+/// Write `contents` to `path` atomically: a temporary file in the same folder, then a rename.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let temporary = folder.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let result = std::fs::write(&temporary, contents).and_then(|()| std::fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetError> {
+    let fail = |message: String| PresetError::Override {
+        argument: argument.to_string(),
+        message,
+    };
+    let (key, value) = argument
+        .split_once('=')
+        .ok_or_else(|| fail("expected table.key=value".into()))?;
+    let key = key.trim();
+    let value = value.trim();
+    let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(value.to_string())),
+        Err(_) => toml::Value::String(value.to_string()),
+    };
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(fail(format!("`{key}` is not a key path like dynamics.eta")));
+    }
+    let (last, tables) = parts.split_last().ok_or_else(|| fail("empty key".into()))?;
+    let mut current = table;
+    for part in tables {
+        current = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| fail(format!("`{part}` is not a table")))?;
+    }
+    current.insert(last.to_string(), parsed);
+    Ok(())
+}
+
+/// Line (1-based) of `table.key = ...` in preset text, if it is written there.
+pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
+    let (table, key) = dotted_key.rsplit_once('.').unwrap_or(("", dotted_key));
+    let mut current = String::new();
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix('[').and_then(|s| s.split(']').next()) {
+            current = header.trim().to_string();
+            continue;
+        }
+        if current == table
+            && let Some((name, _)) = trimmed.split_once('=')
+            && name.trim() == key
+        {
+            return Some(number + 1);
+        }
+    }
+    None
+}
+
+/// toml's messages end with a newline and indent their excerpt; keep them but trim the end.
+fn tidy_toml_message(message: &str) -> String {
+    message.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOWL: &str = r#"
+title = "Bowl"
+caption = "A test bowl."
+
+[landscape]
+kind = "bowl"
+hessian = [1.0, 4.0]
+noise = [1.0, 0.1]
+angle_deg = 30.0
+
+[dynamics]
+algorithm = "sgd"
+eta = 0.02
+batch = 10
+"#;
+
+    fn path() -> &'static Path {
+        Path::new("test.toml")
+    }
+
+    #[test]
+    fn parses_and_round_trips_byte_stably() {
+        let preset = Preset::from_toml(BOWL, path()).expect("valid");
+        let once = preset.to_toml();
+        let again = Preset::from_toml(&once, path()).expect("reparses");
+        assert_eq!(again, preset);
+        assert_eq!(again.to_toml(), once);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = BOWL.replace("batch = 10", "batch = 10\nbatchsize = 3");
+        let message = Preset::from_toml(&text, path()).expect_err("unknown key").to_string();
+        assert!(message.contains("batchsize") && message.contains("line 15"), "{message}");
+        let text = BOWL.replace("angle_deg = 30.0", "angle_deg = 30.0\nangel = 2");
+        let message = Preset::from_toml(&text, path()).expect_err("unknown key").to_string();
+        assert!(message.contains("angel"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let text = BOWL.replace("eta = 0.02", "eta = \"fast\"");
+        let message = Preset::from_toml(&text, path()).expect_err("wrong type").to_string();
+        assert!(message.contains("line 13") && message.contains("eta"), "{message}");
+    }
+
+    #[test]
+    fn invalid_values_name_key_and_line() {
+        let text = BOWL.replace("batch = 10", "batch = 0");
+        let preset = Preset::from_toml(&text, path()).expect("parses");
+        let message = preset.build(path(), Some(&text)).err().expect("batch 0").to_string();
+        assert!(message.starts_with("test.toml:14:") && message.contains("dynamics.batch"), "{message}");
+        let text = BOWL.replace("eta = 0.02", "eta = -0.02");
+        let preset = Preset::from_toml(&text, path()).expect("parses");
+        let message = preset.build(path(), Some(&text)).err().expect("negative eta").to_string();
+        assert!(message.contains(":13:") && message.contains("dynamics.eta"), "{message}");
+    }
+
+    #[test]
+    fn overrides_apply_typed_values() {
+        let preset = Preset::from_toml(BOWL, path()).expect("valid");
+        let changed = preset
+            .with_overrides(&[
+                "dynamics.eta=1e-3".into(),
+                "landscape.hessian=[2.0, 3.0]".into(),
+                "dynamics.algorithm=sgld".into(),
+            ])
+            .expect("valid overrides");
+        assert_eq!(changed.dynamics.eta, 1e-3);
+        assert_eq!(changed.dynamics.algorithm, Algorithm::Sgld);
+        let LandscapeSpec::Bowl(bowl) = &changed.landscape else {
+            panic!("still a bowl")
+        };
+        assert_eq!(bowl.hessian, [2.0, 3.0]);
+        let message = preset
+            .with_overrides(&["dynamics.etta=1".into()])
+            .expect_err("unknown key")
+            .to_string();
+        assert!(message.contains("etta"), "{message}");
+        let message = preset.with_overrides(&["dynamics.eta".into()]).expect_err("no value").to_string();
+        assert!(message.contains("table.key=value"), "{message}");
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let target = folder.path().join("p.toml");
+        write_atomically(&target, b"one").expect("write");
+        write_atomically(&target, b"two").expect("write");
+        assert_eq!(std::fs::read(&target).expect("read"), b"two");
+        assert_eq!(std::fs::read_dir(folder.path()).expect("list").count(), 1);
+        let missing = folder.path().join("missing").join("p.toml");
+        assert!(write_atomically(&missing, b"x").is_err());
+    }
+}
