@@ -14,7 +14,11 @@ use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
 
 #[derive(Parser)]
-#[command(name = "neqlab", version, about = "Stochastic gradient descent in and out of equilibrium")]
+#[command(
+    name = "neqlab",
+    version,
+    about = "Stochastic gradient descent in and out of equilibrium"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -65,7 +69,9 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        None => anyhow::bail!("the desktop app is not built into this binary yet; try `neqlab run PRESET`"),
+        None => anyhow::bail!(
+            "the desktop app is not built into this binary yet; try `neqlab run PRESET`"
+        ),
         Some(Command::Run {
             preset,
             overrides,
@@ -79,7 +85,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         }) => bench_command(json, walkers, steps, repeats),
         Some(Command::Presets) => {
             for (name, text) in preset::SHIPPED {
-                let title = Preset::from_toml(text, Path::new(name)).map(|p| p.title).unwrap_or_default();
+                let title = Preset::from_toml(text, Path::new(name))
+                    .map(|p| p.title)
+                    .unwrap_or_default();
                 println!("{name:<22} {title}");
             }
             Ok(())
@@ -98,7 +106,11 @@ pub fn load(preset: &str, overrides: &[String]) -> Result<(Preset, Experiment, P
     let text = preset::shipped(name).with_context(|| {
         format!(
             "{preset}: no such file, and no shipped preset of that name (shipped: {})",
-            preset::SHIPPED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            preset::SHIPPED
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     let label = PathBuf::from(format!("presets/{name}.toml"));
@@ -116,7 +128,9 @@ fn run_command(preset: &str, overrides: &[String], json: bool) -> Result<()> {
         ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed}<{eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (report, _) = simulate(&preset, &experiment, &mut |fraction| bar.set_position((fraction * 1000.0) as u64));
+    let (report, _) = simulate(&preset, &experiment, &mut |fraction| {
+        bar.set_position((fraction * 1000.0) as u64)
+    });
     bar.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -135,17 +149,29 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
         report.landscape,
         experiment.landscape.n_examples(),
         report.replacement.to_uppercase(),
-        if report.replacement == "wor" { "(time in epochs)" } else { "(time in steps)" },
+        if report.replacement == "wor" {
+            "(time in epochs)"
+        } else {
+            "(time in steps)"
+        },
         report.eta,
         report.batch,
         report.temperature
     );
     if report.dropped_per_epoch > 0 {
-        println!("  B does not divide N: {} examples dropped from every epoch", report.dropped_per_epoch);
+        println!(
+            "  B does not divide N: {} examples dropped from every epoch",
+            report.dropped_per_epoch
+        );
     }
     println!(
         "{} walkers x {} {}s after {} burn-in; {} diverged; {:.3e} walker-steps/s",
-        report.walkers, report.steps, report.time_unit, report.burn_in, report.diverged_walkers, report.walker_steps_per_second
+        report.walkers,
+        report.steps,
+        report.time_unit,
+        report.burn_in,
+        report.diverged_walkers,
+        report.walker_steps_per_second
     );
     let Some(sim) = &report.sim else {
         println!("no statistics (steps = 0 or every walker diverged)");
@@ -154,7 +180,12 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     let d = sim.mean.len();
     println!("\n{:<8} {:>14} {:>14}", "weight", "mean", "std");
     for a in 0..d {
-        println!("{:<8} {:>14.6e} {:>14.6e}", names[a], sim.mean[a], sim.cov[a * d + a].max(0.0).sqrt());
+        println!(
+            "{:<8} {:>14.6e} {:>14.6e}",
+            names[a],
+            sim.mean[a],
+            sim.cov[a * d + a].max(0.0).sqrt()
+        );
     }
     print_matrix("covariance", &names, &sim.cov);
     print_matrix("stochastic area", &names, &sim.area);
@@ -189,7 +220,8 @@ fn measure(spec: &LandscapeSpec, walkers: usize, steps: u64, repeats: usize) -> 
     let start = landscape.start();
     let mut rates: Vec<f64> = (0..repeats.max(1))
         .map(|repeat| {
-            let mut ensemble = Ensemble::new(landscape.as_ref(), dynamics, walkers, &start, repeat as u64);
+            let mut ensemble =
+                Ensemble::new(landscape.as_ref(), dynamics, walkers, &start, repeat as u64);
             let started = Instant::now();
             ensemble.advance(landscape.as_ref(), steps, &mut ());
             (walkers as u64 * steps) as f64 / started.elapsed().as_secs_f64()
@@ -214,7 +246,10 @@ fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Resu
             })
         );
     } else {
-        println!("threads: {}; {walkers} walkers x {steps} steps, median of {repeats}", rayon::current_num_threads());
+        println!(
+            "threads: {}; {walkers} walkers x {steps} steps, median of {repeats}",
+            rayon::current_num_threads()
+        );
         println!("bowl (N = 100, B = 10, SGD WR): {bowl_rate:.4e} walker-steps/s");
     }
     Ok(())

@@ -232,19 +232,30 @@ impl Preset {
             }
         };
         let landscape = self.landscape.build(base_dir).map_err(|e| match e {
-            LandscapeError::InvalidKey { key, message } => {
-                invalid(format!("landscape.{key}"), format!("landscape.{key}: {message}"))
-            }
+            LandscapeError::InvalidKey { key, message } => invalid(
+                format!("landscape.{key}"),
+                format!("landscape.{key}: {message}"),
+            ),
             other => invalid("landscape".into(), other.to_string()),
         })?;
         let d = &self.dynamics;
-        let dynamics = Dynamics::new(d.algorithm, d.replacement, d.eta, d.batch, d.temperature, landscape.n_examples())
-            .map_err(|e| {
-                let DynamicsError::InvalidKey { key, .. } = &e;
-                invalid(format!("dynamics.{key}"), e.to_string())
-            })?;
+        let dynamics = Dynamics::new(
+            d.algorithm,
+            d.replacement,
+            d.eta,
+            d.batch,
+            d.temperature,
+            landscape.n_examples(),
+        )
+        .map_err(|e| {
+            let DynamicsError::InvalidKey { key, .. } = &e;
+            invalid(format!("dynamics.{key}"), e.to_string())
+        })?;
         if d.walkers == 0 {
-            return Err(invalid("dynamics.walkers".into(), "dynamics.walkers: needs at least one walker".into()));
+            return Err(invalid(
+                "dynamics.walkers".into(),
+                "dynamics.walkers: needs at least one walker".into(),
+            ));
         }
         let start = match &d.start {
             Some(start) if start.len() != landscape.dim() => {
@@ -259,7 +270,10 @@ impl Preset {
                 ));
             }
             Some(start) if start.iter().any(|x| !x.is_finite()) => {
-                return Err(invalid("dynamics.start".into(), "dynamics.start: coordinates must be finite".into()));
+                return Err(invalid(
+                    "dynamics.start".into(),
+                    "dynamics.start: coordinates must be finite".into(),
+                ));
             }
             Some(start) => start.clone(),
             None => landscape.start(),
@@ -267,7 +281,10 @@ impl Preset {
         if self.fp.grid == 0 || self.fp.grid > 1024 {
             return Err(invalid(
                 "fp.grid".into(),
-                format!("fp.grid: the grid needs between 1 and 1024 cells per axis, got {}", self.fp.grid),
+                format!(
+                    "fp.grid: the grid needs between 1 and 1024 cells per axis, got {}",
+                    self.fp.grid
+                ),
             ));
         }
         if let Some(b) = self.fp.bounds
@@ -275,7 +292,9 @@ impl Preset {
         {
             return Err(invalid(
                 "fp.bounds".into(),
-                format!("fp.bounds: need [w1_min, w1_max, w2_min, w2_max] with min < max, got {b:?}"),
+                format!(
+                    "fp.bounds: need [w1_min, w1_max, w2_min, w2_max] with min < max, got {b:?}"
+                ),
             ));
         }
         Ok(Experiment {
@@ -288,15 +307,22 @@ impl Preset {
 
 /// The presets shipped in `presets/`, compiled in so that the app and the CLI find them from
 /// any folder: `(name, TOML text)`.
-pub const SHIPPED: &[(&str, &str)] = &[("bowl-current", include_str!("../presets/bowl-current.toml"))];
+pub const SHIPPED: &[(&str, &str)] =
+    &[("bowl-current", include_str!("../presets/bowl-current.toml"))];
 
 /// The text of a shipped preset.
 pub fn shipped(name: &str) -> Option<&'static str> {
-    SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+    SHIPPED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }
 
 /// Read a preset file, apply overrides and build it: the one call the CLI needs.
-pub fn load_experiment(path: &Path, overrides: &[String]) -> Result<(Preset, Experiment), PresetError> {
+pub fn load_experiment(
+    path: &Path,
+    overrides: &[String],
+) -> Result<(Preset, Experiment), PresetError> {
     let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
         path: path.to_path_buf(),
         source,
@@ -315,11 +341,16 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let temporary = folder.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let result = std::fs::write(&temporary, contents).and_then(|()| std::fs::rename(&temporary, path));
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
+    let temporary = folder.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result =
+        std::fs::write(&temporary, contents).and_then(|()| std::fs::rename(&temporary, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
@@ -337,7 +368,9 @@ fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetE
     let key = key.trim();
     let value = value.trim();
     let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
-        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(value.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or(toml::Value::String(value.to_string())),
         Err(_) => toml::Value::String(value.to_string()),
     };
     let parts: Vec<&str> = key.split('.').collect();
@@ -418,30 +451,56 @@ batch = 10
     #[test]
     fn unknown_key_is_named_with_its_line() {
         let text = BOWL.replace("batch = 10", "batch = 10\nbatchsize = 3");
-        let message = Preset::from_toml(&text, path()).expect_err("unknown key").to_string();
-        assert!(message.contains("batchsize") && message.contains("line 15"), "{message}");
+        let message = Preset::from_toml(&text, path())
+            .expect_err("unknown key")
+            .to_string();
+        assert!(
+            message.contains("batchsize") && message.contains("line 15"),
+            "{message}"
+        );
         let text = BOWL.replace("angle_deg = 30.0", "angle_deg = 30.0\nangel = 2");
-        let message = Preset::from_toml(&text, path()).expect_err("unknown key").to_string();
+        let message = Preset::from_toml(&text, path())
+            .expect_err("unknown key")
+            .to_string();
         assert!(message.contains("angel"), "{message}");
     }
 
     #[test]
     fn wrong_type_is_named() {
         let text = BOWL.replace("eta = 0.02", "eta = \"fast\"");
-        let message = Preset::from_toml(&text, path()).expect_err("wrong type").to_string();
-        assert!(message.contains("line 13") && message.contains("eta"), "{message}");
+        let message = Preset::from_toml(&text, path())
+            .expect_err("wrong type")
+            .to_string();
+        assert!(
+            message.contains("line 13") && message.contains("eta"),
+            "{message}"
+        );
     }
 
     #[test]
     fn invalid_values_name_key_and_line() {
         let text = BOWL.replace("batch = 10", "batch = 0");
         let preset = Preset::from_toml(&text, path()).expect("parses");
-        let message = preset.build(path(), Some(&text)).err().expect("batch 0").to_string();
-        assert!(message.starts_with("test.toml:14:") && message.contains("dynamics.batch"), "{message}");
+        let message = preset
+            .build(path(), Some(&text))
+            .err()
+            .expect("batch 0")
+            .to_string();
+        assert!(
+            message.starts_with("test.toml:14:") && message.contains("dynamics.batch"),
+            "{message}"
+        );
         let text = BOWL.replace("eta = 0.02", "eta = -0.02");
         let preset = Preset::from_toml(&text, path()).expect("parses");
-        let message = preset.build(path(), Some(&text)).err().expect("negative eta").to_string();
-        assert!(message.contains(":13:") && message.contains("dynamics.eta"), "{message}");
+        let message = preset
+            .build(path(), Some(&text))
+            .err()
+            .expect("negative eta")
+            .to_string();
+        assert!(
+            message.contains(":13:") && message.contains("dynamics.eta"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -465,7 +524,10 @@ batch = 10
             .expect_err("unknown key")
             .to_string();
         assert!(message.contains("etta"), "{message}");
-        let message = preset.with_overrides(&["dynamics.eta".into()]).expect_err("no value").to_string();
+        let message = preset
+            .with_overrides(&["dynamics.eta".into()])
+            .expect_err("no value")
+            .to_string();
         assert!(message.contains("table.key=value"), "{message}");
     }
 

@@ -37,13 +37,27 @@ pub struct RunReport {
 }
 
 /// Run the preset's simulation, calling `progress` with the fraction done.
-pub fn simulate(preset: &Preset, experiment: &Experiment, progress: &mut dyn FnMut(f64)) -> (RunReport, Ensemble) {
+pub fn simulate(
+    preset: &Preset,
+    experiment: &Experiment,
+    progress: &mut dyn FnMut(f64),
+) -> (RunReport, Ensemble) {
     let spec = &preset.dynamics;
     let dynamics = experiment.dynamics;
     let landscape = experiment.landscape.as_ref();
-    let mut ensemble = Ensemble::new(landscape, dynamics, spec.walkers, &experiment.start, spec.seed);
+    let mut ensemble = Ensemble::new(
+        landscape,
+        dynamics,
+        spec.walkers,
+        &experiment.start,
+        spec.seed,
+    );
     let mut stats = MomentStats::new(&experiment.start, spec.burn_in);
-    let total = if spec.steps == 0 { 0 } else { spec.burn_in + spec.steps };
+    let total = if spec.steps == 0 {
+        0
+    } else {
+        spec.burn_in + spec.steps
+    };
     let started = Instant::now();
     let mut done = 0;
     while done < total {
@@ -68,7 +82,11 @@ pub fn simulate(preset: &Preset, experiment: &Experiment, progress: &mut dyn FnM
         time_unit: dynamics.time_unit().name().to_string(),
         dropped_per_epoch: dynamics.dropped_per_epoch(),
         diverged_walkers: ensemble.diverged_walkers(),
-        walker_steps_per_second: if seconds > 0.0 { walker_steps / seconds } else { 0.0 },
+        walker_steps_per_second: if seconds > 0.0 {
+            walker_steps / seconds
+        } else {
+            0.0
+        },
         seconds,
         sim: stats.moments(),
     };

@@ -61,7 +61,8 @@ impl<O: Observer> Observer for Vec<O> {
         self.iter_mut().for_each(|o| o.begin_walker(walker));
     }
     fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
-        self.iter_mut().for_each(|o| o.observe(walker, unit, before, after));
+        self.iter_mut()
+            .for_each(|o| o.observe(walker, unit, before, after));
     }
     fn merge(&mut self, other: Self) {
         self.iter_mut().zip(other).for_each(|(o, p)| o.merge(p));
@@ -70,7 +71,9 @@ impl<O: Observer> Observer for Vec<O> {
 
 /// The random stream of walker `walker` under `seed`.
 pub fn walker_rng(seed: u64, walker: usize) -> Pcg64Mcg {
-    Pcg64Mcg::seed_from_u64(splitmix64(seed ^ splitmix64(walker as u64 ^ 0x6e65_716c_6162)))
+    Pcg64Mcg::seed_from_u64(splitmix64(
+        seed ^ splitmix64(walker as u64 ^ 0x6e65_716c_6162),
+    ))
 }
 
 fn splitmix64(x: u64) -> u64 {
@@ -102,9 +105,19 @@ pub struct Ensemble {
 
 impl Ensemble {
     /// `walkers` walkers at `start` (length `d`), streams derived from `seed`.
-    pub fn new(landscape: &dyn Landscape, dynamics: Dynamics, walkers: usize, start: &[f64], seed: u64) -> Self {
+    pub fn new(
+        landscape: &dyn Landscape,
+        dynamics: Dynamics,
+        walkers: usize,
+        start: &[f64],
+        seed: u64,
+    ) -> Self {
         let dim = landscape.dim();
-        assert_eq!(start.len(), dim, "start point has the landscape's dimension");
+        assert_eq!(
+            start.len(),
+            dim,
+            "start point has the landscape's dimension"
+        );
         Self {
             dynamics,
             dim,
@@ -165,7 +178,12 @@ impl Ensemble {
     }
 
     /// Advance every walker by `units` time units, reporting each unit to `observer`.
-    pub fn advance<O: Observer>(&mut self, landscape: &dyn Landscape, units: u64, observer: &mut O) {
+    pub fn advance<O: Observer>(
+        &mut self,
+        landscape: &dyn Landscape,
+        units: u64,
+        observer: &mut O,
+    ) {
         let d = self.dim;
         let dynamics = self.dynamics;
         let start_time = self.time;
@@ -212,7 +230,13 @@ impl Ensemble {
 }
 
 /// One time unit of one walker: a step with replacement, an epoch of `M` steps without.
-fn advance_unit(landscape: &dyn Landscape, dynamics: &Dynamics, w: &mut [f64], rng: &mut Pcg64Mcg, scratch: &mut Scratch) {
+fn advance_unit(
+    landscape: &dyn Landscape,
+    dynamics: &Dynamics,
+    w: &mut [f64],
+    rng: &mut Pcg64Mcg,
+    scratch: &mut Scratch,
+) {
     let eta = dynamics.eta;
     let noise_std = dynamics.noise_std();
     let b = dynamics.batch_size;
@@ -284,7 +308,10 @@ mod tests {
                 self.inner.add_example_hessian(i, w, s, out)
             }
             fn batch_gradient(&self, batch: &[usize], w: &[f64], out: &mut [f64]) {
-                self.calls.lock().expect("no poisoning").extend_from_slice(batch);
+                self.calls
+                    .lock()
+                    .expect("no poisoning")
+                    .extend_from_slice(batch);
                 self.inner.batch_gradient(batch, w, out)
             }
             fn start(&self) -> Vec<f64> {
@@ -299,7 +326,8 @@ mod tests {
             inner: Bowl::new(&spec).expect("valid"),
             calls: std::sync::Mutex::new(Vec::new()),
         };
-        let dynamics = Dynamics::new(Algorithm::Sgd, Some(Replacement::Wor), 0.01, 5, 0.0, 30).expect("valid");
+        let dynamics =
+            Dynamics::new(Algorithm::Sgd, Some(Replacement::Wor), 0.01, 5, 0.0, 30).expect("valid");
         let mut ensemble = Ensemble::new(&landscape, dynamics, 1, &[0.0, 0.0], 1);
         for _ in 0..20 {
             ensemble.advance(&landscape, 1, &mut ());
@@ -314,7 +342,10 @@ mod tests {
         let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
         let dynamics = Dynamics::new(Algorithm::Sgld, None, 0.05, 10, 0.3, 100).expect("valid");
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
             pool.install(|| {
                 let mut ensemble = Ensemble::new(&bowl, dynamics, 1000, &[1.0, 1.0], 42);
                 ensemble.advance(&bowl, 200, &mut ());
@@ -323,7 +354,11 @@ mod tests {
         };
         let one = run(1);
         let two = run(2);
-        assert!(one.iter().zip(&two).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(
+            one.iter()
+                .zip(&two)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
 
     #[test]

@@ -180,7 +180,10 @@ impl Dynamics {
             }
         };
         if !(eta.is_finite() && eta > 0.0) {
-            return Err(invalid("eta", format!("the learning rate must be positive and finite, got {eta}")));
+            return Err(invalid(
+                "eta",
+                format!("the learning rate must be positive and finite, got {eta}"),
+            ));
         }
         if batch_size == 0 || batch_size > n_examples {
             return Err(invalid(
@@ -194,7 +197,11 @@ impl Dynamics {
                 format!("the temperature must be non-negative and finite, got {temperature}"),
             ));
         }
-        let temperature = if algorithm.is_langevin() { temperature } else { 0.0 };
+        let temperature = if algorithm.is_langevin() {
+            temperature
+        } else {
+            0.0
+        };
         Ok(Self {
             algorithm,
             replacement,
@@ -261,10 +268,22 @@ mod tests {
     #[test]
     fn rejects_bad_numbers_with_the_key() {
         let cases = [
-            (Dynamics::new(Algorithm::Sgd, None, -1.0, 10, 0.0, 100), "dynamics.eta"),
-            (Dynamics::new(Algorithm::Sgd, None, 0.1, 0, 0.0, 100), "dynamics.batch"),
-            (Dynamics::new(Algorithm::Sgd, None, 0.1, 101, 0.0, 100), "dynamics.batch"),
-            (Dynamics::new(Algorithm::Sgld, None, 0.1, 10, -0.5, 100), "dynamics.temperature"),
+            (
+                Dynamics::new(Algorithm::Sgd, None, -1.0, 10, 0.0, 100),
+                "dynamics.eta",
+            ),
+            (
+                Dynamics::new(Algorithm::Sgd, None, 0.1, 0, 0.0, 100),
+                "dynamics.batch",
+            ),
+            (
+                Dynamics::new(Algorithm::Sgd, None, 0.1, 101, 0.0, 100),
+                "dynamics.batch",
+            ),
+            (
+                Dynamics::new(Algorithm::Sgld, None, 0.1, 10, -0.5, 100),
+                "dynamics.temperature",
+            ),
         ];
         for (result, key) in cases {
             let message = result.expect_err("invalid").to_string();

@@ -46,7 +46,11 @@ impl BatchSampler {
 
     /// `batch_size` distinct indices, uniformly at random: the first `B` steps of a
     /// Fisher–Yates shuffle, `O(B)` work.
-    pub fn with_replacement<R: Rng + ?Sized>(&mut self, rng: &mut R, batch_size: usize) -> &[usize] {
+    pub fn with_replacement<R: Rng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        batch_size: usize,
+    ) -> &[usize] {
         self.restore_identity();
         let n = self.indices.len();
         for j in 0..batch_size {
@@ -96,7 +100,10 @@ mod tests {
             }
         }
         let expected = steps as f64 * b as f64 / n as f64;
-        let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+        let chi2: f64 = counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum();
         assert!(chi2 < 85.4, "chi-square {chi2} with 49 degrees of freedom");
     }
 
@@ -122,7 +129,10 @@ mod tests {
         let expected = steps as f64 * (b * (b - 1)) as f64 / (n * (n - 1)) as f64;
         for (i, row) in pairs.iter().enumerate() {
             for &count in row.iter().skip(i + 1) {
-                assert!((count as f64 - expected).abs() < 800.0, "pair count {count} vs {expected}");
+                assert!(
+                    (count as f64 - expected).abs() < 800.0,
+                    "pair count {count} vs {expected}"
+                );
             }
         }
     }

@@ -66,10 +66,16 @@ impl Bowl {
     /// Draw the data and build the landscape.
     pub fn new(spec: &BowlSpec) -> Result<Self, LandscapeError> {
         if spec.hessian.iter().any(|h| !(h.is_finite() && *h > 0.0)) {
-            return Err(LandscapeError::invalid("hessian", "both entries must be positive and finite"));
+            return Err(LandscapeError::invalid(
+                "hessian",
+                "both entries must be positive and finite",
+            ));
         }
         if spec.noise.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-            return Err(LandscapeError::invalid("noise", "variances must be non-negative and finite"));
+            return Err(LandscapeError::invalid(
+                "noise",
+                "variances must be non-negative and finite",
+            ));
         }
         if !spec.angle_deg.is_finite() {
             return Err(LandscapeError::invalid("angle_deg", "must be finite"));
@@ -145,7 +151,10 @@ impl Landscape for Bowl {
 
     fn start(&self) -> Vec<f64> {
         let n = self.data.len() as f64;
-        let (sx, sy) = self.data.iter().fold((0.0, 0.0), |(a, b), x| (a + x[0], b + x[1]));
+        let (sx, sy) = self
+            .data
+            .iter()
+            .fold((0.0, 0.0), |(a, b), x| (a + x[0], b + x[1]));
         vec![sx / n, sy / n]
     }
 
@@ -163,7 +172,10 @@ impl Landscape for Bowl {
     }
 
     fn escape_radius(&self) -> f64 {
-        let spread = self.data.iter().fold(1.0_f64, |m, x| m.max(x[0].abs()).max(x[1].abs()));
+        let spread = self
+            .data
+            .iter()
+            .fold(1.0_f64, |m, x| m.max(x[0].abs()).max(x[1].abs()));
         1e6 * spread
     }
 }

@@ -207,8 +207,9 @@ pub(crate) mod testing {
                 let mut minus = w.to_vec();
                 plus[a] += step;
                 minus[a] -= step;
-                let numeric =
-                    (landscape.example_loss(i, &plus) - landscape.example_loss(i, &minus)) / (2.0 * step);
+                let numeric = (landscape.example_loss(i, &plus)
+                    - landscape.example_loss(i, &minus))
+                    / (2.0 * step);
                 worst_gradient = worst_gradient.max((numeric - g[a]).abs() / g_scale);
                 let mut g_plus = vec![0.0; d];
                 let mut g_minus = vec![0.0; d];

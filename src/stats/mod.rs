@@ -3,4 +3,4 @@
 
 pub mod moments;
 
-pub use moments::{Moments, MomentStats};
+pub use moments::{MomentStats, Moments};

@@ -70,12 +70,18 @@ impl MomentStats {
         for a in 0..d {
             for b in 0..d {
                 cov[a * d + b] = self.sum_outer[a * d + b] / n - centred_mean[a] * centred_mean[b];
-                let ab = self.sum_position_displacement[a * d + b] / n - centred_mean[a] * self.sum_displacement[b] / n;
-                let ba = self.sum_position_displacement[b * d + a] / n - centred_mean[b] * self.sum_displacement[a] / n;
+                let ab = self.sum_position_displacement[a * d + b] / n
+                    - centred_mean[a] * self.sum_displacement[b] / n;
+                let ba = self.sum_position_displacement[b * d + a] / n
+                    - centred_mean[b] * self.sum_displacement[a] / n;
                 area[a * d + b] = 0.5 * (ab - ba);
             }
         }
-        let mean = centred_mean.iter().zip(&self.shift).map(|(m, s)| m + s).collect();
+        let mean = centred_mean
+            .iter()
+            .zip(&self.shift)
+            .map(|(m, s)| m + s)
+            .collect();
         Some(Moments {
             samples: self.count,
             mean,
@@ -113,7 +119,10 @@ impl Observer for MomentStats {
             (&mut self.sum, &other.sum),
             (&mut self.sum_outer, &other.sum_outer),
             (&mut self.sum_displacement, &other.sum_displacement),
-            (&mut self.sum_position_displacement, &other.sum_position_displacement),
+            (
+                &mut self.sum_position_displacement,
+                &other.sum_position_displacement,
+            ),
         ];
         for (mine, theirs) in pairs {
             mine.iter_mut().zip(theirs).for_each(|(m, t)| *m += t);
@@ -132,7 +141,12 @@ mod tests {
         let corners = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
         let mut stats = MomentStats::new(&[0.0, 0.0], 0);
         for k in 0..400 {
-            stats.observe(0, k, &corners[k as usize % 4], &corners[(k as usize + 1) % 4]);
+            stats.observe(
+                0,
+                k,
+                &corners[k as usize % 4],
+                &corners[(k as usize + 1) % 4],
+            );
         }
         let m = stats.moments().expect("samples");
         assert!((m.mean[0] - 0.5).abs() < 1e-12 && (m.mean[1] - 0.5).abs() < 1e-12);
