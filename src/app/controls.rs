@@ -68,19 +68,19 @@ impl Controls {
     ) -> ControlActions {
         let mut actions = ControlActions::default();
         ui.horizontal(|ui| {
-            let label = if playing { "⏸ Pause" } else { "▶ Play" };
+            let label = if playing { "Pause" } else { "Play" };
             if ui.button(label).on_hover_text("Space").clicked() {
                 actions.toggle_play = true;
             }
             if ui
-                .button("⏭ Step")
+                .button("Step")
                 .on_hover_text("One update while paused")
                 .clicked()
             {
                 actions.step = true;
             }
             if ui
-                .button("⟲ Reset")
+                .button("Reset")
                 .on_hover_text("R: new walkers, fresh statistics")
                 .clicked()
             {
@@ -99,7 +99,7 @@ impl Controls {
     fn landscape_ui(&mut self, ui: &mut egui::Ui, preset: &mut Preset) {
         ui.heading("Landscape");
         let current = preset.landscape.kind();
-        egui::ComboBox::from_id_salt("landscape-kind")
+        egui::ComboBox::from_label("landscape kind")
             .selected_text(current)
             .show_ui(ui, |ui| {
                 for kind in kinds_2d() {
@@ -175,6 +175,7 @@ impl Controls {
         let response = ui.add(
             egui::Slider::new(&mut eta, 1e-9..=10.0)
                 .logarithmic(true)
+                .clamping(egui::SliderClamping::Never)
                 .custom_formatter(|v, _| format!("{v:.3e}"))
                 .text("η"),
         );
@@ -187,12 +188,14 @@ impl Controls {
             self.eta_text_error = None;
         }
         ui.horizontal(|ui| {
-            ui.label("exact η:");
-            let edit = ui.add(
-                egui::TextEdit::singleline(&mut self.eta_text)
-                    .desired_width(110.0)
-                    .id_salt("eta-exact"),
-            );
+            let label = ui.label("exact η:");
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.eta_text)
+                        .desired_width(110.0)
+                        .id_salt("eta-exact"),
+                )
+                .labelled_by(label.id);
             if edit.lost_focus() {
                 match self.eta_text.trim().parse::<f64>() {
                     Ok(v) if v.is_finite() && v > 0.0 => {
@@ -217,7 +220,11 @@ impl Controls {
         // Batch size, with the divisors of N marked for WOR.
         let n = n_examples.unwrap_or(d.batch.max(1));
         let mut batch = d.batch;
-        ui.add(egui::Slider::new(&mut batch, 1..=n.max(1)).text("batch B"));
+        ui.add(
+            egui::Slider::new(&mut batch, 1..=n.max(1))
+                .clamping(egui::SliderClamping::Never)
+                .text("batch B"),
+        );
         if batch != d.batch {
             d.batch = batch;
         }
@@ -267,26 +274,34 @@ fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
     ui.add(
         egui::Slider::new(&mut d.walkers, 1..=100_000)
             .logarithmic(true)
+            .clamping(egui::SliderClamping::Never)
             .text("walkers"),
     );
     ui.add(
         egui::Slider::new(&mut d.burn_in, 0..=10_000)
             .logarithmic(true)
+            .clamping(egui::SliderClamping::Never)
             .text("burn-in"),
     );
     ui.horizontal(|ui| {
-        ui.label("seed");
-        ui.add(egui::DragValue::new(&mut d.seed));
+        let label = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut d.seed))
+            .labelled_by(label.id);
     });
     let v = &mut preset.view;
     ui.add(
         egui::Slider::new(&mut v.units_per_frame, 1..=2000)
             .logarithmic(true)
+            .clamping(egui::SliderClamping::Never)
             .text("speed (units / update)"),
     );
     ui.checkbox(&mut v.arrows, "current arrows");
     ui.checkbox(&mut v.show_walkers, "show walkers");
-    ui.add(egui::Slider::new(&mut v.trails, 0..=20).text("trails"));
+    ui.add(
+        egui::Slider::new(&mut v.trails, 0..=20)
+            .clamping(egui::SliderClamping::Never)
+            .text("trails"),
+    );
 }
 
 /// Edit every key of the `[landscape]` table except `kind`.
@@ -305,7 +320,7 @@ fn landscape_parameters_ui(ui: &mut egui::Ui, preset: &mut Preset) {
                 };
                 ui.label(&key);
                 ui.horizontal(|ui| {
-                    changed |= value_ui(ui, &key, value);
+                    changed |= value_ui(ui, &key, value, &key);
                 });
                 ui.end_row();
             }
@@ -315,7 +330,8 @@ fn landscape_parameters_ui(ui: &mut egui::Ui, preset: &mut Preset) {
     }
 }
 
-fn value_ui(ui: &mut egui::Ui, key: &str, value: &mut toml::Value) -> bool {
+/// One value of the landscape table; `name` is its accessible name (`key` or `key[i]`).
+fn value_ui(ui: &mut egui::Ui, key: &str, value: &mut toml::Value, name: &str) -> bool {
     match value {
         toml::Value::Float(x) => {
             let speed = (x.abs() * 0.01).max(1e-3);
@@ -330,21 +346,24 @@ fn value_ui(ui: &mut egui::Ui, key: &str, value: &mut toml::Value) -> bool {
                     .range(range)
                     .max_decimals(6),
             )
+            .accessible_name(name)
             .changed()
         }
         toml::Value::Integer(i) => {
             let min = if key.contains("seed") { 0 } else { 1 };
             ui.add(egui::DragValue::new(i).range(min..=i64::MAX))
+                .accessible_name(name)
                 .changed()
         }
-        toml::Value::Boolean(b) => ui.checkbox(b, "").changed(),
+        toml::Value::Boolean(b) => ui.checkbox(b, key).changed(),
         toml::Value::String(s) => ui
             .add(egui::TextEdit::singleline(s).desired_width(120.0))
+            .accessible_name(name)
             .lost_focus(),
         toml::Value::Array(items) => {
             let mut changed = false;
-            for item in items.iter_mut() {
-                changed |= value_ui(ui, key, item);
+            for (i, item) in items.iter_mut().enumerate() {
+                changed |= value_ui(ui, key, item, &format!("{name}[{i}]"));
             }
             changed
         }

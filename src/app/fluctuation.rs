@@ -37,7 +37,7 @@ impl FluctuationPanel {
         let width = 2.0 * h / SIGMA_BINS as f64;
         let centre = |i: usize| -h + (i as f64 + 0.5) * width;
         let total: f64 = histogram.iter().sum::<f64>().max(1.0);
-        let plot_height = (ui.available_height() - 30.0).max(80.0);
+        let plot_height = (ui.available_height() - 50.0).max(40.0);
         ui.columns(3, |columns| {
             columns[0].label(format!(
                 "P(Σ), k = {}, {} stretches",
@@ -85,7 +85,7 @@ impl FluctuationPanel {
                             .color(Color32::from_rgb(90, 160, 255)),
                     );
                 });
-            columns[2].label("⟨exp(−Σ)⟩ vs k");
+            columns[2].label("<exp(−Σ)> vs k");
             let points: Vec<[f64; 2]> = entropy
                 .exp_minus
                 .iter()
@@ -99,7 +99,7 @@ impl FluctuationPanel {
                 .show(&mut columns[2], |plot_ui| {
                     plot_ui.hline(HLine::new("1", 1.0).color(Color32::from_rgb(255, 90, 90)));
                     plot_ui.points(
-                        Points::new("⟨exp(−Σ)⟩", points)
+                        Points::new("<exp(−Σ)>", points)
                             .radius(4.0)
                             .color(Color32::from_rgb(90, 160, 255)),
                     );

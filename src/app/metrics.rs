@@ -39,7 +39,7 @@ impl MetricsPanel {
                     _ => "—".into(),
                 });
                 ui.end_row();
-                ui.label("KL(sim ‖ pred), Gaussian fits");
+                ui.label("KL(sim || pred), Gaussian fits");
                 let kl = snapshot
                     .and_then(|s| s.moments.as_ref())
                     .zip(prediction)
@@ -71,7 +71,7 @@ impl MetricsPanel {
                         .unwrap_or_else(|| "—".into()),
                 );
                 ui.end_row();
-                ui.label("stochastic area C₁₂ (sim / pred)");
+                ui.label("stochastic area C_12 (sim / pred)");
                 let area = snapshot
                     .and_then(|s| s.moments.as_ref())
                     .filter(|m| m.area.len() == 4)
@@ -95,18 +95,18 @@ impl MetricsPanel {
             let equilibrium = p.nonequilibrium_ratio < EQUILIBRIUM_TOLERANCE;
             let (text, colour) = if equilibrium {
                 (
-                    "● EQUILIBRIUM: noise commutes with curvature, no current",
+                    "EQUILIBRIUM: noise commutes with curvature, no current",
                     Color32::from_rgb(40, 160, 80),
                 )
             } else {
                 (
-                    "● NONEQUILIBRIUM: persistent rotating current",
+                    "NONEQUILIBRIUM: persistent rotating current",
                     Color32::from_rgb(220, 90, 30),
                 )
             };
             ui.colored_label(colour, egui::RichText::new(text).strong())
                 .on_hover_text(format!(
-                    "‖HΣ − ΣH‖ / ‖HΣ + ΣH‖ = {:.2e} (|C| relative); C = 0 iff detailed balance",
+                    "|HΣ − ΣH| / |HΣ + ΣH| = {:.2e} (|C| relative); C = 0 iff detailed balance",
                     p.nonequilibrium_ratio
                 ));
         }
@@ -122,7 +122,9 @@ impl MetricsPanel {
         let Some(s) = snapshot else {
             return;
         };
-        let height = (ui.available_height() * 0.5 - 12.0).max(60.0);
+        // Two labels and spacing: the plots must never ask for more than the panel has, or a
+        // resizable panel grows every frame.
+        let height = ((ui.available_height() - 70.0) * 0.5).max(40.0);
         ui.label(format!("entropy production per {}", s.time_unit.name()));
         let ep: Vec<[f64; 2]> = s
             .series

@@ -55,6 +55,7 @@ pub fn run(preset: Option<&str>) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title(window_title(&preset))
             .with_inner_size([1600.0, 1000.0])
+            .with_maximized(true)
             .with_min_inner_size([900.0, 600.0]),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
@@ -508,7 +509,10 @@ impl NeqlabApp {
             ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
             ui.separator();
             ui.label(
-                egui::RichText::new("Space play/pause · R reset · ←/→ η · F11 presentation").weak(),
+                egui::RichText::new(
+                    "Space: play/pause   R: reset   arrow keys: η   F11: presentation",
+                )
+                .weak(),
             );
         });
     }
@@ -529,7 +533,7 @@ impl NeqlabApp {
                     ui.visuals().weak_text_color()
                 };
                 ui.colored_label(colour, &notice.text);
-                if ui.small_button("✕").clicked() {
+                if ui.small_button("x").clicked() {
                     dismissed = Some(k);
                 }
             });
@@ -662,10 +666,11 @@ impl eframe::App for NeqlabApp {
                     }
                 });
             });
-        let bottom_height = ui.available_height() * 0.34;
+        let total_height = ui.available_height();
         egui::Panel::bottom("metrics")
             .resizable(true)
-            .default_size(bottom_height)
+            .default_size((total_height * 0.34).max(200.0))
+            .size_range(150.0..=(total_height * 0.6).max(160.0))
             .show(ui, |ui| {
                 let snapshot = self.snapshot.clone();
                 let prediction = self.prediction.clone();
