@@ -101,10 +101,6 @@ fn window_title(preset: &Preset) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Threaded,
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "only the tests step synchronously")
-    )]
     Inline,
 }
 
@@ -116,7 +112,8 @@ enum Tab {
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
-/// `interval_ms ui_ms playing solving`.
+/// `interval_ms ui_ms previous_frame_cpu_ms playing solving`. While logging, the app repaints
+/// continuously, so the interval measures how fast frames can be drawn.
 struct FrameLog {
     file: std::io::BufWriter<std::fs::File>,
     last: Option<Instant>,
@@ -161,6 +158,7 @@ pub struct NeqlabApp {
     metrics: MetricsPanel,
     fluctuation: FluctuationPanel,
     frame_log: Option<FrameLog>,
+    window_fitted: bool,
 }
 
 impl NeqlabApp {
@@ -218,6 +216,7 @@ impl NeqlabApp {
             metrics: MetricsPanel,
             fluctuation: FluctuationPanel::default(),
             frame_log,
+            window_fitted: backend == Backend::Inline,
         };
         app.load_preset(ctx, preset, preset_path);
         app.set_playing(backend == Backend::Threaded);
@@ -611,10 +610,30 @@ impl NeqlabApp {
         self.reset_views = false;
     }
 
-    fn log_frame(&mut self, started: Instant) {
+    /// Fill the screen on the first frames when no window manager maximised the window
+    /// (e.g. under Xvfb).
+    fn fit_window(&mut self, ctx: &egui::Context) {
+        if self.window_fitted {
+            return;
+        }
+        let (monitor, inner, maximized) = ctx.input(|i| {
+            let v = i.viewport();
+            (v.monitor_size, v.inner_rect, v.maximized)
+        });
+        if let (Some(monitor), Some(inner)) = (monitor, inner) {
+            self.window_fitted = true;
+            if maximized != Some(true) && inner.width() < monitor.x * 0.9 {
+                ctx.send_viewport_cmd(ViewportCommand::OuterPosition(egui::Pos2::ZERO));
+                ctx.send_viewport_cmd(ViewportCommand::InnerSize(monitor));
+            }
+        }
+    }
+
+    fn log_frame(&mut self, ctx: &egui::Context, started: Instant, previous_cpu: Option<f32>) {
         let playing = self.playing;
         let solving = self.solving.is_some();
         if let Some(log) = &mut self.frame_log {
+            ctx.request_repaint();
             let interval = log
                 .last
                 .map(|l| started.duration_since(l).as_secs_f64() * 1e3)
@@ -622,8 +641,9 @@ impl NeqlabApp {
             log.last = Some(started);
             let _ = writeln!(
                 log.file,
-                "{interval:.3} {:.3} {} {}",
+                "{interval:.3} {:.3} {:.3} {} {}",
                 started.elapsed().as_secs_f64() * 1e3,
+                previous_cpu.unwrap_or(0.0) * 1e3,
                 u8::from(playing),
                 u8::from(solving)
             );
@@ -636,9 +656,10 @@ impl NeqlabApp {
 }
 
 impl eframe::App for NeqlabApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
+        self.fit_window(&ctx);
         self.poll(&ctx);
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| {
@@ -688,7 +709,7 @@ impl eframe::App for NeqlabApp {
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::StationaryState => self.central_ui(ui),
         });
-        self.log_frame(started);
+        self.log_frame(&ctx, started, frame.info().cpu_usage);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

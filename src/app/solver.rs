@@ -121,12 +121,21 @@ impl Drop for Solver {
 }
 
 fn solver_loop(receiver: Receiver<SolveRequest>, slot: Slot, ctx: egui::Context) {
+    // Keep the solve off the UI thread's core too (see `worker::background_threads`).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(super::worker::background_threads())
+        .thread_name(|i| format!("neqlab-solver-{i}"))
+        .build()
+        .ok();
     while let Ok(mut request) = receiver.recv() {
         // Only the newest request matters.
         while let Ok(newer) = receiver.try_recv() {
             request = newer;
         }
-        let result = solve(&request);
+        let result = match &pool {
+            Some(pool) => pool.install(|| solve(&request)),
+            None => solve(&request),
+        };
         if let Ok(mut s) = slot.lock() {
             *s = Some(result);
         }

@@ -534,7 +534,21 @@ impl Drop for SimulationHandle {
     }
 }
 
+/// Threads for background work: all cores but one, so that the UI thread always has a core
+/// to draw on.
+pub fn background_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
 fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, units: u64) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(background_threads())
+        .thread_name(|i| format!("neqlab-simulation-{i}"))
+        .build()
+        .ok();
     let mut state = WorkerState::new(units);
     let publish = |state: &WorkerState| {
         let snapshot = state.snapshot().map(Arc::new);
@@ -559,7 +573,11 @@ fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, 
             }
         };
         if let Some(command) = command {
-            if !state.apply(command) {
+            let keep_going = match &pool {
+                Some(pool) => pool.install(|| state.apply(command)),
+                None => state.apply(command),
+            };
+            if !keep_going {
                 return;
             }
             // Apply everything queued before simulating again.
@@ -578,7 +596,10 @@ fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, 
             continue;
         }
         next_update = Instant::now() + MIN_UPDATE;
-        state.tick();
+        match &pool {
+            Some(pool) => pool.install(|| state.tick()),
+            None => state.tick(),
+        }
         publish(&state);
     }
 }
