@@ -8,6 +8,7 @@
 pub mod bowl;
 pub mod csv;
 pub mod linear_regression;
+pub mod regression_net;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use bowl::{Bowl, BowlSpec};
 pub use csv::CsvError;
 pub use linear_regression::{LinearRegression, LinearRegressionSpec};
+pub use regression_net::{RegressionNet, RegressionNetSpec};
 
 /// Errors raised while building a landscape from its specification.
 #[derive(Debug, thiserror::Error)]
@@ -165,10 +167,12 @@ pub enum LandscapeSpec {
     Bowl(BowlSpec),
     #[serde(rename = "linear-regression")]
     LinearRegression(LinearRegressionSpec),
+    #[serde(rename = "regression-net")]
+    RegressionNet(RegressionNetSpec),
 }
 
 /// Every landscape kind a preset may name.
-pub const KINDS: [&str; 2] = ["bowl", "linear-regression"];
+pub const KINDS: [&str; 3] = ["bowl", "linear-regression", "regression-net"];
 
 impl LandscapeSpec {
     /// The preset `kind`.
@@ -176,6 +180,7 @@ impl LandscapeSpec {
         match self {
             Self::Bowl(_) => "bowl",
             Self::LinearRegression(_) => "linear-regression",
+            Self::RegressionNet(_) => "regression-net",
         }
     }
 
@@ -185,12 +190,13 @@ impl LandscapeSpec {
         Ok(match self {
             Self::Bowl(spec) => Arc::new(Bowl::new(spec)?),
             Self::LinearRegression(spec) => Arc::new(LinearRegression::new(spec, base_dir)?),
+            Self::RegressionNet(spec) => Arc::new(RegressionNet::new(spec, base_dir)?),
         })
     }
 
     /// Whether the landscape is two-dimensional (and so has 2-D views and a Fokker–Planck solve).
     pub fn is_2d(&self) -> bool {
-        true
+        !matches!(self, Self::RegressionNet(_))
     }
 }
 
