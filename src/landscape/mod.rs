@@ -8,6 +8,7 @@
 pub mod bowl;
 pub mod csv;
 pub mod linear_regression;
+pub mod newton;
 pub mod regression_net;
 
 use std::path::Path;
