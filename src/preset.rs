@@ -310,6 +310,10 @@ impl Preset {
 pub const SHIPPED: &[(&str, &str)] = &[
     ("bowl-current", include_str!("../presets/bowl-current.toml")),
     (
+        "regression-net",
+        include_str!("../presets/regression-net.toml"),
+    ),
+    (
         "sgld-vs-sgworld",
         include_str!("../presets/sgld-vs-sgworld.toml"),
     ),
