@@ -7,6 +7,7 @@
 
 pub mod bowl;
 pub mod csv;
+pub mod double_well;
 pub mod linear_regression;
 pub mod newton;
 pub mod regression_net;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bowl::{Bowl, BowlSpec};
 pub use csv::CsvError;
+pub use double_well::{DoubleWell, DoubleWellSpec};
 pub use linear_regression::{LinearRegression, LinearRegressionSpec};
 pub use regression_net::{RegressionNet, RegressionNetSpec};
 
@@ -168,12 +170,14 @@ pub enum LandscapeSpec {
     Bowl(BowlSpec),
     #[serde(rename = "linear-regression")]
     LinearRegression(LinearRegressionSpec),
+    #[serde(rename = "double-well")]
+    DoubleWell(DoubleWellSpec),
     #[serde(rename = "regression-net")]
     RegressionNet(RegressionNetSpec),
 }
 
 /// Every landscape kind a preset may name.
-pub const KINDS: [&str; 3] = ["bowl", "linear-regression", "regression-net"];
+pub const KINDS: [&str; 4] = ["bowl", "linear-regression", "double-well", "regression-net"];
 
 impl LandscapeSpec {
     /// The preset `kind`.
@@ -181,6 +185,7 @@ impl LandscapeSpec {
         match self {
             Self::Bowl(_) => "bowl",
             Self::LinearRegression(_) => "linear-regression",
+            Self::DoubleWell(_) => "double-well",
             Self::RegressionNet(_) => "regression-net",
         }
     }
@@ -191,6 +196,7 @@ impl LandscapeSpec {
         Ok(match self {
             Self::Bowl(spec) => Arc::new(Bowl::new(spec)?),
             Self::LinearRegression(spec) => Arc::new(LinearRegression::new(spec, base_dir)?),
+            Self::DoubleWell(spec) => Arc::new(DoubleWell::new(spec)?),
             Self::RegressionNet(spec) => Arc::new(RegressionNet::new(spec, base_dir)?),
         })
     }
