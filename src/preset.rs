@@ -319,6 +319,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../presets/regression-net.toml"),
     ),
     (
+        "regression-net-2d",
+        include_str!("../presets/regression-net-2d.toml"),
+    ),
+    (
         "sgld-vs-sgworld",
         include_str!("../presets/sgld-vs-sgworld.toml"),
     ),

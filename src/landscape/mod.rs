@@ -11,6 +11,7 @@ pub mod double_well;
 pub mod linear_regression;
 pub mod newton;
 pub mod regression_net;
+pub mod regression_net_2d;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use csv::CsvError;
 pub use double_well::{DoubleWell, DoubleWellSpec};
 pub use linear_regression::{LinearRegression, LinearRegressionSpec};
 pub use regression_net::{RegressionNet, RegressionNetSpec};
+pub use regression_net_2d::{RegressionNet2d, RegressionNet2dSpec};
 
 /// Errors raised while building a landscape from its specification.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +176,8 @@ pub enum LandscapeSpec {
     DoubleWell(DoubleWellSpec),
     #[serde(rename = "regression-net")]
     RegressionNet(RegressionNetSpec),
+    #[serde(rename = "regression-net-2d")]
+    RegressionNet2d(RegressionNet2dSpec),
 }
 
 /// Every landscape kind a preset may name.
@@ -187,6 +191,7 @@ impl LandscapeSpec {
             Self::LinearRegression(_) => "linear-regression",
             Self::DoubleWell(_) => "double-well",
             Self::RegressionNet(_) => "regression-net",
+            Self::RegressionNet2d(_) => "regression-net-2d",
         }
     }
 
@@ -198,6 +203,7 @@ impl LandscapeSpec {
             Self::LinearRegression(spec) => Arc::new(LinearRegression::new(spec, base_dir)?),
             Self::DoubleWell(spec) => Arc::new(DoubleWell::new(spec)?),
             Self::RegressionNet(spec) => Arc::new(RegressionNet::new(spec, base_dir)?),
+            Self::RegressionNet2d(spec) => Arc::new(RegressionNet2d::new(spec, base_dir)?),
         })
     }
 

@@ -297,6 +297,10 @@ impl RegressionNet {
         &self.model.x
     }
 
+    pub(crate) fn model(&self) -> &NetModel {
+        &self.model
+    }
+
     /// The data `y_i`.
     pub fn y(&self) -> &[f64] {
         &self.model.y
