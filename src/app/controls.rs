@@ -43,13 +43,21 @@ pub fn default_spec(kind: &str) -> Result<LandscapeSpec, String> {
         .map_err(|e| format!("no defaults for landscape kind {kind}: {e}"))
 }
 
-/// The 2-D landscape kinds the app can show.
+/// The 2-D landscape kinds the app can show: every kind in `KINDS` and every kind a shipped
+/// preset uses, when it is two-dimensional.
 pub fn kinds_2d() -> Vec<&'static str> {
-    KINDS
-        .iter()
-        .copied()
-        .filter(|kind| default_spec(kind).map(|s| s.is_2d()).unwrap_or(false))
-        .collect()
+    let shipped = SHIPPED.iter().filter_map(|(name, text)| {
+        Preset::from_toml(text, std::path::Path::new(name))
+            .ok()
+            .map(|p| p.landscape.kind())
+    });
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for kind in KINDS.iter().copied().chain(shipped) {
+        if !kinds.contains(&kind) && default_spec(kind).map(|s| s.is_2d()).unwrap_or(false) {
+            kinds.push(kind);
+        }
+    }
+    kinds
 }
 
 /// Divisors of `n` (batch sizes that sweep every example without replacement).

@@ -147,6 +147,9 @@ pub struct NeqlabApp {
     solve_due: Option<Instant>,
     solving: Option<u64>,
     debounce: Duration,
+    /// When the configuration last changed, and how long its prediction took to arrive.
+    changed_at: Option<Instant>,
+    prediction_latency: Option<Duration>,
     playing: bool,
     notices: Vec<Notice>,
     tab: Tab,
@@ -205,6 +208,8 @@ impl NeqlabApp {
             solve_due: None,
             solving: None,
             debounce,
+            changed_at: None,
+            prediction_latency: None,
             playing: false,
             notices: Vec::new(),
             tab: Tab::StationaryState,
@@ -304,7 +309,9 @@ impl NeqlabApp {
             self.simulation.send(Command::Play);
         }
         self.experiment = Some(experiment);
-        self.solve_due = Some(Instant::now() + self.debounce);
+        let now = Instant::now();
+        self.changed_at = Some(now);
+        self.solve_due = Some(now + self.debounce);
     }
 
     fn set_playing(&mut self, playing: bool) {
@@ -383,6 +390,19 @@ impl NeqlabApp {
                     }
                     if self.prediction.as_ref().map(|p| p.grid) != Some(prediction.grid) {
                         self.reset_views = true;
+                    }
+                    if result.generation == self.generation {
+                        self.prediction_latency = self.changed_at.map(|t| t.elapsed());
+                        if self.frame_log.is_some()
+                            && let Some(latency) = self.prediction_latency
+                        {
+                            eprintln!(
+                                "prediction for generation {} arrived {:.0} ms after the change (solve {:.0} ms)",
+                                result.generation,
+                                latency.as_secs_f64() * 1e3,
+                                prediction.solve_seconds * 1e3
+                            );
+                        }
                     }
                     self.prediction = Some(prediction);
                     self.prediction_generation = result.generation;
@@ -584,7 +604,11 @@ impl NeqlabApp {
                     .map(|s| plot2d::current_scale(s.grid, &s.current))
             })
             .unwrap_or(0.0);
-        let height = (ui.available_height() - 60.0).max(150.0);
+        // Close to square plots; the columns are about a third of the width each.
+        let column_width = ui.available_width() / 3.0 - 80.0;
+        let height = (ui.available_height() - 60.0)
+            .min(column_width * 1.15)
+            .max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
@@ -596,11 +620,13 @@ impl NeqlabApp {
             show_arrows: self.preset.view.arrows,
             show_trails: self.preset.view.trails > 0,
             height,
+            burn_in: self.preset.dynamics.burn_in,
         };
         let status = SolveStatus {
             solving: self.solving.is_some() || self.solve_due.is_some(),
             error: self.solve_error.as_deref(),
             stale: self.prediction_generation != self.generation,
+            latency: self.prediction_latency,
         };
         ui.columns(3, |columns| {
             self.simulation_view.ui(&mut columns[0], &view);
@@ -690,7 +716,7 @@ impl eframe::App for NeqlabApp {
         let total_height = ui.available_height();
         egui::Panel::bottom("metrics")
             .resizable(true)
-            .default_size((total_height * 0.34).max(200.0))
+            .default_size((total_height * 0.4).max(200.0))
             .size_range(150.0..=(total_height * 0.6).max(160.0))
             .show(ui, |ui| {
                 let snapshot = self.snapshot.clone();

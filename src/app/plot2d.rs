@@ -78,6 +78,7 @@ pub fn linked_plot<'a>(id: &str, grid: Grid2d, reset: bool, names: [String; 2]) 
         .default_y_bounds(b[2], b[3])
         .allow_double_click_reset(true)
         .show_grid(false)
+        .grid_spacing(40.0..=300.0)
         .x_axis_label(names[0].clone())
         .y_axis_label(names[1].clone());
     if reset {
@@ -326,6 +327,8 @@ pub struct ViewContext<'a> {
     pub show_trails: bool,
     /// Plot height in points.
     pub height: f32,
+    /// Time units before statistics are recorded.
+    pub burn_in: u64,
 }
 
 /// Arrow colour readable on viridis.

@@ -17,6 +17,8 @@ pub struct SolveStatus<'a> {
     pub error: Option<&'a str>,
     /// The prediction belongs to an earlier configuration.
     pub stale: bool,
+    /// Time from the last change of the controls to its prediction.
+    pub latency: Option<std::time::Duration>,
 }
 
 #[derive(Default)]
@@ -121,9 +123,14 @@ impl PredictionView {
         });
         ui.label(
             egui::RichText::new(format!(
-                "{} ({:.0} ms)",
+                "{}; solved in {:.0} ms{}",
                 prediction.method,
-                prediction.solve_seconds * 1e3
+                prediction.solve_seconds * 1e3,
+                status
+                    .latency
+                    .filter(|_| !status.stale)
+                    .map(|l| format!(", shown {:.2} s after the last change", l.as_secs_f64()))
+                    .unwrap_or_default()
             ))
             .small()
             .weak(),

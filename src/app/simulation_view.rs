@@ -40,6 +40,12 @@ impl SimulationView {
                 snapshot.time_unit.name(),
                 snapshot.samples
             ));
+            if snapshot.time < view.burn_in {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("burning in: {} / {}", snapshot.time, view.burn_in),
+                );
+            }
         });
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);

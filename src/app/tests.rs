@@ -225,3 +225,21 @@ fn divergence_is_reported_not_a_crash() {
     harness.get_by_label_contains("is not a positive number");
     assert_eq!(harness.state().preset.dynamics.eta, 5.0);
 }
+
+#[test]
+fn every_2d_landscape_kind_is_offered() {
+    let kinds = controls::kinds_2d();
+    for (name, text) in preset::SHIPPED {
+        let preset = Preset::from_toml(text, Path::new(name)).expect("shipped presets parse");
+        if preset.landscape.is_2d() {
+            assert!(
+                kinds.contains(&preset.landscape.kind()),
+                "{name}: {kinds:?}"
+            );
+        }
+    }
+    assert!(
+        !kinds.contains(&"regression-net"),
+        "the 7-weight net has no 2-D view"
+    );
+}
