@@ -94,7 +94,13 @@ impl LandscapeView {
                 Stroke::new(1.0, Color32::from_rgba_unmultiplied(60, 40, 30, 160)),
             );
             ui.vertical(|ui| {
-                colour_bar_ui(ui, range.1 - range.0, "L − L_min (sqrt scale)", terrain);
+                colour_bar_ui(
+                    ui,
+                    range.1 - range.0,
+                    "L − L_min, sqrt scale",
+                    view.height,
+                    terrain,
+                );
             });
         });
     }

@@ -21,6 +21,25 @@ impl MetricsPanel {
         prediction: Option<&Prediction>,
     ) {
         ui.strong("Simulation vs prediction");
+        if let Some(p) = prediction {
+            let equilibrium = p.nonequilibrium_ratio < EQUILIBRIUM_TOLERANCE;
+            let (text, colour) = if equilibrium {
+                (
+                    "EQUILIBRIUM: noise commutes with curvature, no current",
+                    Color32::from_rgb(40, 160, 80),
+                )
+            } else {
+                (
+                    "NONEQUILIBRIUM: persistent rotating current",
+                    Color32::from_rgb(220, 90, 30),
+                )
+            };
+            ui.colored_label(colour, egui::RichText::new(text).strong())
+                .on_hover_text(format!(
+                    "|HΣ − ΣH| / |HΣ + ΣH| = {:.2e} (|C| relative); C = 0 iff detailed balance",
+                    p.nonequilibrium_ratio
+                ));
+        }
         egui::Grid::new("metrics-grid")
             .num_columns(2)
             .striped(true)
@@ -91,25 +110,6 @@ impl MetricsPanel {
                     ui.end_row();
                 }
             });
-        if let Some(p) = prediction {
-            let equilibrium = p.nonequilibrium_ratio < EQUILIBRIUM_TOLERANCE;
-            let (text, colour) = if equilibrium {
-                (
-                    "EQUILIBRIUM: noise commutes with curvature, no current",
-                    Color32::from_rgb(40, 160, 80),
-                )
-            } else {
-                (
-                    "NONEQUILIBRIUM: persistent rotating current",
-                    Color32::from_rgb(220, 90, 30),
-                )
-            };
-            ui.colored_label(colour, egui::RichText::new(text).strong())
-                .on_hover_text(format!(
-                    "|HΣ − ΣH| / |HΣ + ΣH| = {:.2e} (|C| relative); C = 0 iff detailed balance",
-                    p.nonequilibrium_ratio
-                ));
-        }
     }
 
     /// Entropy production per time unit and mean loss against time.

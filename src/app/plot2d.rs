@@ -285,10 +285,17 @@ pub fn hover_text(
 }
 
 /// A vertical colour bar from 0 to `max` with its label.
-pub fn colour_bar_ui(ui: &mut egui::Ui, max: f64, label: &str, colour: impl Fn(f64) -> [u8; 3]) {
+pub fn colour_bar_ui(
+    ui: &mut egui::Ui,
+    max: f64,
+    label: &str,
+    plot_height: f32,
+    colour: impl Fn(f64) -> [u8; 3],
+) {
     ui.vertical(|ui| {
+        ui.set_max_width(64.0);
         ui.label(egui::RichText::new(format!("{max:.2e}")).small());
-        let height = (ui.available_height() - 40.0).clamp(60.0, 400.0);
+        let height = (plot_height - 70.0).max(40.0);
         let (rect, _) = ui.allocate_exact_size(Vec2::new(14.0, height), egui::Sense::hover());
         let painter = ui.painter_at(rect);
         let steps = 64;

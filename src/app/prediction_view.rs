@@ -53,7 +53,6 @@ impl PredictionView {
         };
         let grid = prediction.grid;
         let area = grid.cell_area();
-        let per_area: Vec<f64> = prediction.density.iter().map(|p| p / area).collect();
         let vmax = view.density_max;
         let identity = prediction as *const _ as usize;
         if self.shown != Some(identity) {
@@ -65,8 +64,8 @@ impl PredictionView {
             "prediction-density",
             (identity as u64, 0, vmax.to_bits()),
             grid,
-            &per_area,
-            |p| viridis(p / vmax),
+            &prediction.density,
+            |mass| viridis(mass / area / vmax),
         );
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
@@ -119,7 +118,7 @@ impl PredictionView {
                     ARROW_COLOUR,
                 );
             }
-            colour_bar_ui(ui, vmax, "p per area", viridis);
+            colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });
         ui.label(
             egui::RichText::new(format!(

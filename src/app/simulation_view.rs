@@ -22,15 +22,14 @@ impl SimulationView {
         };
         let grid = snapshot.grid;
         let area = grid.cell_area();
-        let per_area: Vec<f64> = snapshot.density.iter().map(|p| p / area).collect();
         let vmax = view.density_max;
         self.heatmap.update(
             ui.ctx(),
             "simulation-density",
             (snapshot.generation, snapshot.time, vmax.to_bits()),
             grid,
-            &per_area,
-            |p| viridis(p / vmax),
+            &snapshot.density,
+            |mass| viridis(mass / area / vmax),
         );
         ui.horizontal(|ui| {
             ui.strong("Simulation");
@@ -93,7 +92,7 @@ impl SimulationView {
                     ARROW_COLOUR,
                 );
             }
-            colour_bar_ui(ui, vmax, "p per area", viridis);
+            colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });
     }
 }

@@ -412,12 +412,20 @@ pub fn gaussian_kl(m0: [f64; 2], s0: [f64; 4], m1: [f64; 2], s1: [f64; 4]) -> Op
 
 /// Density histogram of walker positions and midpoint-binned current (THEORY.md section 7),
 /// recorded once per time unit after `burn_in`.
+///
+/// Only the root histogram holds the dense grid; the per-chunk forks made by
+/// `Ensemble::advance` (one per 64 walkers) record their few hundred events in a list, so a
+/// fork costs no grid-sized allocation and a merge touches only the cells hit.
 #[derive(Clone, Debug)]
 pub struct GridHistogram {
     grid: Grid2d,
     burn_in: u64,
+    /// Dense accumulators (root only): counts and summed displacements per cell.
     counts: Vec<f64>,
     displacement: Vec<[f64; 2]>,
+    /// Events of a fork: (cell of the position, cell of the midpoint, displacement).
+    events: Vec<(Option<usize>, Option<usize>, [f64; 2])>,
+    dense: bool,
     samples: u64,
 }
 
@@ -428,6 +436,8 @@ impl GridHistogram {
             burn_in,
             counts: vec![0.0; grid.nx * grid.ny],
             displacement: vec![[0.0; 2]; grid.nx * grid.ny],
+            events: Vec::new(),
+            dense: true,
             samples: 0,
         }
     }
@@ -448,39 +458,64 @@ impl GridHistogram {
             .map(|d| [d[0] / n, d[1] / n])
             .collect()
     }
+
+    fn record(&mut self, position: Option<usize>, midpoint: Option<usize>, step: [f64; 2]) {
+        if self.dense {
+            if let Some(i) = position {
+                self.counts[i] += 1.0;
+            }
+            if let Some(i) = midpoint {
+                self.displacement[i][0] += step[0];
+                self.displacement[i][1] += step[1];
+            }
+        } else {
+            self.events.push((position, midpoint, step));
+        }
+    }
 }
 
 impl Observer for GridHistogram {
     fn fork(&self) -> Self {
-        Self::new(self.grid, self.burn_in)
+        Self {
+            grid: self.grid,
+            burn_in: self.burn_in,
+            counts: Vec::new(),
+            displacement: Vec::new(),
+            events: Vec::new(),
+            dense: false,
+            samples: 0,
+        }
     }
     fn observe(&mut self, _walker: usize, unit: u64, before: &[f64], after: &[f64]) {
         if unit < self.burn_in {
             return;
         }
         self.samples += 1;
-        if let Some(i) = self.grid.cell_of([before[0], before[1]]) {
-            self.counts[i] += 1.0;
-        }
         let mid = [0.5 * (before[0] + after[0]), 0.5 * (before[1] + after[1])];
-        if let Some(i) = self.grid.cell_of(mid) {
-            self.displacement[i][0] += after[0] - before[0];
-            self.displacement[i][1] += after[1] - before[1];
-        }
+        self.record(
+            self.grid.cell_of([before[0], before[1]]),
+            self.grid.cell_of(mid),
+            [after[0] - before[0], after[1] - before[1]],
+        );
     }
     fn merge(&mut self, other: Self) {
         self.samples += other.samples;
-        self.counts
-            .iter_mut()
-            .zip(&other.counts)
-            .for_each(|(a, b)| *a += b);
-        self.displacement
-            .iter_mut()
-            .zip(&other.displacement)
-            .for_each(|(a, b)| {
-                a[0] += b[0];
-                a[1] += b[1];
-            });
+        for (position, midpoint, step) in other.events {
+            self.record(position, midpoint, step);
+        }
+        if other.dense {
+            self.counts
+                .iter_mut()
+                .zip(&other.counts)
+                .for_each(|(a, b)| *a += b);
+            self.displacement
+                .iter_mut()
+                .zip(&other.displacement)
+                .for_each(|(a, b)| {
+                    a[0] += b[0];
+                    a[1] += b[1];
+                });
+        }
     }
 }
 
@@ -631,6 +666,42 @@ mod tests {
         for i in 0..4 {
             assert!((hs[i] + sh[i] - r[i]).abs() < 1e-12);
         }
+    }
+
+    /// Forks record events and the root replays them: splitting the walkers into chunks must
+    /// give exactly the histogram of one pass.
+    #[test]
+    fn forked_histograms_merge_exactly() {
+        let grid = Grid2d {
+            nx: 8,
+            ny: 8,
+            bounds: [-1.1, 1.1, -1.1, 1.1],
+        };
+        let steps: Vec<([f64; 2], [f64; 2])> = (0..200)
+            .map(|k| {
+                let t = k as f64 * 0.37;
+                (
+                    [t.sin(), (1.3 * t).cos()],
+                    [(t + 0.1).sin(), (1.3 * t + 0.2).cos()],
+                )
+            })
+            .collect();
+        let mut whole = GridHistogram::new(grid, 0);
+        for (k, (a, b)) in steps.iter().enumerate() {
+            whole.observe(0, k as u64, a, b);
+        }
+        let mut root = GridHistogram::new(grid, 0);
+        for chunk in steps.chunks(37).enumerate() {
+            let mut part = root.fork();
+            for (k, (a, b)) in chunk.1.iter().enumerate() {
+                part.observe(0, (chunk.0 * 37 + k) as u64, a, b);
+            }
+            root.merge(part);
+        }
+        assert_eq!(root.samples(), whole.samples());
+        assert_eq!(root.density(), whole.density());
+        assert_eq!(root.current(), whole.current());
+        assert!((whole.density().iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
     #[test]
