@@ -423,7 +423,10 @@ mod tests {
         fn derivatives_match_finite_differences_anywhere(w in weights()) {
             let net = default_net();
             let (g, h) = finite_difference_mismatch(&net, &w);
-            prop_assert!(g < 1e-6 && h < 1e-6, "gradient {g}, hessian {h}");
+            // Central differences with step 1e-5 (1 + |w|) carry a truncation error
+            // step² |l'''| / 6; with losses scaled by N/s² = 2·10⁴ it reaches ~1e-6 of an
+            // example's gradient at large weights. A wrong term gives an O(1) mismatch.
+            prop_assert!(g < 1e-5 && h < 1e-5, "gradient {g}, hessian {h}");
         }
 
         #[test]
