@@ -488,3 +488,235 @@ fn finish(
         permutations,
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::dynamics::Algorithm;
+
+    /// A small convex landscape with position-dependent per-example Hessians (Poisson
+    /// regression with a ridge): `l_i(w) = exp(x_i·w) − y_i x_i·w + ½ λ |w|²`.
+    pub(crate) struct Poisson {
+        pub x: Vec<[f64; 2]>,
+        pub y: Vec<f64>,
+        pub ridge: f64,
+    }
+
+    impl Poisson {
+        pub(crate) fn new(n: usize) -> Self {
+            let x: Vec<[f64; 2]> = (0..n)
+                .map(|i| {
+                    let t = i as f64 * 2.399_963;
+                    [0.8 * t.cos() + 0.3, 0.6 * (1.7 * t).sin() - 0.1]
+                })
+                .collect();
+            let y = (0..n).map(|i| ((i * 7) % 5) as f64 * 0.6 + 0.2).collect();
+            Self { x, y, ridge: 0.1 }
+        }
+    }
+
+    impl Landscape for Poisson {
+        fn kind(&self) -> &'static str {
+            "poisson"
+        }
+        fn dim(&self) -> usize {
+            2
+        }
+        fn n_examples(&self) -> usize {
+            self.x.len()
+        }
+        fn example_loss(&self, i: usize, w: &[f64]) -> f64 {
+            let u = self.x[i][0] * w[0] + self.x[i][1] * w[1];
+            u.exp() - self.y[i] * u + 0.5 * self.ridge * (w[0] * w[0] + w[1] * w[1])
+        }
+        fn add_example_gradient(&self, i: usize, w: &[f64], scale: f64, out: &mut [f64]) {
+            let x = self.x[i];
+            let u = x[0] * w[0] + x[1] * w[1];
+            let r = u.exp() - self.y[i];
+            for a in 0..2 {
+                out[a] += scale * (r * x[a] + self.ridge * w[a]);
+            }
+        }
+        fn add_example_hessian(&self, i: usize, w: &[f64], scale: f64, out: &mut [f64]) {
+            let x = self.x[i];
+            let e = (x[0] * w[0] + x[1] * w[1]).exp();
+            for a in 0..2 {
+                for b in 0..2 {
+                    out[a * 2 + b] += scale * e * x[a] * x[b];
+                }
+                out[a * 2 + a] += scale * self.ridge;
+            }
+        }
+        fn start(&self) -> Vec<f64> {
+            vec![0.0, 0.0]
+        }
+    }
+
+    fn sgd_wor(eta: f64, batch: usize, n: usize) -> Dynamics {
+        Dynamics::new(
+            Algorithm::Sgd,
+            Some(crate::dynamics::Replacement::Wor),
+            eta,
+            batch,
+            0.0,
+            n,
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn poisson_derivatives_match_finite_differences() {
+        let landscape = Poisson::new(12);
+        let (g, h) =
+            crate::landscape::testing::finite_difference_mismatch(&landscape, &[0.3, -0.4]);
+        assert!(g < 1e-7 && h < 1e-7, "{g} {h}");
+    }
+
+    /// `∇L_eff` against central differences of `L_eff`, at a learning rate large enough that
+    /// the correction is a sizeable part of the gradient.
+    #[test]
+    fn effective_gradient_matches_finite_differences() {
+        let landscape = Poisson::new(12);
+        let dynamics = sgd_wor(0.2, 3, 12);
+        let effective = EffectiveLandscape::new(&landscape, &dynamics);
+        for w in [[0.3, -0.4], [-0.5, 0.8], [1.0, 0.2]] {
+            let gradient = effective.gradient(&w);
+            let mut plain = vec![0.0; 2];
+            landscape.gradient(&w, &mut plain);
+            let correction = ((gradient[0] - plain[0]).powi(2) + (gradient[1] - plain[1]).powi(2))
+                .sqrt()
+                / (plain[0].powi(2) + plain[1].powi(2)).sqrt();
+            assert!(
+                correction > 0.01,
+                "correction {correction} too small to test"
+            );
+            for a in 0..2 {
+                let step = 1e-5;
+                let mut plus = w;
+                let mut minus = w;
+                plus[a] += step;
+                minus[a] -= step;
+                let numeric = (effective.loss(&plus) - effective.loss(&minus)) / (2.0 * step);
+                let error = (numeric - gradient[a]).abs() / gradient[a].abs().max(1e-3);
+                assert!(
+                    error < 1e-7,
+                    "w = {w:?}, a = {a}: {numeric} vs {}",
+                    gradient[a]
+                );
+            }
+        }
+    }
+
+    /// `H_eff` against central differences of `∇L_eff`.
+    #[test]
+    fn effective_hessian_matches_finite_differences() {
+        let landscape = Poisson::new(12);
+        let dynamics = sgd_wor(0.2, 3, 12);
+        let effective = EffectiveLandscape::new(&landscape, &dynamics);
+        let w = [0.3, -0.4];
+        let hessian = effective.hessian(&w);
+        for b in 0..2 {
+            let step = 1e-5;
+            let mut plus = w;
+            let mut minus = w;
+            plus[b] += step;
+            minus[b] -= step;
+            let (gp, gm) = (effective.gradient(&plus), effective.gradient(&minus));
+            for a in 0..2 {
+                let numeric = (gp[a] - gm[a]) / (2.0 * step);
+                assert!(
+                    (numeric - hessian[a * 2 + b]).abs() < 1e-6,
+                    "{numeric} vs {hessian:?}"
+                );
+            }
+        }
+    }
+
+    /// `w_eff` is a stationary point of `L_eff`, and its distance to the minimum of `L`
+    /// scales like `η`.
+    #[test]
+    fn effective_minimum_shifts_linearly_in_eta() {
+        let landscape = Poisson::new(12);
+        let minimum = {
+            let dynamics = sgd_wor(1e-30, 3, 12);
+            EffectiveLandscape::new(&landscape, &dynamics)
+                .minimum(&[0.0, 0.0])
+                .expect("minimum of L")
+        };
+        let shift = |eta: f64| {
+            let dynamics = sgd_wor(eta, 3, 12);
+            let effective = EffectiveLandscape::new(&landscape, &dynamics);
+            let w = effective.minimum(&minimum).expect("w_eff");
+            let g = effective.gradient(&w);
+            assert!(g[0].abs() + g[1].abs() < 1e-12, "{g:?}");
+            ((w[0] - minimum[0]).powi(2) + (w[1] - minimum[1]).powi(2)).sqrt()
+        };
+        let (small, half) = (shift(1e-3), shift(5e-4));
+        assert!(small > 1e-6);
+        assert!((small / half - 2.0).abs() < 0.01, "{small} {half}");
+    }
+
+    /// The permutation mean of `Σ_{j<k} H_{B_k} g_{B_j}` is `M (M−1)/2 · K`, with
+    /// `K = (N/(N−1)) H̄ ḡ − (1/(N(N−1))) Σ_a h_a g_a` (THEORY.md section 4), checked exactly
+    /// by enumerating all 720 permutations of 6 examples.
+    #[test]
+    fn second_order_mean_matches_the_effective_gradient() {
+        let landscape = Poisson::new(6);
+        let dynamics = sgd_wor(0.05, 2, 6);
+        let w = [0.3, -0.4];
+        let exact = wor_diffusion_exact(&landscape, &dynamics, &w);
+        assert_eq!(exact.permutations, 720);
+        let (_, _, pair) = PerExample::at(&landscape, &w).means();
+        for a in 0..2 {
+            let expected = 3.0 * pair[a];
+            assert!(
+                (exact.mean_second_order[a] - expected).abs() < 1e-10 * expected.abs().max(1.0),
+                "{:?} vs {expected}",
+                exact.mean_second_order
+            );
+        }
+    }
+
+    /// `D_WOR` by Monte Carlo over 10⁵ permutations against the exact covariance over all
+    /// `N!` permutations, with `B | N` (N = 6, B = 2) and with a remainder (N = 7, B = 2).
+    /// With 10⁵ samples the relative standard error of a covariance entry is about
+    /// sqrt(2/10⁵) ≈ 0.45% (more for heavy tails); we allow 3% in the Frobenius norm.
+    #[test]
+    fn monte_carlo_diffusion_matches_enumeration() {
+        for (n, b) in [(6, 2), (7, 2), (6, 3)] {
+            let landscape = Poisson::new(n);
+            let dynamics = sgd_wor(0.05, b, n);
+            let w = [0.3, -0.4];
+            let exact = wor_diffusion_exact(&landscape, &dynamics, &w);
+            let sampled = wor_diffusion_monte_carlo(&landscape, &dynamics, &w, 100_000, 3);
+            let diff: f64 = exact
+                .diffusion
+                .iter()
+                .zip(&sampled.diffusion)
+                .map(|(x, y)| (x - y).powi(2))
+                .sum();
+            let norm: f64 = exact.diffusion.iter().map(|x| x * x).sum();
+            let error = (diff / norm).sqrt();
+            println!("N = {n}, B = {b}: Monte Carlo vs exact D_WOR, relative error {error:.4}");
+            assert!(error < 0.03, "N = {n}, B = {b}: error {error}");
+            assert!(norm > 0.0);
+        }
+    }
+
+    /// Monte Carlo results do not depend on the number of threads.
+    #[test]
+    fn monte_carlo_is_deterministic() {
+        let landscape = Poisson::new(20);
+        let dynamics = sgd_wor(0.05, 5, 20);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool")
+                .install(|| {
+                    wor_diffusion_monte_carlo(&landscape, &dynamics, &[0.1, 0.1], 2000, 9).diffusion
+                })
+        };
+        assert_eq!(run(1), run(2));
+    }
+}
