@@ -301,7 +301,7 @@ impl Observer for EntropyProduction {
         self.rate.add(self.group, sigma);
         for k in 0..MAX_UNITS {
             let units = k + 1;
-            if offset % units as u64 == 0 {
+            if offset.is_multiple_of(units as u64) {
                 self.partial[k] = 0.0;
                 self.filled[k] = 0;
                 self.active[k] = true;
