@@ -29,6 +29,7 @@ use super::TheoryError;
 use super::lyapunov::{solve_continuous, symmetric_eigen, to_row_major};
 use super::wor::{EffectiveLandscape, wor_diffusion_monte_carlo};
 use crate::dynamics::{Dynamics, Replacement, TimeUnit};
+use crate::landscape::newton::newton_minimum;
 use crate::landscape::{Landscape, gradient_covariance};
 use crate::preset::Experiment;
 
@@ -259,56 +260,17 @@ fn check_diffusion(d: usize, diffusion: &[f64], dynamics: &Dynamics) -> Result<(
     })
 }
 
-/// The minimum of `L` by Newton's method from `start`.
+/// The minimum of `L` by Newton's method from `start` ([`newton_minimum`]).
 fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, TheoryError> {
-    // Damped Newton with backtracking on L; replaced by `landscape::newton` once it lands.
-    let d = landscape.dim();
-    let mut w = start.to_vec();
-    let mut gradient = vec![0.0; d];
-    let mut hessian = vec![0.0; d * d];
-    let fail = |reason: String| TheoryError::NoMinimum {
-        start: start.to_vec(),
-        reason,
-    };
-    for _ in 0..200 {
-        landscape.gradient(&w, &mut gradient);
-        landscape.hessian(&w, &mut hessian);
-        let h = DMatrix::from_row_slice(d, d, &hessian);
-        let g = nalgebra::DVector::from_column_slice(&gradient);
-        let step = match h.clone().cholesky() {
-            Some(cholesky) => cholesky.solve(&g),
-            None => &g / h.norm().max(1e-300),
-        };
-        let loss = landscape.loss(&w);
-        let mut t = 1.0;
-        let mut next = w.clone();
-        loop {
-            for a in 0..d {
-                next[a] = w[a] - t * step[a];
-            }
-            let trial = landscape.loss(&next);
-            if trial <= loss + 1e-12 * loss.abs().max(1e-300) || t < 1e-12 {
-                break;
-            }
-            t *= 0.5;
-        }
-        let size = step.norm() * t;
-        w.copy_from_slice(&next);
-        let scale = 1.0 + w.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if !size.is_finite() {
-            return Err(fail("the iteration produced non-finite values".into()));
-        }
-        if size <= 1e-13 * scale {
-            landscape.gradient(&w, &mut gradient);
-            landscape.hessian(&w, &mut hessian);
-            let positive = DMatrix::from_row_slice(d, d, &hessian).cholesky().is_some();
-            if !positive {
-                return Err(fail("it converged to a saddle or maximum".into()));
-            }
-            return Ok(w);
-        }
-    }
-    Err(fail("no convergence in 200 iterations".into()))
+    newton_minimum(landscape, start)
+        .map(|minimum| minimum.w)
+        .map_err(|error| TheoryError::NoMinimum {
+            start: start.to_vec(),
+            reason: format!(
+                "{}; best point {:?} with gradient norm {:.3e}",
+                error.reason, error.best.w, error.best.gradient_norm
+            ),
+        })
 }
 
 /// Drift and diffusion fields of the 2-D Fokker–Planck equation of an experiment, per time
