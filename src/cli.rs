@@ -257,14 +257,14 @@ fn print_theory(names: &[String], report: &RunReport) {
         "std (sim)",
         "rel.diff"
     );
-    for a in 0..d {
+    for (a, name) in names.iter().enumerate().take(d) {
         let theory_std = theory.cov[a * d + a].max(0.0).sqrt();
         let (sim_mean, sim_std) = sim
             .map(|s| (s.mean[a], s.cov[a * d + a].max(0.0).sqrt()))
             .unwrap_or((f64::NAN, f64::NAN));
         println!(
             "{:<8} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>9.4}",
-            names[a],
+            name,
             theory.minimum[a],
             theory.mean[a],
             sim_mean,
