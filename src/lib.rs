@@ -17,3 +17,4 @@ pub mod landscape;
 pub mod preset;
 pub mod run;
 pub mod stats;
+pub mod theory;
