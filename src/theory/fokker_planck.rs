@@ -236,6 +236,39 @@ pub struct FpSolution {
 }
 
 impl FpSolution {
+    /// The solution on a grid `factor` times coarser per axis (e.g. to hold a fine solve
+    /// against a coarser histogram): masses summed and currents averaged over blocks of
+    /// `factor × factor` cells. `None` unless `factor ≥ 1` divides both `nx` and `ny`.
+    pub fn coarsened(&self, factor: usize) -> Option<FpSolution> {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        if factor == 0 || nx % factor != 0 || ny % factor != 0 {
+            return None;
+        }
+        let grid = Grid2d {
+            nx: nx / factor,
+            ny: ny / factor,
+            bounds: self.grid.bounds,
+        };
+        let mut density = vec![0.0; grid.cells()];
+        let mut current = vec![[0.0; 2]; grid.cells()];
+        let block = (factor * factor) as f64;
+        for (cell, (m, j)) in self.density.iter().zip(&self.current).enumerate() {
+            let coarse = grid.index(cell % nx / factor, cell / nx / factor);
+            density[coarse] += m;
+            current[coarse][0] += j[0] / block;
+            current[coarse][1] += j[1] / block;
+        }
+        Some(FpSolution {
+            grid,
+            min_density: density.iter().copied().fold(f64::INFINITY, f64::min),
+            negative_cells: density.iter().filter(|&&m| m < 0.0).count(),
+            density,
+            current,
+            solve_seconds: self.solve_seconds,
+            stencil_reach: self.stencil_reach,
+        })
+    }
+
     /// Probability density (mass per cell divided by the cell area) at cell centres.
     pub fn density_per_area(&self) -> Vec<f64> {
         let area = self.grid.cell_area();
@@ -583,6 +616,25 @@ mod tests {
         assert_eq!(grid.locate([4.0, 3.0]), Some(grid.cells() - 1));
         assert_eq!(grid.locate([-1.0001, 1.0]), None);
         assert_eq!(grid.locate([f64::NAN, 1.0]), None);
+    }
+
+    #[test]
+    fn coarsening_sums_masses_and_averages_currents() {
+        let grid = Grid2d::new(4, 2, [0.0, 4.0, 0.0, 2.0]).expect("valid");
+        let fine = FpSolution {
+            grid,
+            density: vec![0.1, 0.2, 0.05, 0.05, 0.1, 0.2, 0.1, 0.2],
+            current: (0..8).map(|i| [i as f64, 1.0]).collect(),
+            solve_seconds: 0.0,
+            min_density: 0.05,
+            negative_cells: 0,
+            stencil_reach: 1,
+        };
+        assert!(fine.coarsened(3).is_none() && fine.coarsened(0).is_none());
+        let coarse = fine.coarsened(2).expect("2 divides 4 and 2");
+        assert_eq!((coarse.grid.nx, coarse.grid.ny), (2, 1));
+        assert!((coarse.density[0] - 0.6).abs() < 1e-15 && (coarse.density[1] - 0.4).abs() < 1e-15);
+        assert_eq!(coarse.current, vec![[2.5, 1.0], [4.5, 1.0]]);
     }
 
     #[test]
