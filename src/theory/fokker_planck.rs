@@ -410,32 +410,19 @@ pub fn solve_stationary(
     for jump in &jumps {
         out_rate[jump.source] += jump.rate;
     }
-    let scale = if out_rate[anchor] > 0.0 && out_rate[anchor].is_finite() {
-        out_rate[anchor]
-    } else {
-        1.0
-    };
-    let mut triplets: Vec<Triplet<usize, usize, f64>> = Vec::with_capacity(jumps.len() + n);
-    triplets.extend(
-        jumps
+    let mut density = solve_anchored(&jumps, &out_rate, anchor)?;
+    if !well_scaled(&density) {
+        // The anchor sat where the mass is astronomically small (e.g. the shallower well at a
+        // low temperature): anchor again at the most populated cell of the first attempt.
+        let second = density
             .iter()
-            .filter(|j| j.target != anchor)
-            .map(|j| Triplet::new(j.target, j.source, j.rate)),
-    );
-    triplets.extend(
-        (0..n)
-            .filter(|&c| c != anchor)
-            .map(|c| Triplet::new(c, c, -out_rate[c])),
-    );
-    triplets.push(Triplet::new(anchor, anchor, scale));
-    let matrix = SparseColMat::<usize, f64>::try_new_from_triplets(n, n, &triplets)
-        .map_err(|e| FpError::Solver(format!("{e:?}")))?;
-    let lu = matrix
-        .sp_lu()
-        .map_err(|e| FpError::Solver(format!("LU factorisation: {e:?}")))?;
-    let rhs = Col::<f64>::from_fn(n, |i| if i == anchor { scale } else { 0.0 });
-    let solution = lu.solve(&rhs);
-    let mut density: Vec<f64> = (0..n).map(|i| solution[i]).collect();
+            .enumerate()
+            .filter(|(_, m)| !m.is_nan())
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(c, _)| c)
+            .ok_or(FpError::NonFiniteSolution)?;
+        density = solve_anchored(&jumps, &out_rate, second)?;
+    }
     let total: f64 = density.iter().sum();
     if !(total.is_finite() && total > 0.0) || density.iter().any(|x| !x.is_finite()) {
         return Err(FpError::NonFiniteSolution);
@@ -468,6 +455,43 @@ pub fn solve_stationary(
         negative_cells,
         stencil_reach,
     })
+}
+
+/// Whether an unnormalised solution is finite and far from overflow.
+fn well_scaled(solution: &[f64]) -> bool {
+    solution.iter().all(|m| m.is_finite() && m.abs() < 1e200)
+}
+
+/// The stationary equations `Qᵀ π = 0` with the equation of cell `anchor` replaced by
+/// `π_anchor = 1` (scaled like the other rows), solved by sparse LU; unnormalised.
+fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Vec<f64>, FpError> {
+    let n = out_rate.len();
+    let scale = if out_rate[anchor] > 0.0 && out_rate[anchor].is_finite() {
+        out_rate[anchor]
+    } else {
+        1.0
+    };
+    let mut triplets: Vec<Triplet<usize, usize, f64>> = Vec::with_capacity(jumps.len() + n);
+    triplets.extend(
+        jumps
+            .iter()
+            .filter(|j| j.target != anchor)
+            .map(|j| Triplet::new(j.target, j.source, j.rate)),
+    );
+    triplets.extend(
+        (0..n)
+            .filter(|&c| c != anchor)
+            .map(|c| Triplet::new(c, c, -out_rate[c])),
+    );
+    triplets.push(Triplet::new(anchor, anchor, scale));
+    let matrix = SparseColMat::<usize, f64>::try_new_from_triplets(n, n, &triplets)
+        .map_err(|e| FpError::Solver(format!("{e:?}")))?;
+    let lu = matrix
+        .sp_lu()
+        .map_err(|e| FpError::Solver(format!("LU factorisation: {e:?}")))?;
+    let rhs = Col::<f64>::from_fn(n, |i| if i == anchor { scale } else { 0.0 });
+    let solution = lu.solve(&rhs);
+    Ok((0..n).map(|i| solution[i]).collect())
 }
 
 /// Drift and diffusion at one cell centre, turned into the Selling stencil and `b̃`.
@@ -616,6 +640,34 @@ mod tests {
         assert_eq!(grid.locate([4.0, 3.0]), Some(grid.cells() - 1));
         assert_eq!(grid.locate([-1.0001, 1.0]), None);
         assert_eq!(grid.locate([f64::NAN, 1.0]), None);
+    }
+
+    /// A chain of three cells in a row with rates making the stationary masses `1 : 1e-250 :
+    /// 1e-500` (underflowing to 0): anchored at the smallest, the first solve overflows, and
+    /// re-anchoring at the largest recovers the masses.
+    #[test]
+    fn re_anchoring_survives_extreme_mass_ratios() {
+        let jump = |source, target, rate| Jump {
+            source,
+            target,
+            rate,
+            displacement: [0.0; 2],
+        };
+        let jumps = [
+            jump(0, 1, 1e-250),
+            jump(1, 0, 1.0),
+            jump(1, 2, 1e-250),
+            jump(2, 1, 1.0),
+        ];
+        let mut out_rate = vec![0.0; 3];
+        for j in &jumps {
+            out_rate[j.source] += j.rate;
+        }
+        let first = solve_anchored(&jumps, &out_rate, 2).expect("solves");
+        assert!(!well_scaled(&first));
+        let second = solve_anchored(&jumps, &out_rate, 0).expect("solves");
+        assert!(well_scaled(&second));
+        assert!((second[0] - 1.0).abs() < 1e-12 && (second[1] / 1e-250 - 1.0).abs() < 1e-12);
     }
 
     #[test]
