@@ -307,8 +307,26 @@ impl Preset {
 
 /// The presets shipped in `presets/`, compiled in so that the app and the CLI find them from
 /// any folder: `(name, TOML text)`.
-pub const SHIPPED: &[(&str, &str)] =
-    &[("bowl-current", include_str!("../presets/bowl-current.toml"))];
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("bowl-current", include_str!("../presets/bowl-current.toml")),
+    (
+        "bowl-equilibrium",
+        include_str!("../presets/bowl-equilibrium.toml"),
+    ),
+    ("double-well", include_str!("../presets/double-well.toml")),
+    (
+        "regression-net",
+        include_str!("../presets/regression-net.toml"),
+    ),
+    (
+        "regression-net-2d",
+        include_str!("../presets/regression-net-2d.toml"),
+    ),
+    (
+        "sgld-vs-sgworld",
+        include_str!("../presets/sgld-vs-sgworld.toml"),
+    ),
+];
 
 /// The text of a shipped preset.
 pub fn shipped(name: &str) -> Option<&'static str> {

@@ -6,6 +6,12 @@
 //! [`crate::dynamics`] only see this trait.
 
 pub mod bowl;
+pub mod csv;
+pub mod double_well;
+pub mod linear_regression;
+pub mod newton;
+pub mod regression_net;
+pub mod regression_net_2d;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +19,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use bowl::{Bowl, BowlSpec};
+pub use csv::CsvError;
+pub use double_well::{DoubleWell, DoubleWellSpec};
+pub use linear_regression::{LinearRegression, LinearRegressionSpec};
+pub use regression_net::{RegressionNet, RegressionNetSpec};
+pub use regression_net_2d::{RegressionNet2d, RegressionNet2dSpec};
 
 /// Errors raised while building a landscape from its specification.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +35,9 @@ pub enum LandscapeError {
     /// `regression-net-2d`).
     #[error("{0}")]
     Minimum(String),
+    /// A data file named by `data` cannot be used.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
 }
 
 impl LandscapeError {
@@ -156,30 +170,46 @@ pub fn gradient_covariance(landscape: &dyn Landscape, w: &[f64]) -> Vec<f64> {
 pub enum LandscapeSpec {
     #[serde(rename = "bowl")]
     Bowl(BowlSpec),
+    #[serde(rename = "linear-regression")]
+    LinearRegression(LinearRegressionSpec),
+    #[serde(rename = "double-well")]
+    DoubleWell(DoubleWellSpec),
+    #[serde(rename = "regression-net")]
+    RegressionNet(RegressionNetSpec),
+    #[serde(rename = "regression-net-2d")]
+    RegressionNet2d(RegressionNet2dSpec),
 }
 
 /// Every landscape kind a preset may name.
-pub const KINDS: [&str; 1] = ["bowl"];
+pub const KINDS: [&str; 4] = ["bowl", "linear-regression", "double-well", "regression-net"];
 
 impl LandscapeSpec {
     /// The preset `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Bowl(_) => "bowl",
+            Self::LinearRegression(_) => "linear-regression",
+            Self::DoubleWell(_) => "double-well",
+            Self::RegressionNet(_) => "regression-net",
+            Self::RegressionNet2d(_) => "regression-net-2d",
         }
     }
 
     /// Build the landscape. Relative data paths are resolved against `base_dir` (the folder of
     /// the preset file).
-    pub fn build(&self, _base_dir: &Path) -> Result<Arc<dyn Landscape>, LandscapeError> {
+    pub fn build(&self, base_dir: &Path) -> Result<Arc<dyn Landscape>, LandscapeError> {
         Ok(match self {
             Self::Bowl(spec) => Arc::new(Bowl::new(spec)?),
+            Self::LinearRegression(spec) => Arc::new(LinearRegression::new(spec, base_dir)?),
+            Self::DoubleWell(spec) => Arc::new(DoubleWell::new(spec)?),
+            Self::RegressionNet(spec) => Arc::new(RegressionNet::new(spec, base_dir)?),
+            Self::RegressionNet2d(spec) => Arc::new(RegressionNet2d::new(spec, base_dir)?),
         })
     }
 
     /// Whether the landscape is two-dimensional (and so has 2-D views and a Fokker–Planck solve).
     pub fn is_2d(&self) -> bool {
-        true
+        !matches!(self, Self::RegressionNet(_))
     }
 }
 
