@@ -9,11 +9,15 @@
 //! - [`stats`]: estimators from simulation.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
+//! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
+//! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod dynamics;
 pub mod landscape;
+pub mod posterior;
 pub mod preset;
 pub mod run;
 pub mod stats;
+pub mod theory;
