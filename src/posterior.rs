@@ -7,7 +7,7 @@
 //! `(N/B)²` times larger. Optionally, walker ensembles measure the same KLs by simulation, with
 //! standard errors from independent groups of walkers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dynamics::{Algorithm, Dynamics, DynamicsError, Ensemble, Observer};
 use crate::landscape::Landscape;
@@ -25,6 +25,22 @@ pub enum PosteriorError {
     Dynamics(#[from] DynamicsError),
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+}
+
+/// The `[posterior]` table of a preset: defaults for `neqlab posterior`.
+///
+/// ```toml
+/// [posterior]
+/// etas = [1e-5, 3e-5, 1e-4]   # learning rates, one row each
+/// permutations = 4000         # SGWORLD Monte Carlo over permutations
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosteriorSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etas: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permutations: Option<usize>,
 }
 
 /// How to simulate the walkers for the `_sim` columns.

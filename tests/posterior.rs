@@ -627,3 +627,49 @@ fn bad_input_gives_clear_errors() {
         assert!(message.contains(key), "{key}: {message}");
     }
 }
+
+/// `neqlab posterior --json`: the agreed keys, an unstable row without numbers, and a clear
+/// error for a zero temperature.
+#[test]
+fn cli_posterior_json() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args([
+            "posterior",
+            "bowl-current",
+            "--set",
+            "dynamics.temperature=1",
+            "--etas",
+            "0.01,0.6",
+            "--permutations",
+            "400",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["n"], 100);
+    assert_eq!(json["batch"], 10);
+    assert_eq!(json["posterior"]["mean"].as_array().expect("mean").len(), 2);
+    assert_eq!(json["posterior"]["cov"].as_array().expect("cov").len(), 4);
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    for key in ["eta", "kl_sgld", "kl_sgworld", "kl_ula", "sgworld_spread"] {
+        assert!(rows[0][key].is_number(), "{key}: {}", rows[0]);
+        assert!(rows[1].get(key).is_some(), "{key}");
+    }
+    assert!(rows[1]["kl_sgld"].is_null());
+    assert!(rows[1]["notes"].to_string().contains("unstable"));
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args(["posterior", "bowl-current", "--etas", "0.01"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("dynamics.temperature"), "{message}");
+}

@@ -196,7 +196,7 @@ impl AffineAverages {
             });
         }
         let spectral_radius = spectral_radius(&pp);
-        if !(spectral_radius < 1.0) {
+        if spectral_radius.is_nan() || spectral_radius >= 1.0 {
             return Err(ExactError::Unstable {
                 eta,
                 spectral_radius,
@@ -846,7 +846,7 @@ pub fn kl_divergence(from: &Gaussian, to: &Gaussian) -> Result<f64, ExactError> 
     })?;
     let u = (&u + u.transpose()) * 0.5;
     let eigenvalues = SymmetricEigen::new(u).eigenvalues;
-    if eigenvalues.iter().any(|&x| !(x > -1.0)) {
+    if eigenvalues.iter().any(|&x| x.is_nan() || x <= -1.0) {
         return Err(ExactError::NotPositiveDefinite(
             "the stationary covariance is not positive definite".into(),
         ));
