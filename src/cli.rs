@@ -10,7 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
 use neqlab::landscape::{BowlSpec, LandscapeSpec};
-use neqlab::posterior::{PosteriorOptions, PosteriorReport, SimulationSpec, posterior_report};
+use neqlab::posterior::{
+    PosteriorOptions, PosteriorReport, SimulationSpec, default_etas, posterior_report,
+};
 use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
 use neqlab::theory::exact::{DEFAULT_PERMUTATIONS, PermutationOptions};
@@ -63,7 +65,8 @@ enum Command {
         /// Override a preset value: `--set dynamics.batch=5` (values are TOML).
         #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
         overrides: Vec<String>,
-        /// Learning rates, comma-separated (default: `[posterior] etas` of the preset).
+        /// Learning rates, comma-separated (default: `[posterior] etas` of the preset, else
+        /// 0.001 to 0.1 of full-batch ULA's stability limit 2/h_max).
         #[arg(long, value_delimiter = ',', value_name = "E1,E2,..")]
         etas: Vec<f64>,
         /// Random permutations averaged for SGWORLD (default: `[posterior] permutations`, else 4000).
@@ -298,12 +301,17 @@ fn posterior_command(
     let (preset, experiment, path) = load(preset, overrides)?;
     let spec = preset.posterior.clone().unwrap_or_default();
     let etas = if etas.is_empty() { spec.etas } else { etas };
-    if etas.is_empty() {
-        anyhow::bail!(
-            "{}: no learning rates: pass --etas 1e-5,3e-5,.. or write `etas = [..]` under [posterior]",
-            path.display()
-        );
-    }
+    let etas = if etas.is_empty() {
+        if !json {
+            println!(
+                "no --etas and no [posterior] etas: using 0.001, 0.003, 0.01, 0.03, 0.1 of ULA's stability limit"
+            );
+        }
+        default_etas(experiment.landscape.as_ref())
+            .with_context(|| format!("{}: neqlab posterior", path.display()))?
+    } else {
+        etas
+    };
     let temperature = preset.dynamics.temperature;
     if temperature <= 0.0 {
         anyhow::bail!(
@@ -362,10 +370,10 @@ fn print_posterior(
         report.landscape, report.n, report.batch, report.temperature
     );
     let d = report.posterior.mean.len();
-    for a in 0..d {
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(2);
+    for (a, name) in names.iter().enumerate().take(d) {
         println!(
-            "  posterior {:<6} mean {:>13.6e}  std {:>11.4e}",
-            names.get(a).map_or("", String::as_str),
+            "  posterior {name:<width$}  mean {:>13.6e}  std {:>11.4e}",
             report.posterior.mean[a],
             report.posterior.cov[a * d + a].max(0.0).sqrt()
         );
@@ -419,6 +427,11 @@ fn print_posterior(
             );
         }
         println!();
+    }
+    if simulate {
+        println!(
+            "  simulated KLs (Gaussian fits, ± jackknife over walker groups) are biased upward by about (d + d(d+1)/2) / (2 n_eff) from finite samples"
+        );
     }
     for row in &report.rows {
         for note in &row.notes {

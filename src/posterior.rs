@@ -298,6 +298,20 @@ fn unstable_or<T>(
     }
 }
 
+/// Fractions of full-batch ULA's stability limit `2/h_max` used when no learning rates are
+/// given.
+pub const DEFAULT_ETA_FRACTIONS: [f64; 5] = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1];
+
+/// Learning rates `DEFAULT_ETA_FRACTIONS × 2/h_max` for a quadratic landscape.
+pub fn default_etas(landscape: &dyn Landscape) -> Result<Vec<f64>, PosteriorError> {
+    let model = QuadraticModel::from_landscape(landscape)?;
+    let h_max = model.hessian_eigenvalues().last().copied().unwrap_or(1.0);
+    Ok(DEFAULT_ETA_FRACTIONS
+        .iter()
+        .map(|f| f * 2.0 / h_max)
+        .collect())
+}
+
 /// KL divergences of SGLD, SGWORLD and ULA from the target at each learning rate.
 ///
 /// Rows where an algorithm is unstable carry `None` and a note instead of numbers.

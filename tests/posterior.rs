@@ -2,103 +2,30 @@
 //! (THEORY.md sections 4 and 5): brute-force enumeration, walker simulations, and the
 //! `(N/B)²` law.
 
+use std::path::Path;
+
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 
 use neqlab::dynamics::{Algorithm, Dynamics};
-use neqlab::landscape::{Bowl, BowlSpec, Landscape, QuadraticExamples};
+use neqlab::landscape::{Bowl, BowlSpec, Landscape, LinearRegression, LinearRegressionSpec};
 use neqlab::posterior::{PosteriorOptions, SimulationSpec, posterior_report, simulate_stationary};
 use neqlab::theory::exact::{
     ExactError, Gaussian, PermutationOptions, QuadraticModel, kl_divergence,
 };
 
-/// Bayesian linear regression, test-only: `l_i = N (y_i − w0 x_i − w1)² / (2σ²) + λ |w|²/2`,
-/// so that `L = (1/N) Σ l_i` is the full negative log posterior (Gaussian likelihood with
-/// noise `σ`, Gaussian prior of precision `λ`).
-struct Regression {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    sigma: f64,
-    prior: f64,
-}
-
-impl Regression {
-    /// `x` evenly spaced in [−2, 2], `y = 1.5 x + 0.5 + σ ε`.
-    fn generated(n: usize, sigma: f64, seed: u64) -> Self {
-        let mut rng = Pcg64::seed_from_u64(seed);
-        let x: Vec<f64> = (0..n)
-            .map(|i| -2.0 + 4.0 * i as f64 / (n - 1) as f64)
-            .collect();
-        let y = x
-            .iter()
-            .map(|&x| {
-                let e: f64 = StandardNormal.sample(&mut rng);
-                1.5 * x + 0.5 + sigma * e
-            })
-            .collect();
-        Self {
-            x,
-            y,
-            sigma,
-            prior: 1.0,
-        }
-    }
-
-    fn weight(&self) -> f64 {
-        self.x.len() as f64 / (self.sigma * self.sigma)
-    }
-}
-
-impl Landscape for Regression {
-    fn kind(&self) -> &'static str {
-        "test-regression"
-    }
-    fn dim(&self) -> usize {
-        2
-    }
-    fn n_examples(&self) -> usize {
-        self.x.len()
-    }
-    fn example_loss(&self, i: usize, w: &[f64]) -> f64 {
-        let r = self.y[i] - w[0] * self.x[i] - w[1];
-        0.5 * self.weight() * r * r + 0.5 * self.prior * (w[0] * w[0] + w[1] * w[1])
-    }
-    fn add_example_gradient(&self, i: usize, w: &[f64], scale: f64, out: &mut [f64]) {
-        let r = self.y[i] - w[0] * self.x[i] - w[1];
-        let k = self.weight();
-        out[0] += scale * (-k * r * self.x[i] + self.prior * w[0]);
-        out[1] += scale * (-k * r + self.prior * w[1]);
-    }
-    fn add_example_hessian(&self, i: usize, _w: &[f64], scale: f64, out: &mut [f64]) {
-        let k = self.weight();
-        let x = self.x[i];
-        out[0] += scale * (k * x * x + self.prior);
-        out[1] += scale * k * x;
-        out[2] += scale * k * x;
-        out[3] += scale * (k + self.prior);
-    }
-    fn start(&self) -> Vec<f64> {
-        vec![0.0, 0.0]
-    }
-    fn quadratic(&self) -> Option<QuadraticExamples> {
-        let k = self.weight();
-        Some(QuadraticExamples {
-            dim: 2,
-            hessians: self
-                .x
-                .iter()
-                .map(|&x| vec![k * x * x + self.prior, k * x, k * x, k + self.prior])
-                .collect(),
-            linear: self
-                .x
-                .iter()
-                .zip(&self.y)
-                .map(|(&x, &y)| vec![k * y * x, k * y])
-                .collect(),
-        })
-    }
+/// Bayesian linear regression (`neqlab::landscape::LinearRegression`): `N` points with `x`
+/// uniform on [−1, 1], `y = x + 0.5 + σ ε`, `σ = 0.5`, prior precision 1, so
+/// `l_i = N (y_i − w0 x_i − w1)²/(2σ²) + |w|²/2`.
+fn regression(n: usize, seed: u64) -> LinearRegression {
+    let spec = LinearRegressionSpec {
+        n: Some(n),
+        data_seed: Some(seed),
+        ..LinearRegressionSpec::default()
+    };
+    LinearRegression::new(&spec, Path::new(".")).expect("valid spec")
 }
 
 fn kl(model: &QuadraticModel, g: &Gaussian) -> f64 {
@@ -201,9 +128,9 @@ fn all_permutations(n: usize) -> Vec<Vec<usize>> {
     out
 }
 
-/// Tiny data set: N = 6, σ = 0.5, so `h_i` up to about 100 and `H̄` eigenvalues near 24 and 70.
-fn tiny() -> Regression {
-    Regression::generated(6, 0.5, 3)
+/// Tiny data set: N = 6, σ = 0.5, so `h_i = 24 φ φᵀ + I` with |φ|² ≤ 2.
+fn tiny() -> LinearRegression {
+    regression(6, 3)
 }
 
 /// SGLD's exact moments from the inclusion probabilities equal a brute-force iteration of the
@@ -311,7 +238,7 @@ fn sgworld_moments_match_enumeration_of_all_permutations() {
 /// and the mean is the minimum.
 #[test]
 fn ula_matches_its_closed_form() {
-    let landscape = Regression::generated(100, 0.5, 7);
+    let landscape = regression(100, 1);
     let model = QuadraticModel::from_landscape(&landscape).expect("quadratic");
     let (eta, temperature) = (1e-3, 0.7);
     let ula = model.ula(eta, temperature).expect("stable");
@@ -381,20 +308,37 @@ fn check_target_is_the_bayesian_posterior(
 
 #[test]
 fn target_at_unit_temperature_is_the_bayesian_posterior() {
-    let landscape = Regression::generated(100, 0.5, 7);
-    let (x, y) = (landscape.x.clone(), landscape.y.clone());
-    check_target_is_the_bayesian_posterior(&landscape, &x, &y, 0.5, 1.0);
+    let landscape = regression(100, 1);
+    check_target_is_the_bayesian_posterior(
+        &landscape,
+        landscape.x(),
+        landscape.y(),
+        landscape.noise_std(),
+        landscape.prior_precision(),
+    );
+    // The landscape's own closed form agrees with the engine's.
+    let model = QuadraticModel::from_landscape(&landscape).expect("quadratic");
+    let (mean, cov) = landscape.posterior();
+    let posterior = model.posterior(1.0).expect("posterior");
+    for (a, b) in posterior
+        .mean
+        .iter()
+        .zip(&mean)
+        .chain(posterior.cov.iter().zip(&cov))
+    {
+        assert!((a - b).abs() < 1e-10 * (1.0 + b.abs()), "{a} vs {b}");
+    }
 }
 
-/// The laws of THEORY.md section 4 on generated data (N = 100, σ = 0.5, `H̄` eigenvalues 401
-/// and 545), at learning rates with `M η h_max ≤ 0.16`:
+/// The laws of THEORY.md section 4 on generated data (N = 100, σ = 0.5, x uniform on
+/// [−1, 1]; `H̄` eigenvalues about 130 and 400), at learning rates with `M η h_max ≤ 0.25`:
 /// the exact KL ratio SGLD/SGWORLD is about `(N/B)²` (within a factor 2) for B = 5, 10, 20;
 /// both KLs scale as `η²` (log-log slope within 0.2 of 2); SGWORLD stays within a factor 2 of
 /// full-batch ULA. These are exact numbers (SGWORLD: Monte Carlo over 4000 permutations, its
 /// jackknife spread is checked to be below 10% of the KL, so it cannot flip any assertion).
 #[test]
 fn sgworld_beats_sgld_by_n_over_b_squared() {
-    let landscape = Regression::generated(100, 0.5, 7);
+    let landscape = regression(100, 1);
     let model = QuadraticModel::from_landscape(&landscape).expect("quadratic");
     let etas = [3e-6, 1e-5, 3e-5];
     for batch in [5, 10, 20] {
@@ -449,12 +393,12 @@ fn sgworld_beats_sgld_by_n_over_b_squared() {
 /// 20 groups of 100 independent walkers (so they include time correlations); SGWORLD's exact
 /// moments carry their own Monte Carlo error over 10⁵ permutations (jackknife over 20
 /// blocks), added in quadrature. Every mean and covariance entry must lie within 4 combined
-/// standard errors (two-sided probability about 10⁻³ per entry for a t-distribution with 19
-/// degrees of freedom; 20 entries). The test can fail: at these rates SGLD's exact
+/// standard errors (a t-distribution with 19 degrees of freedom exceeds 4 with two-sided
+/// probability 8·10⁻⁴; 20 entries are checked). The test can fail: at these rates SGLD's exact
 /// covariance differs from ULA's by more than 10 standard errors, which is asserted too.
 #[test]
 fn exact_moments_agree_with_simulation() {
-    let landscape = Regression::generated(100, 0.5, 7);
+    let landscape = regression(100, 1);
     let model = QuadraticModel::from_landscape(&landscape).expect("quadratic");
     let target = model.posterior(1.0).expect("posterior");
     let h_min = model.hessian_eigenvalues()[0];
