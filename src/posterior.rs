@@ -6,6 +6,15 @@
 //! one row per learning rate, show that SGWORLD's error stays near ULA's while SGLD's is about
 //! `(N/B)²` times larger. Optionally, walker ensembles measure the same KLs by simulation, with
 //! standard errors from independent groups of walkers.
+//!
+//! What the exact numbers show (linear regression, N = 100, B = 10, tests/posterior.rs):
+//! both KLs grow as `η²` at small `η`, SGLD's because its minibatch noise `η² c_B S` widens
+//! the covariance at first order in `η`, about `c_B N ≈ N/B` times ULA's discretisation bias
+//! `ηT/2` (so `KL_SGLD / KL_ULA ≈ (1 + c_B N)²`), SGWORLD's because its minibatch noise enters
+//! only at order `η⁴` per epoch, leaving ULA's bias. Once `M η h_max` approaches 1 (an epoch
+//! longer than a relaxation time) SGWORLD's own `η⁴` epoch noise takes over and its KL grows
+//! roughly as `η⁶`; the advantage over SGLD then shrinks (ratio 51 at `M η h_max = 0.6`,
+//! 6 at 2).
 
 use serde::{Deserialize, Serialize};
 

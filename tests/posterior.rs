@@ -617,3 +617,47 @@ fn cli_posterior_json() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("dynamics.temperature"), "{message}");
 }
+
+/// A `[posterior]` table supplies the learning rates and permutations; unknown keys in it are
+/// rejected with the file and line.
+#[test]
+fn posterior_table_in_a_preset() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let text = neqlab::preset::shipped("sgld-vs-sgworld").expect("shipped preset");
+    let path = folder.path().join("p.toml");
+    std::fs::write(
+        &path,
+        format!("{text}\n[posterior]\netas = [1e-5, 2e-5]\npermutations = 200\n"),
+    )
+    .expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args(["posterior", path.to_str().expect("utf-8"), "--json"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["permutations"], 200);
+    let etas: Vec<f64> = json["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["eta"].as_f64().expect("eta"))
+        .collect();
+    assert_eq!(etas, vec![1e-5, 2e-5]);
+
+    std::fs::write(&path, format!("{text}\n[posterior]\netaz = [1e-5]\n")).expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args(["posterior", path.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("etaz") && message.contains("p.toml"),
+        "{message}"
+    );
+}
