@@ -313,6 +313,19 @@ impl Preset {
 pub const SHIPPED: &[(&str, &str)] = &[
     ("bowl-current", include_str!("../presets/bowl-current.toml")),
     (
+        "bowl-equilibrium",
+        include_str!("../presets/bowl-equilibrium.toml"),
+    ),
+    ("double-well", include_str!("../presets/double-well.toml")),
+    (
+        "regression-net",
+        include_str!("../presets/regression-net.toml"),
+    ),
+    (
+        "regression-net-2d",
+        include_str!("../presets/regression-net-2d.toml"),
+    ),
+    (
         "sgld-vs-sgworld",
         include_str!("../presets/sgld-vs-sgworld.toml"),
     ),
