@@ -1,4 +1,5 @@
-//! Command-line interface: `neqlab run | bench | presets | gui`; no command opens the app.
+//! Command-line interface: `neqlab run | bench | presets | posterior | gui`; no command opens
+//! the app.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,8 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
 use neqlab::landscape::{BowlSpec, LandscapeSpec, RegressionNetSpec};
+use neqlab::posterior::{
+    PosteriorOptions, PosteriorReport, SimulationSpec, default_etas, posterior_report,
+};
 use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
+use neqlab::theory::exact::{DEFAULT_PERMUTATIONS, PermutationOptions};
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +63,29 @@ enum Command {
         /// A preset file, or the name of a shipped preset (default: bowl-current).
         preset: Option<String>,
     },
+    /// SGLD against SGWORLD on a posterior known exactly (quadratic landscapes, e.g. linear
+    /// regression): KL divergence of each stationary state from exp(−L/T), per learning rate.
+    Posterior {
+        /// A preset file, or the name of a shipped preset; its landscape must be quadratic.
+        preset: String,
+        /// Override a preset value: `--set dynamics.batch=5` (values are TOML).
+        #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Learning rates, comma-separated (default: `[posterior] etas` of the preset, else
+        /// 0.001 to 0.1 of full-batch ULA's stability limit 2/h_max).
+        #[arg(long, value_delimiter = ',', value_name = "E1,E2,..")]
+        etas: Vec<f64>,
+        /// Random permutations averaged for SGWORLD (default: `[posterior] permutations`, else 4000).
+        #[arg(long)]
+        permutations: Option<usize>,
+        /// Also simulate walker ensembles (`dynamics.walkers` walkers, `dynamics.steps`
+        /// gradient steps recorded after a burn-in of at least ten relaxation times).
+        #[arg(long)]
+        simulate: bool,
+        /// One JSON object on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parse arguments, run, and turn errors into one clear message and a non-zero exit.
@@ -87,6 +115,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             steps,
             repeats,
         }) => bench_command(json, walkers, steps, repeats),
+        Some(Command::Posterior {
+            preset,
+            overrides,
+            etas,
+            permutations,
+            simulate,
+            json,
+        }) => posterior_command(&preset, &overrides, etas, permutations, simulate, json),
         Some(Command::Presets) => {
             for (name, text) in preset::SHIPPED {
                 let title = Preset::from_toml(text, Path::new(name))
@@ -179,6 +215,7 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     );
     let Some(sim) = &report.sim else {
         println!("no statistics (steps = 0 or every walker diverged)");
+        print_theory(&names, report);
         return;
     };
     let d = sim.mean.len();
@@ -193,6 +230,209 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     }
     print_matrix("covariance", &names, &sim.cov);
     print_matrix("stochastic area", &names, &sim.area);
+    print_theory(&names, report);
+    let minima = experiment.landscape.minimum_hints().len();
+    if minima > 1 && report.theory.is_some() {
+        println!(
+            "note: the landscape has {minima} minima and the linearised theory describes only the \
+             one nearest the start point; compare the Fokker–Planck solution instead"
+        );
+    }
+}
+
+/// The 2-D Fokker–Planck solve against the simulated histogram.
+fn print_fokker_planck(report: &RunReport) {
+    if let Some(error) = &report.fp_error {
+        println!("\nFokker–Planck: {error}");
+    }
+    if let Some(fp) = &report.fp {
+        let b = fp.bounds;
+        println!(
+            "\nFokker–Planck: {}×{} grid over [{:.4e}, {:.4e}] × [{:.4e}, {:.4e}], solved in {:.3} s; \
+             smallest cell mass {:.2e} ({} negative cells)",
+            fp.grid[0],
+            fp.grid[1],
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            fp.solve_seconds,
+            fp.min_density,
+            fp.negative_cells
+        );
+        match fp.tv_vs_sim {
+            Some(tv) => println!(
+                "total variation between the solved density and the simulated histogram: {tv:.4} \
+                 ({:.2}% of samples outside the grid)",
+                100.0 * fp.outside_fraction
+            ),
+            None => println!("no simulated histogram to compare with"),
+        }
+    }
+}
+
+/// `|a − b| / |b|`, or NaN when `b` is zero.
+fn relative_difference(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        f64::NAN
+    } else {
+        (a - b).abs() / b.abs()
+    }
+}
+
+/// `‖a − b‖_F / ‖b‖_F`.
+fn relative_frobenius(a: &[f64], b: &[f64]) -> f64 {
+    let difference: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| y * y).sum();
+    if norm == 0.0 {
+        f64::NAN
+    } else {
+        (difference / norm).sqrt()
+    }
+}
+
+/// The linearised theory next to the simulation, with relative differences (THEORY.md
+/// sections 3, 4, 7).
+fn print_theory(names: &[String], report: &RunReport) {
+    print_fokker_planck(report);
+    let Some(theory) = &report.theory else {
+        println!(
+            "\ntheory: {}",
+            report
+                .theory_error
+                .as_deref()
+                .unwrap_or("no prediction: the theory was not computed")
+        );
+        return;
+    };
+    let d = theory.dim();
+    let unit = theory.time_unit.name();
+    println!(
+        "\nlinearised theory (per {unit}; {:.3} s{})",
+        report.theory_seconds,
+        theory
+            .permutations
+            .map(|p| format!("; D_WOR from {p} permutations"))
+            .unwrap_or_default()
+    );
+    let eigenvalues = theory.hessian_eigenvalues();
+    println!(
+        "Hessian eigenvalues: {}",
+        eigenvalues
+            .iter()
+            .map(|h| format!("{h:.4e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let wor = theory.time_unit == neqlab::dynamics::TimeUnit::Epoch;
+    let sim = report.sim.as_ref();
+    println!(
+        "\n{:<8} {:>14} {:>14} {:>14} {:>14} {:>14} {:>9}",
+        "weight",
+        "minimum of L",
+        if wor { "w_eff" } else { "mean (theory)" },
+        "mean (sim)",
+        "std (theory)",
+        "std (sim)",
+        "rel.diff"
+    );
+    for (a, name) in names.iter().enumerate().take(d) {
+        let theory_std = theory.cov[a * d + a].max(0.0).sqrt();
+        let (sim_mean, sim_std) = sim
+            .map(|s| (s.mean[a], s.cov[a * d + a].max(0.0).sqrt()))
+            .unwrap_or((f64::NAN, f64::NAN));
+        println!(
+            "{:<8} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>9.4}",
+            name,
+            theory.minimum[a],
+            theory.mean[a],
+            sim_mean,
+            theory_std,
+            sim_std,
+            relative_difference(sim_std, theory_std)
+        );
+    }
+    if let Some(sim) = sim
+        && let (Some(to_mean), Some(to_minimum)) = (sim.distance_to_mean, sim.distance_to_minimum)
+    {
+        if wor {
+            println!(
+                "simulated mean: {to_mean:.4e} from w_eff, {to_minimum:.4e} from the minimum of L \
+                 (|w_eff − minimum| = {:.4e})",
+                theory
+                    .mean
+                    .iter()
+                    .zip(&theory.minimum)
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            );
+        } else {
+            println!("simulated mean: {to_minimum:.4e} from the minimum of L");
+        }
+    }
+    print_matrix("diffusion D (theory)", names, &theory.diffusion);
+    if let Some(sampled) = sim.and_then(|s| s.diffusion_sampled.as_ref()) {
+        print_matrix(
+            &format!(
+                "diffusion sampled from {} one-{unit} displacements at the mean",
+                neqlab::run::DIFFUSION_SAMPLES
+            ),
+            names,
+            sampled,
+        );
+        let ratio: Vec<f64> = sampled
+            .iter()
+            .zip(&theory.diffusion)
+            .map(|(s, t)| s / t)
+            .collect();
+        print_matrix("ratio sampled / theory", names, &ratio);
+    }
+    print_matrix("covariance Σ (Lyapunov)", names, &theory.cov);
+    if let Some(sim) = sim {
+        println!(
+            "covariance: simulation vs Lyapunov, relative Frobenius difference {:.4}",
+            relative_frobenius(&sim.cov, &theory.cov)
+        );
+    }
+    print_matrix("circulation C (theory)", names, &theory.circulation);
+    if let Some(sim) = sim {
+        println!(
+            "stochastic area: simulation vs C, relative Frobenius difference {:.4}",
+            relative_frobenius(&sim.area, &theory.circulation)
+        );
+    }
+    println!(
+        "\nentropy production per {unit}: theory {:.6e}",
+        theory.ep_rate
+    );
+    if let Some(sim) = sim
+        && let Some(rate) = sim.ep_rate
+    {
+        println!(
+            "                          simulation {:.6e} ± {:.1e} (rel.diff {:.4})",
+            rate,
+            sim.ep_rate_error.unwrap_or(f64::NAN),
+            relative_difference(rate, theory.ep_rate)
+        );
+        if let Some(ift) = &sim.ift {
+            for point in ift {
+                println!(
+                    "IFT <exp(-Σ)> over {} {unit}(s): {:.5} ± {:.5} ({} trajectories)",
+                    point.units, point.mean, point.error, point.trajectories
+                );
+            }
+        }
+        match sim.dft_slope {
+            Some(slope) => println!(
+                "DFT slope of ln P(Σ)/P(-Σ) over {} {unit}s: {:.4} ± {:.4}",
+                neqlab::run::DFT_UNITS,
+                slope,
+                sim.dft_slope_error.unwrap_or(f64::NAN)
+            ),
+            None => println!("DFT slope: not enough entropy production to fit"),
+        }
+    }
 }
 
 fn print_matrix(title: &str, names: &[String], m: &[f64]) {
@@ -269,4 +509,154 @@ fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Resu
         println!("net, one walker ({single_steps} steps): {net_single_rate:.4e} steps/s");
     }
     Ok(())
+}
+
+fn posterior_command(
+    preset: &str,
+    overrides: &[String],
+    etas: Vec<f64>,
+    permutations: Option<usize>,
+    simulate: bool,
+    json: bool,
+) -> Result<()> {
+    let (preset, experiment, path) = load(preset, overrides)?;
+    let spec = preset.posterior.clone().unwrap_or_default();
+    let etas = if etas.is_empty() { spec.etas } else { etas };
+    let etas = if etas.is_empty() {
+        if !json {
+            println!(
+                "no --etas and no [posterior] etas: using 0.001, 0.003, 0.01, 0.03, 0.1 of ULA's stability limit"
+            );
+        }
+        default_etas(experiment.landscape.as_ref())
+            .with_context(|| format!("{}: neqlab posterior", path.display()))?
+    } else {
+        etas
+    };
+    let temperature = preset.dynamics.temperature;
+    if temperature <= 0.0 {
+        anyhow::bail!(
+            "{}: dynamics.temperature = {temperature}: the posterior exp(−L/T) needs T > 0 \
+             (T = 1 samples the Bayesian posterior); try --set dynamics.temperature=1",
+            path.display()
+        );
+    }
+    let d = &preset.dynamics;
+    let options = PosteriorOptions {
+        permutations: PermutationOptions {
+            permutations: permutations
+                .or(spec.permutations)
+                .unwrap_or(DEFAULT_PERMUTATIONS),
+            seed: d.seed,
+            ..PermutationOptions::default()
+        },
+        simulation: simulate.then(|| SimulationSpec {
+            walkers: d.walkers,
+            steps: d.steps,
+            burn_in: d.burn_in,
+            seed: d.seed,
+            groups: d.walkers.clamp(2, 20),
+        }),
+    };
+    let report = posterior_report(
+        experiment.landscape.as_ref(),
+        experiment.dynamics.batch_size,
+        temperature,
+        &etas,
+        &options,
+    )
+    .with_context(|| format!("{}: neqlab posterior", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_posterior(&preset, &experiment, &report, simulate);
+    }
+    Ok(())
+}
+
+fn format_kl(value: Option<f64>) -> String {
+    value.map_or_else(|| "unstable".to_string(), |v| format!("{v:.4e}"))
+}
+
+fn print_posterior(
+    preset: &Preset,
+    experiment: &Experiment,
+    report: &PosteriorReport,
+    simulate: bool,
+) {
+    let names = experiment.landscape.weight_names();
+    println!("{}", preset.title);
+    println!(
+        "KL divergence of stationary states from exp(-L/T) = N(mu, T H^-1): {} (N = {}), B = {}, T = {}",
+        report.landscape, report.n, report.batch, report.temperature
+    );
+    let d = report.posterior.mean.len();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(2);
+    for (a, name) in names.iter().enumerate().take(d) {
+        println!(
+            "  posterior {name:<width$}  mean {:>13.6e}  std {:>11.4e}",
+            report.posterior.mean[a],
+            report.posterior.cov[a * d + a].max(0.0).sqrt()
+        );
+    }
+    println!(
+        "  SGWORLD: epoch map averaged over {} random permutations, sampled at epoch boundaries; spread = jackknife standard error",
+        report.permutations
+    );
+    if report.dropped_per_epoch > 0 {
+        println!(
+            "  B does not divide N: the last {} examples of every SGWORLD permutation are dropped",
+            report.dropped_per_epoch
+        );
+    }
+    println!(
+        "  full-batch ULA is stable for eta < {:.4e}",
+        report.ula_eta_limit
+    );
+    print!(
+        "\n{:>11} {:>12} {:>12} {:>10} {:>12} {:>10}",
+        "eta", "KL SGLD", "KL SGWORLD", "spread", "KL ULA", "SGLD/SGW"
+    );
+    if simulate {
+        print!(" {:>22} {:>22}", "KL SGLD sim", "KL SGWORLD sim");
+    }
+    println!();
+    for row in &report.rows {
+        let ratio = match (row.kl_sgld, row.kl_sgworld) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.1}", a / b),
+            _ => "-".into(),
+        };
+        print!(
+            "{:>11.3e} {:>12} {:>12} {:>10} {:>12} {:>10}",
+            row.eta,
+            format_kl(row.kl_sgld),
+            format_kl(row.kl_sgworld),
+            row.sgworld_spread
+                .map_or("-".into(), |v| format!("{v:.1e}")),
+            format_kl(row.kl_ula),
+            ratio
+        );
+        if simulate {
+            let sim = |v: Option<f64>, se: Option<f64>| match (v, se) {
+                (Some(v), Some(se)) => format!("{v:.4e} ± {se:.1e}"),
+                _ => "-".into(),
+            };
+            print!(
+                " {:>22} {:>22}",
+                sim(row.kl_sgld_sim, row.kl_sgld_sim_se),
+                sim(row.kl_sgworld_sim, row.kl_sgworld_sim_se)
+            );
+        }
+        println!();
+    }
+    if simulate {
+        println!(
+            "  simulated KLs (Gaussian fits, ± jackknife over walker groups) are biased upward by about (d + d(d+1)/2) / (2 n_eff) from finite samples"
+        );
+    }
+    for row in &report.rows {
+        for note in &row.notes {
+            println!("  eta = {:.3e}: {note}", row.eta);
+        }
+    }
 }

@@ -7,15 +7,20 @@
 //! - [`landscape`]: loss landscapes with per-example losses, gradients and Hessians.
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
 //! - [`stats`]: estimators from simulation.
+//! - [`theory`]: the linearised stationary state, the WOR effective landscape, Fokker–Planck fields.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
+//! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
+//! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod dynamics;
 pub mod export;
 pub mod landscape;
+pub mod posterior;
 pub mod preset;
 pub mod run;
 pub mod stats;
+pub mod theory;

@@ -7,7 +7,17 @@ use serde::Serialize;
 
 use crate::dynamics::Ensemble;
 use crate::preset::{Experiment, Preset};
-use crate::stats::{MomentStats, Moments};
+use crate::stats::grid::{GridHistogram, total_variation};
+use crate::stats::{EntropyProduction, IftPoint, MomentStats, Moments, sampled_diffusion};
+use crate::theory::{
+    LinearTheory, TheoryOptions, fokker_planck, fokker_planck_grid, linear_theory,
+};
+
+/// One-unit displacements from the predicted mean used for the sampled diffusion matrix.
+pub const DIFFUSION_SAMPLES: usize = 100_000;
+
+/// Trajectory length (time units) of the `Σ` histogram behind the DFT slope.
+pub const DFT_UNITS: usize = 5;
 
 /// Time units per slice between progress reports.
 const SLICE_UNITS: u64 = 256;
@@ -33,7 +43,87 @@ pub struct RunReport {
     pub walker_steps_per_second: f64,
     pub seconds: f64,
     /// Stationary statistics; absent when `steps = 0` or every walker diverged.
-    pub sim: Option<Moments>,
+    pub sim: Option<SimReport>,
+    /// The linearised theory (THEORY.md sections 3, 4); absent when it has no prediction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory: Option<LinearTheory>,
+    /// Why the theory has no prediction ("no prediction: ...").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory_error: Option<String>,
+    /// Seconds spent on the theory.
+    pub theory_seconds: f64,
+    /// The 2-D Fokker–Planck solution against the simulated histogram (2-D landscapes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fp: Option<FpReport>,
+    /// Why there is no Fokker–Planck solution on a 2-D landscape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fp_error: Option<String>,
+}
+
+/// The Fokker–Planck solve of a run (THEORY.md sections 3, 7).
+#[derive(Clone, Debug, Serialize)]
+pub struct FpReport {
+    /// Cells `[nx, ny]`.
+    pub grid: [usize; 2],
+    /// `[w1_min, w1_max, w2_min, w2_max]`.
+    pub bounds: [f64; 4],
+    /// Total variation between the solved density and the simulated histogram on the grid
+    /// (absent without samples).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tv_vs_sim: Option<f64>,
+    /// Fraction of simulated samples outside the grid.
+    pub outside_fraction: f64,
+    pub solve_seconds: f64,
+    /// Smallest solved cell mass (negative only through round-off in the far tail).
+    pub min_density: f64,
+    pub negative_cells: usize,
+}
+
+/// Simulated statistics: the stationary moments plus, when the theory has a prediction,
+/// entropy production measured with its `v` and `D` (THEORY.md section 7) and the sampled
+/// diffusion matrix at its mean. Dereferences to the [`Moments`].
+#[derive(Clone, Debug, Serialize)]
+pub struct SimReport {
+    #[serde(flatten)]
+    pub moments: Moments,
+    /// Mean entropy production per time unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ep_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ep_rate_error: Option<f64>,
+    /// `⟨exp(−Σ)⟩` for trajectories of 1 … 5 time units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ift: Option<Vec<IftPoint>>,
+    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dft_slope: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dft_slope_error: Option<f64>,
+    /// Half the covariance of [`DIFFUSION_SAMPLES`] one-unit displacements from the
+    /// predicted mean (row-major), to compare with `theory.diffusion`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion_sampled: Option<Vec<f64>>,
+    /// `|simulated mean − theory.mean|` (the effective minimum without replacement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_to_mean: Option<f64>,
+    /// `|simulated mean − theory.minimum|` (the minimum of `L`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_to_minimum: Option<f64>,
+}
+
+impl std::ops::Deref for SimReport {
+    type Target = Moments;
+    fn deref(&self) -> &Moments {
+        &self.moments
+    }
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Run the preset's simulation, calling `progress` with the fraction done.
@@ -52,7 +142,25 @@ pub fn simulate(
         &experiment.start,
         spec.seed,
     );
-    let mut stats = MomentStats::new(&experiment.start, spec.burn_in);
+    let theory_started = Instant::now();
+    let (theory, theory_error) = match linear_theory(experiment, &TheoryOptions::default()) {
+        Ok(theory) => (Some(theory), None),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    let theory_seconds = theory_started.elapsed().as_secs_f64();
+    let entropy = theory
+        .as_ref()
+        .and_then(|t| EntropyProduction::new(t, spec.burn_in, DFT_UNITS));
+    let grid =
+        (landscape.dim() == 2).then(|| fokker_planck_grid(experiment, &preset.fp, theory.as_ref()));
+    let histogram = match &grid {
+        Some(Ok(grid)) => Some(GridHistogram::new(grid.clone(), spec.burn_in)),
+        _ => None,
+    };
+    let mut stats = (
+        (MomentStats::new(&experiment.start, spec.burn_in), entropy),
+        histogram,
+    );
     let total = if spec.steps == 0 {
         0
     } else {
@@ -68,7 +176,7 @@ pub fn simulate(
     }
     let seconds = started.elapsed().as_secs_f64();
     let walker_steps = (total * dynamics.steps_per_unit() as u64) as f64 * spec.walkers as f64;
-    let report = RunReport {
+    let mut report = RunReport {
         landscape: preset.landscape.kind().to_string(),
         algorithm: dynamics.algorithm.name().to_string(),
         replacement: dynamics.replacement.name().to_string(),
@@ -88,7 +196,56 @@ pub fn simulate(
             0.0
         },
         seconds,
-        sim: stats.moments(),
+        sim: stats.0.0.moments().map(|moments| {
+            let entropy = stats.0.1.as_ref().map(EntropyProduction::stats);
+            let diffusion_sampled = theory.as_ref().map(|t| {
+                sampled_diffusion(
+                    landscape,
+                    dynamics,
+                    &t.mean,
+                    DIFFUSION_SAMPLES,
+                    spec.seed ^ 0x4449_4646,
+                )
+            });
+            SimReport {
+                distance_to_mean: theory.as_ref().map(|t| distance(&moments.mean, &t.mean)),
+                distance_to_minimum: theory.as_ref().map(|t| distance(&moments.mean, &t.minimum)),
+                moments,
+                ep_rate: entropy.as_ref().map(|e| e.ep_rate),
+                ep_rate_error: entropy.as_ref().map(|e| e.ep_rate_error),
+                ift: entropy.as_ref().map(|e| e.ift.clone()),
+                dft_slope: entropy.as_ref().and_then(|e| e.dft_slope),
+                dft_slope_error: entropy.as_ref().and_then(|e| e.dft_slope_error),
+                diffusion_sampled,
+            }
+        }),
+        theory,
+        theory_error,
+        theory_seconds,
+        fp: None,
+        fp_error: None,
     };
+    match grid {
+        None => {}
+        Some(Err(error)) => report.fp_error = Some(error.to_string()),
+        Some(Ok(grid)) => match fokker_planck(experiment, &preset.fp, report.theory.as_ref()) {
+            Err(error) => report.fp_error = Some(error.to_string()),
+            Ok(solution) => {
+                let histogram = stats.1.as_ref();
+                let tv_vs_sim = histogram
+                    .filter(|h| h.samples() > 0)
+                    .map(|h| total_variation(&h.density(), &solution.density));
+                report.fp = Some(FpReport {
+                    grid: [grid.nx, grid.ny],
+                    bounds: grid.bounds,
+                    tv_vs_sim,
+                    outside_fraction: histogram.map(|h| h.outside_fraction()).unwrap_or(0.0),
+                    solve_seconds: solution.solve_seconds,
+                    min_density: solution.min_density,
+                    negative_cells: solution.negative_cells,
+                });
+            }
+        },
+    }
     (report, ensemble)
 }
