@@ -32,7 +32,7 @@ impl LandscapeView {
             ui.label("Waiting for the landscape to be evaluated…");
             return;
         };
-        let grid = prediction.grid;
+        let grid = &prediction.grid;
         let identity = prediction as *const _ as usize;
         if self.shown != Some(identity) {
             let finite = prediction.loss.iter().copied().filter(|l| l.is_finite());
@@ -70,7 +70,7 @@ impl LandscapeView {
                         egui_plot::HoverPosition::NearDataPoint { position, .. }
                         | egui_plot::HoverPosition::Elsewhere { position } => position,
                     };
-                    if let Some(i) = grid.cell_of([position.x, position.y]) {
+                    if let Some(i) = grid.locate([position.x, position.y]) {
                         text.push_str(&format!("\nL = {:.6e}", loss[i]));
                     }
                     Some(text)

@@ -21,7 +21,8 @@ impl MetricsPanel {
         prediction: Option<&Prediction>,
     ) {
         ui.strong("Simulation vs prediction");
-        if let Some(p) = prediction {
+        let linear = prediction.and_then(|p| p.linear.as_ref());
+        if let Some(p) = linear {
             let equilibrium = p.nonequilibrium_ratio < EQUILIBRIUM_TOLERANCE;
             let (text, colour) = if equilibrium {
                 (
@@ -52,26 +53,19 @@ impl MetricsPanel {
                     matches!((snapshot, prediction), (Some(s), Some(p)) if s.grid == p.grid);
                 ui.label("total variation");
                 ui.label(match (snapshot, prediction) {
-                    (Some(s), Some(p)) if same_grid && s.samples > 0 => {
-                        format!("{:.4}", total_variation(&s.density, &p.density))
-                    }
+                    (Some(s), Some(p)) if same_grid && s.samples > 0 => p
+                        .density
+                        .as_ref()
+                        .map(|d| format!("{:.4}", total_variation(&s.density, d)))
+                        .unwrap_or_else(|| "—".into()),
                     _ => "—".into(),
                 });
                 ui.end_row();
                 ui.label("KL(sim || pred), Gaussian fits");
                 let kl = snapshot
                     .and_then(|s| s.moments.as_ref())
-                    .zip(prediction)
-                    .and_then(|(m, p)| {
-                        (m.mean.len() == 2).then(|| {
-                            gaussian_kl(
-                                [m.mean[0], m.mean[1]],
-                                [m.cov[0], m.cov[1], m.cov[2], m.cov[3]],
-                                p.mean,
-                                p.covariance,
-                            )
-                        })?
-                    });
+                    .zip(linear)
+                    .and_then(|(m, p)| gaussian_kl(&m.mean, &m.cov, &p.mean, &p.covariance));
                 ui.label(kl.map(|k| format!("{k:.4e}")).unwrap_or_else(|| "—".into()));
                 ui.end_row();
                 ui.label(format!("entropy production / {unit}, simulated"));
@@ -85,7 +79,7 @@ impl MetricsPanel {
                 ui.end_row();
                 ui.label(format!("entropy production / {unit}, predicted"));
                 ui.label(
-                    prediction
+                    linear
                         .map(|p| format!("{:.4e}", p.ep_rate))
                         .unwrap_or_else(|| "—".into()),
                 );
@@ -96,7 +90,7 @@ impl MetricsPanel {
                     .filter(|m| m.area.len() == 4)
                     .map(|m| format!("{:.3e}", m.area[1]))
                     .unwrap_or_else(|| "—".into());
-                let c = prediction
+                let c = linear
                     .map(|p| format!("{:.3e}", p.circulation[1]))
                     .unwrap_or_else(|| "—".into());
                 ui.label(format!("{area} / {c}"));
@@ -136,7 +130,7 @@ impl MetricsPanel {
             .legend(Legend::default())
             .show(ui, |plot_ui| {
                 plot_ui.line(Line::new("simulated", ep).color(Color32::from_rgb(90, 160, 255)));
-                if let Some(p) = prediction {
+                if let Some(p) = prediction.and_then(|p| p.linear.as_ref()) {
                     plot_ui.hline(
                         HLine::new("predicted", p.ep_rate).color(Color32::from_rgb(255, 90, 90)),
                     );

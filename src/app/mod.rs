@@ -134,6 +134,8 @@ pub struct NeqlabApp {
     preset_path: PathBuf,
     experiment: Option<Experiment>,
     grid: Option<Grid2d>,
+    /// The landscape and grid settings the grid was placed for.
+    grid_key: Option<(neqlab::landscape::LandscapeSpec, neqlab::preset::FpSpec)>,
     generation: u64,
     /// Why the current controls cannot run (the last good configuration keeps running).
     config_error: Option<String>,
@@ -196,6 +198,7 @@ impl NeqlabApp {
             preset_path: preset_path.clone(),
             experiment: None,
             grid: None,
+            grid_key: None,
             generation: 0,
             config_error: None,
             controls: Controls::default(),
@@ -289,7 +292,19 @@ impl NeqlabApp {
             return;
         }
         self.config_error = None;
-        let grid = theory_adapter::plot_grid(&experiment, &self.preset);
+        // A provisional grid for the histogram: the last one while the landscape and the grid
+        // settings stay, else the with-replacement theory's (cheap); the prediction then
+        // places the final grid (see `poll`).
+        let key = (self.preset.landscape.clone(), self.preset.fp.clone());
+        let grid = match self.grid {
+            Some(grid) if self.grid_key.as_ref() == Some(&key) => grid,
+            _ => {
+                let mut cheap = experiment.clone();
+                cheap.dynamics.replacement = neqlab::dynamics::Replacement::Wr;
+                theory_adapter::plot_grid(&cheap, &self.preset)
+            }
+        };
+        self.grid_key = Some(key);
         if self.grid != Some(grid) {
             self.reset_views = true;
         }
@@ -361,10 +376,12 @@ impl NeqlabApp {
             && Instant::now() >= due
             && let (Some(experiment), Some(grid)) = (&self.experiment, self.grid)
         {
+            let mut fp = self.preset.fp.clone();
+            fp.grid = grid.nx;
             let request = SolveRequest {
                 generation: self.generation,
                 experiment: experiment.clone(),
-                grid,
+                fp,
             };
             self.solve_due = None;
             match self.solver.request(request) {
@@ -379,13 +396,22 @@ impl NeqlabApp {
             match result.outcome {
                 Ok(prediction) => {
                     self.solve_error = None;
+                    // The prediction places the grid; the histogram follows it.
+                    if result.generation == self.generation && self.grid != Some(prediction.grid) {
+                        self.grid = Some(prediction.grid);
+                        self.simulation.send(Command::SetGrid {
+                            generation: result.generation,
+                            grid: prediction.grid,
+                        });
+                        self.reset_views = true;
+                    }
                     if result.generation == self.generation
                         && let Some(model) = EntropyModel::from_prediction(&prediction)
                     {
                         self.simulation.send(Command::SetEntropyModel {
                             generation: result.generation,
                             model,
-                            ep_rate: prediction.ep_rate,
+                            ep_rate: prediction.linear.map_or(0.0, |l| l.ep_rate),
                         });
                     }
                     if self.prediction.as_ref().map(|p| p.grid) != Some(prediction.grid) {
@@ -460,7 +486,7 @@ impl NeqlabApp {
             self.simulation.send(Command::SetEntropyModel {
                 generation: self.generation,
                 model,
-                ep_rate: p.ep_rate,
+                ep_rate: p.linear.map_or(0.0, |l| l.ep_rate),
             });
         }
     }
@@ -589,19 +615,24 @@ impl NeqlabApp {
         let max_of = |d: &[f64]| d.iter().copied().fold(0.0, f64::max) / area;
         let density_max = prediction
             .as_ref()
-            .map(|p| max_of(&p.density))
+            .and_then(|p| p.density.as_ref())
+            .map(|d| max_of(d))
             .filter(|m| *m > 0.0)
             .or_else(|| snapshot.as_ref().map(|s| max_of(&s.density)))
             .filter(|m| *m > 0.0)
             .unwrap_or(1.0);
         let current_scale = prediction
             .as_ref()
-            .map(|p| plot2d::current_scale(p.grid, &p.current))
+            .and_then(|p| {
+                p.current
+                    .as_ref()
+                    .map(|c| plot2d::current_scale(&p.grid, c))
+            })
             .filter(|s| *s > 0.0)
             .or_else(|| {
                 snapshot
                     .as_ref()
-                    .map(|s| plot2d::current_scale(s.grid, &s.current))
+                    .map(|s| plot2d::current_scale(&s.grid, &s.current))
             })
             .unwrap_or(0.0);
         // Close to square plots; the columns are about a third of the width each.

@@ -23,7 +23,7 @@ impl HeatmapTexture {
         ctx: &egui::Context,
         name: &str,
         key: (u64, u64, u64),
-        grid: Grid2d,
+        grid: &Grid2d,
         values: &[f64],
         colour: impl Fn(f64) -> [u8; 3],
     ) {
@@ -49,7 +49,7 @@ impl HeatmapTexture {
     }
 
     /// The texture placed over the grid's bounds.
-    pub fn image(&self, name: &str, grid: Grid2d) -> Option<PlotImage> {
+    pub fn image(&self, name: &str, grid: &Grid2d) -> Option<PlotImage> {
         let texture = self.texture.as_ref()?;
         let b = grid.bounds;
         Some(
@@ -69,7 +69,7 @@ impl HeatmapTexture {
 }
 
 /// A square-ish plot linked (axes and cursor) with the other 2-D views.
-pub fn linked_plot<'a>(id: &str, grid: Grid2d, reset: bool, names: [String; 2]) -> Plot<'a> {
+pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2]) -> Plot<'a> {
     let b = grid.bounds;
     let mut plot = Plot::new(id)
         .link_axis(egui::Id::unique("neqlab-2d-views"), true)
@@ -88,7 +88,7 @@ pub fn linked_plot<'a>(id: &str, grid: Grid2d, reset: bool, names: [String; 2]) 
 }
 
 /// Block-averaged current for arrows: `(centre, J)` on about `ARROWS_PER_AXIS²` blocks.
-pub fn coarse_current(grid: Grid2d, current: &[[f64; 2]]) -> Vec<([f64; 2], [f64; 2])> {
+pub fn coarse_current(grid: &Grid2d, current: &[[f64; 2]]) -> Vec<([f64; 2], [f64; 2])> {
     let bx = grid.nx.div_ceil(ARROWS_PER_AXIS).max(1);
     let by = grid.ny.div_ceil(ARROWS_PER_AXIS).max(1);
     let mut out = Vec::new();
@@ -111,8 +111,8 @@ pub fn coarse_current(grid: Grid2d, current: &[[f64; 2]]) -> Vec<([f64; 2], [f64
             }
             if count > 0.0 {
                 let centre = [
-                    grid.bounds[0] + 0.5 * (x0 + x1) as f64 * grid.dx(),
-                    grid.bounds[2] + 0.5 * (y0 + y1) as f64 * grid.dy(),
+                    grid.bounds[0] + 0.5 * (x0 + x1) as f64 * grid.cell_size()[0],
+                    grid.bounds[2] + 0.5 * (y0 + y1) as f64 * grid.cell_size()[1],
                 ];
                 out.push((centre, [j[0] / count, j[1] / count]));
             }
@@ -122,7 +122,7 @@ pub fn coarse_current(grid: Grid2d, current: &[[f64; 2]]) -> Vec<([f64; 2], [f64
 }
 
 /// Largest block-averaged `|J|`, measured in block sizes so both axes count equally.
-pub fn current_scale(grid: Grid2d, current: &[[f64; 2]]) -> f64 {
+pub fn current_scale(grid: &Grid2d, current: &[[f64; 2]]) -> f64 {
     let (bw, bh) = block_size(grid);
     coarse_current(grid, current)
         .iter()
@@ -130,10 +130,10 @@ pub fn current_scale(grid: Grid2d, current: &[[f64; 2]]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn block_size(grid: Grid2d) -> (f64, f64) {
+fn block_size(grid: &Grid2d) -> (f64, f64) {
     (
-        grid.nx.div_ceil(ARROWS_PER_AXIS).max(1) as f64 * grid.dx(),
-        grid.ny.div_ceil(ARROWS_PER_AXIS).max(1) as f64 * grid.dy(),
+        grid.nx.div_ceil(ARROWS_PER_AXIS).max(1) as f64 * grid.cell_size()[0],
+        grid.ny.div_ceil(ARROWS_PER_AXIS).max(1) as f64 * grid.cell_size()[1],
     )
 }
 
@@ -142,7 +142,7 @@ fn block_size(grid: Grid2d) -> (f64, f64) {
 pub fn paint_arrows(
     painter: &egui::Painter,
     transform: &PlotTransform,
-    grid: Grid2d,
+    grid: &Grid2d,
     current: &[[f64; 2]],
     scale: f64,
     colour: Color32,
@@ -204,7 +204,7 @@ pub fn ellipse(mean: [f64; 2], covariance: [f64; 4], n_sigma: f64) -> Vec<[f64; 
 }
 
 /// Segments of the `level` contour of `values` on `grid` (marching squares on cell centres).
-pub fn contour_segments(grid: Grid2d, values: &[f64], level: f64) -> Vec<[[f64; 2]; 2]> {
+pub fn contour_segments(grid: &Grid2d, values: &[f64], level: f64) -> Vec<[[f64; 2]; 2]> {
     let mut segments = Vec::new();
     if values.len() != grid.nx * grid.ny {
         return segments;
@@ -262,7 +262,7 @@ pub fn paint_segments(
 /// The hover read-out: coordinates, and the density and current of the cell under the cursor.
 pub fn hover_text(
     position: &HoverPosition<'_>,
-    grid: Grid2d,
+    grid: &Grid2d,
     density: Option<&[f64]>,
     current: Option<&[[f64; 2]]>,
     names: &[String; 2],
@@ -273,7 +273,7 @@ pub fn hover_text(
         }
     };
     let mut text = format!("{} = {:.5}\n{} = {:.5}", names[0], p.x, names[1], p.y);
-    if let Some(i) = grid.cell_of([p.x, p.y]) {
+    if let Some(i) = grid.locate([p.x, p.y]) {
         if let Some(d) = density.and_then(|d| d.get(i)) {
             text.push_str(&format!("\np = {:.4e} /area", d / grid.cell_area()));
         }

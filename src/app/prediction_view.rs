@@ -51,7 +51,17 @@ impl PredictionView {
             }
             return;
         };
-        let grid = prediction.grid;
+        for message in [&prediction.fp_error, &prediction.linear_error]
+            .into_iter()
+            .flatten()
+        {
+            ui.colored_label(ui.visuals().warn_fg_color, message);
+        }
+        let empty = Vec::new();
+        let no_current = Vec::new();
+        let density = prediction.density.as_ref().unwrap_or(&empty);
+        let current = prediction.current.as_ref().unwrap_or(&no_current);
+        let grid = &prediction.grid;
         let area = grid.cell_area();
         let vmax = view.density_max;
         let identity = prediction as *const _ as usize;
@@ -64,28 +74,31 @@ impl PredictionView {
             "prediction-density",
             (identity as u64, 0, vmax.to_bits()),
             grid,
-            &prediction.density,
+            density,
             |mass| viridis(mass / area / vmax),
         );
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();
-            let density = &prediction.density;
-            let current = &prediction.current;
-            let is_wor = prediction.mean != prediction.minimum;
+            let linear = prediction.linear;
             let response = linked_plot("prediction-plot", grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
                 .label_formatter(move |p| hover_text(p, grid, Some(density), Some(current), &names))
                 .show(ui, |plot_ui| {
-                    if let Some(image) = self.heatmap.image("density", grid) {
+                    if !density.is_empty()
+                        && let Some(image) = self.heatmap.image("density", grid)
+                    {
                         plot_ui.image(image);
                     }
+                    let Some(linear) = linear else {
+                        return;
+                    };
                     for (n, style) in [(1.0, LineStyle::Solid), (2.0, LineStyle::dashed_dense())] {
                         plot_ui.line(
                             Line::new(
                                 format!("{n}σ ellipse"),
-                                ellipse(prediction.mean, prediction.covariance, n),
+                                ellipse(linear.mean, linear.covariance, n),
                             )
                             .color(Color32::from_rgb(255, 80, 80))
                             .style(style)
@@ -93,14 +106,14 @@ impl PredictionView {
                         );
                     }
                     plot_ui.points(
-                        Points::new("minimum w*", vec![prediction.minimum])
+                        Points::new("minimum w*", vec![linear.minimum])
                             .shape(MarkerShape::Cross)
                             .radius(7.0)
                             .color(Color32::from_rgb(255, 60, 60)),
                     );
-                    if is_wor {
+                    if linear.mean != linear.minimum {
                         plot_ui.points(
-                            Points::new("effective minimum w_eff", vec![prediction.mean])
+                            Points::new("effective minimum w_eff", vec![linear.mean])
                                 .shape(MarkerShape::Diamond)
                                 .radius(6.0)
                                 .color(Color32::from_rgb(255, 170, 0)),
@@ -113,7 +126,7 @@ impl PredictionView {
                     &painter,
                     &response.transform,
                     grid,
-                    &prediction.current,
+                    current,
                     view.current_scale,
                     ARROW_COLOUR,
                 );
@@ -122,8 +135,14 @@ impl PredictionView {
         });
         ui.label(
             egui::RichText::new(format!(
-                "{}; solved in {:.0} ms{}",
-                prediction.method,
+                "{} on a {}×{} grid; solved in {:.0} ms{}",
+                if prediction.density.is_some() {
+                    "Fokker–Planck solve"
+                } else {
+                    "linearised theory only"
+                },
+                grid.nx,
+                grid.ny,
                 prediction.solve_seconds * 1e3,
                 status
                     .latency

@@ -20,7 +20,7 @@ impl SimulationView {
             ui.label("No simulation yet.");
             return;
         };
-        let grid = snapshot.grid;
+        let grid = &snapshot.grid;
         let area = grid.cell_area();
         let vmax = view.density_max;
         self.heatmap.update(

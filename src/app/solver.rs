@@ -9,14 +9,16 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 use neqlab::preset::Experiment;
 
-use super::theory_adapter::{Grid2d, Prediction, predict};
+use neqlab::preset::FpSpec;
+
+use super::theory_adapter::{Prediction, predict};
 
 /// One solve: the experiment of one generation on its grid.
 #[derive(Clone)]
 pub struct SolveRequest {
     pub generation: u64,
     pub experiment: Experiment,
-    pub grid: Grid2d,
+    pub fp: FpSpec,
 }
 
 /// The answer to a [`SolveRequest`].
@@ -29,7 +31,7 @@ pub struct SolveResult {
 /// Run one request, turning a panic into an error message.
 pub fn solve(request: &SolveRequest) -> SolveResult {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        predict(&request.experiment, request.grid)
+        predict(&request.experiment, &request.fp)
     }))
     .unwrap_or_else(|_| Err("the solver crashed on this configuration".into()))
     .map(Arc::new);

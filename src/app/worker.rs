@@ -53,6 +53,12 @@ pub enum Command {
     Reset,
     /// Time units per update.
     SetSpeed(u64),
+    /// Histogram on this grid from now on (the walkers keep going); ignored for an old
+    /// generation.
+    SetGrid {
+        generation: u64,
+        grid: Grid2d,
+    },
     /// Start measuring entropy production with this linear model (ignored for an old
     /// generation).
     SetEntropyModel {
@@ -219,6 +225,15 @@ impl Simulation {
 
     pub fn generation(&self) -> u64 {
         self.config.generation
+    }
+
+    /// Record the histogram on `grid` from now on.
+    pub fn set_grid(&mut self, grid: Grid2d) {
+        if self.config.grid != grid {
+            let burn_in = self.config.burn_in.max(self.ensemble.time());
+            self.config.grid = grid;
+            self.observer.histogram = GridHistogram::new(grid, burn_in);
+        }
     }
 
     /// Start recording entropy production with `model` from now on.
@@ -393,6 +408,13 @@ impl WorkerState {
                 }
             }
             Command::SetSpeed(units) => self.units_per_update = units.max(1),
+            Command::SetGrid { generation, grid } => {
+                if let Some(sim) = &mut self.simulation
+                    && sim.generation() == generation
+                {
+                    sim.set_grid(grid);
+                }
+            }
             Command::SetEntropyModel {
                 generation,
                 model,
