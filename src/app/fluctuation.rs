@@ -39,11 +39,9 @@ impl FluctuationPanel {
         let total: f64 = histogram.iter().sum::<f64>().max(1.0);
         let plot_height = (ui.available_height() - 50.0).max(40.0);
         ui.columns(3, |columns| {
-            columns[0].label(format!(
-                "P(Σ), k = {}, {} stretches",
-                k + 1,
-                entropy.blocks[k]
-            ));
+            columns[0]
+                .label(format!("P(Σ), k = {}", k + 1))
+                .on_hover_text(format!("{} stretches of k units", entropy.blocks[k]));
             let bars: Vec<Bar> = histogram
                 .iter()
                 .enumerate()

@@ -635,11 +635,7 @@ impl NeqlabApp {
                     .map(|s| plot2d::current_scale(&s.grid, &s.current))
             })
             .unwrap_or(0.0);
-        // Close to square plots; the columns are about a third of the width each.
-        let column_width = ui.available_width() / 3.0 - 80.0;
-        let height = (ui.available_height() - 60.0)
-            .min(column_width * 1.15)
-            .max(150.0);
+        let height = (ui.available_height() - 60.0).max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
@@ -747,7 +743,7 @@ impl eframe::App for NeqlabApp {
         let total_height = ui.available_height();
         egui::Panel::bottom("metrics")
             .resizable(true)
-            .default_size((total_height * 0.4).max(200.0))
+            .default_size((total_height * 0.36).max(200.0))
             .size_range(150.0..=(total_height * 0.6).max(160.0))
             .show(ui, |ui| {
                 let snapshot = self.snapshot.clone();

@@ -139,7 +139,10 @@ fn moving_the_learning_rate_resets_and_solves_again() {
     let prediction = app.prediction.as_ref().expect("a new prediction");
     assert_eq!(app.prediction_generation, app.generation);
     // A real Fokker–Planck solve on the 128×128 grid, normalised.
-    let density = prediction.density.as_ref().expect("a Fokker–Planck density");
+    let density = prediction
+        .density
+        .as_ref()
+        .expect("a Fokker–Planck density");
     assert_eq!(density.len(), 128 * 128);
     assert!((density.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert!(prediction.linear.expect("linear theory").covariance[0] > 0.0);
