@@ -1,4 +1,5 @@
-//! Command-line interface: `neqlab run | bench | presets | posterior | gui`.
+//! Command-line interface: `neqlab run | bench | presets | posterior | gui`; no command opens
+//! the app.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,6 +81,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Open the desktop app (the default when no command is given).
+    Gui {
+        /// A preset file, or the name of a shipped preset (default: bowl-current).
+        preset: Option<String>,
+    },
 }
 
 /// Parse arguments, run, and turn errors into one clear message and a non-zero exit.
@@ -96,9 +102,8 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        None => anyhow::bail!(
-            "the desktop app is not built into this binary yet; try `neqlab run PRESET`"
-        ),
+        None => crate::app::run(None),
+        Some(Command::Gui { preset }) => crate::app::run(preset.as_deref()),
         Some(Command::Run {
             preset,
             overrides,
