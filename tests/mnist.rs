@@ -191,7 +191,17 @@ fn short_run_learns_and_reports() {
     assert!(report.test_accuracy > 0.6, "{}", report.test_accuracy);
     assert_eq!(report.ift.len(), 5);
     assert_eq!(report.stationary.len(), 2);
+    assert_eq!(report.stationary[0].time_unit, "step");
     assert_eq!(report.stationary[1].time_unit, "epoch");
+    // WR records 20 steps per epoch (500 / 25); WOR one sample per epoch plus every step.
+    assert_eq!(report.stationary[0].recorded_units, 100 * 20);
+    assert!(report.stationary[0].analysis_per_step.is_none());
+    assert_eq!(report.stationary[1].recorded_units, 100);
+    let per_step = report.stationary[1]
+        .analysis_per_step
+        .as_ref()
+        .expect("WOR analysed every step too");
+    assert_eq!(per_step.samples, 100 * 20);
     // 8 training epochs, then 10 + 100 stationary epochs for each of two schemes.
     assert_eq!(*epochs.lock().expect("lock"), 8 + 2 * 110);
     let json = serde_json::to_value(&report).expect("json");

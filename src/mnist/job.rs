@@ -158,7 +158,12 @@ pub struct StationaryReport {
     pub test_accuracy: f64,
     pub train_accuracy: f64,
     pub seconds: f64,
+    /// In the theory's time unit (steps with replacement, epochs without).
     pub analysis: EntropyAnalysis,
+    /// Without replacement only: the same directions, every step (not a Markov chain at
+    /// this resolution, since the batches of an epoch are not independent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis_per_step: Option<EntropyAnalysis>,
 }
 
 /// The whole run.
@@ -361,12 +366,13 @@ impl<'a> Walker<'a> {
         tally
     }
 
-    /// One epoch of `M = ⌊N/B⌋` steps; `observe` sees the weights after every time unit
-    /// (each step with replacement, the epoch's end without).
+    /// One epoch of `M = ⌊N/B⌋` steps; `observe(w, unit_end)` sees the weights after every
+    /// step, with `unit_end` set when a time unit ends (every step with replacement, the
+    /// epoch's last step without).
     fn epoch(
         &mut self,
         cancel: &AtomicBool,
-        observe: &mut dyn FnMut(&[f64]),
+        observe: &mut dyn FnMut(&[f64], bool),
     ) -> Result<BatchTally, MnistError> {
         let b = self.dynamics.batch_size;
         let m = self.dynamics.batches_per_epoch();
@@ -389,12 +395,8 @@ impl<'a> Walker<'a> {
                 Replacement::Wor => j * b,
             };
             tally.add(self.step(start));
-            if self.dynamics.replacement == Replacement::Wr {
-                observe(&self.w);
-            }
-        }
-        if self.dynamics.replacement == Replacement::Wor {
-            observe(&self.w);
+            let unit_end = self.dynamics.replacement == Replacement::Wr || j + 1 == m;
+            observe(&self.w, unit_end);
         }
         self.step_seconds += started.elapsed().as_secs_f64();
         Ok(tally)
@@ -411,7 +413,7 @@ impl<'a> Walker<'a> {
         epochs: usize,
         cancel: &AtomicBool,
         progress: &(dyn Fn(Progress) + Sync),
-        observe: &mut dyn FnMut(&[f64]),
+        observe: &mut dyn FnMut(&[f64], bool),
     ) -> Result<(), MnistError> {
         for epoch in 1..=epochs {
             let tally = self.epoch(cancel, observe)?;
@@ -536,7 +538,10 @@ fn stationary(
         config.pca_epochs,
         cancel,
         progress,
-        &mut |w| {
+        &mut |w, unit_end| {
+            if !unit_end {
+                return;
+            }
             unit += 1;
             if unit.is_multiple_of(interval) && snapshots.len() < capacity * d {
                 snapshots.extend_from_slice(w);
@@ -574,12 +579,23 @@ fn stationary(
         Par::Seq,
     );
     let mut projection = vec![0.0; k];
+    // Without replacement the theory's time unit is the epoch; the trajectory is also
+    // recorded at every step for a comparison at the resolution of the with-replacement run.
+    let per_step = dynamics.replacement == Replacement::Wor;
+    let mut step_trajectory = Vec::with_capacity(if per_step {
+        config.record_epochs * dynamics.batches_per_epoch() * k
+    } else {
+        0
+    });
     walker.run_phase(
         Phase::Recording,
         config.record_epochs,
         cancel,
         progress,
-        &mut |w| {
+        &mut |w, unit_end| {
+            if !(unit_end || per_step) {
+                return;
+            }
             matmul(
                 MatMut::from_column_major_slice_mut(&mut projection, k, 1),
                 Accum::Replace,
@@ -588,13 +604,29 @@ fn stationary(
                 1.0,
                 Par::Seq,
             );
-            trajectory.extend(projection.iter().zip(&projected_mean).map(|(x, m)| x - m));
+            let centred = projection.iter().zip(&projected_mean).map(|(x, m)| x - m);
+            if per_step {
+                step_trajectory.extend(centred.clone());
+            }
+            if unit_end {
+                trajectory.extend(centred);
+            }
         },
     )?;
     let analysis = analyse(&trajectory, k, 5, 5).map_err(|source| MnistError::Analysis {
         replacement: dynamics.replacement.name(),
         source,
     })?;
+    let analysis_per_step = if per_step {
+        Some(
+            analyse(&step_trajectory, k, 5, 5).map_err(|source| MnistError::Analysis {
+                replacement: dynamics.replacement.name(),
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
     let test = walker
         .mlp
         .evaluate(&walker.w, walker.test, &mut walker.workspace);
@@ -612,6 +644,7 @@ fn stationary(
         train_accuracy: train.accuracy(),
         seconds: started.elapsed().as_secs_f64(),
         analysis,
+        analysis_per_step,
     })
 }
 
@@ -636,7 +669,7 @@ pub fn run(
         config.train_epochs,
         cancel,
         progress,
-        &mut |_| {},
+        &mut |_, _| {},
     )?;
     let training_seconds = started.elapsed().as_secs_f64();
     let examples_per_second = walker.examples_per_second();
