@@ -9,11 +9,13 @@
 //! - [`stats`]: estimators from simulation.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
+//! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod dynamics;
+pub mod export;
 pub mod landscape;
 pub mod mnist;
 pub mod preset;

@@ -307,8 +307,13 @@ impl Preset {
 
 /// The presets shipped in `presets/`, compiled in so that the app and the CLI find them from
 /// any folder: `(name, TOML text)`.
-pub const SHIPPED: &[(&str, &str)] =
-    &[("bowl-current", include_str!("../presets/bowl-current.toml"))];
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("bowl-current", include_str!("../presets/bowl-current.toml")),
+    (
+        "sgld-vs-sgworld",
+        include_str!("../presets/sgld-vs-sgworld.toml"),
+    ),
+];
 
 /// The text of a shipped preset.
 pub fn shipped(name: &str) -> Option<&'static str> {
