@@ -231,7 +231,7 @@ fn invalid_settings_name_the_key() {
     let message = run(&bad, &data, &cancel, &|_| {})
         .expect_err("batch 0")
         .to_string();
-    assert!(message.contains("batch"), "{message}");
+    assert!(message.starts_with("mnist.batch: "), "{message}");
     let bad = MnistConfig {
         projection_dim: 0,
         ..quick_config()

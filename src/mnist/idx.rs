@@ -27,24 +27,23 @@ const UNSIGNED_BYTE: u8 = 0x08;
 /// Something wrong with an IDX file or a folder of them.
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
-    #[error("{path}: cannot read: {source}")]
+    // The io::Error is part of the message and deliberately not a `#[source]`, so that
+    // error chains (`{:#}`) do not print it twice.
+    #[error("{path}: cannot read: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {error}")]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The gzip stream is corrupt or ends early.
-    #[error("{path}: broken gzip stream (truncated or corrupt download?): {source}")]
+    #[error("{path}: broken gzip stream (truncated or corrupt download?): {error}")]
     Gzip {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The header is not an IDX header, or not the one expected.
     #[error("{path}: {message}")]
@@ -102,9 +101,9 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
         let mut decoded = Vec::with_capacity(bytes.len() * 4);
         GzDecoder::new(bytes)
             .read_to_end(&mut decoded)
-            .map_err(|source| IdxError::Gzip {
+            .map_err(|error| IdxError::Gzip {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         return parse_idx(&decoded, path);
     }
@@ -163,9 +162,9 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
 
 /// Read an IDX file, raw or gzip.
 pub fn read_idx(path: &Path) -> Result<IdxArray, IdxError> {
-    let bytes = std::fs::read(path).map_err(|source| IdxError::Read {
+    let bytes = std::fs::read(path).map_err(|error| IdxError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_idx(&bytes, path)
 }
@@ -210,9 +209,9 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<(), IdxErro
         path: path.to_path_buf(),
         message,
     })?;
-    std::fs::write(path, bytes).map_err(|source| IdxError::Write {
+    std::fs::write(path, bytes).map_err(|error| IdxError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -384,7 +383,7 @@ impl DataSet {
         if !folder.is_dir() {
             return Err(IdxError::Read {
                 path: folder.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
             });
         }
         let mut paths = Vec::with_capacity(4);

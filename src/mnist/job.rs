@@ -91,19 +91,16 @@ impl Default for MnistConfig {
 pub enum MnistError {
     #[error("mnist.{key}: {message}")]
     InvalidKey { key: &'static str, message: String },
-    #[error("mnist.{0}")]
-    Dynamics(#[from] DynamicsError),
     #[error("cancelled")]
     Cancelled,
     #[error(
         "the weights diverged in the {phase} phase at epoch {epoch} (loss is not finite); lower mnist.eta"
     )]
     Diverged { phase: String, epoch: usize },
-    #[error("{replacement} stationary analysis: {source}")]
+    #[error("{replacement} stationary analysis: {error}")]
     Analysis {
         replacement: &'static str,
-        #[source]
-        source: AnalysisError,
+        error: AnalysisError,
     },
     #[error("cannot start the mnist thread: {0}")]
     Thread(String),
@@ -269,7 +266,15 @@ impl MnistConfig {
             self.batch,
             self.temperature,
             n_train,
-        )?;
+        )
+        .map_err(|DynamicsError::InvalidKey { key, message }| {
+            // The [mnist] table uses the same key names as [dynamics].
+            let message = message
+                .strip_prefix(&format!("dynamics.{key}: "))
+                .map(str::to_string)
+                .unwrap_or(message);
+            MnistError::InvalidKey { key, message }
+        })?;
         let mlp = Mlp {
             inputs,
             hidden: self.hidden,
@@ -613,15 +618,15 @@ fn stationary(
             }
         },
     )?;
-    let analysis = analyse(&trajectory, k, 5, 5).map_err(|source| MnistError::Analysis {
+    let analysis = analyse(&trajectory, k, 5, 5).map_err(|error| MnistError::Analysis {
         replacement: dynamics.replacement.name(),
-        source,
+        error,
     })?;
     let analysis_per_step = if per_step {
         Some(
-            analyse(&step_trajectory, k, 5, 5).map_err(|source| MnistError::Analysis {
+            analyse(&step_trajectory, k, 5, 5).map_err(|error| MnistError::Analysis {
                 replacement: dynamics.replacement.name(),
-                source,
+                error,
             })?,
         )
     } else {
