@@ -376,9 +376,14 @@ fn mnist_command(
             100.0 * s.test_accuracy,
             100.0 * s.train_accuracy
         );
+        let unit = if s.record_stride > 1 {
+            format!("{} {}s", s.record_stride, s.time_unit)
+        } else {
+            s.time_unit.to_string()
+        };
         println!(
-            "  entropy production per {}: {:.4e} ± {:.1e} (formula -tr(C D^-1 C Sigma^-1): {:.4e})",
-            s.time_unit, a.ep_rate, a.ep_rate_stderr, a.ep_rate_formula
+            "  entropy production per {unit}: {:.4e} ± {:.1e} (formula -tr(C D^-1 C Sigma^-1): {:.4e})",
+            a.ep_rate, a.ep_rate_stderr, a.ep_rate_formula
         );
         for (k, (value, error)) in a.ift.iter().zip(&a.ift_stderr).enumerate() {
             println!("  <exp(-Sigma_{})> = {value:.4} ± {error:.4}", k + 1);
@@ -389,7 +394,7 @@ fn mnist_command(
         );
         if let Some(a) = &s.analysis_per_step {
             println!(
-                "  every step ({} steps): entropy production per step {:.4e} ± {:.1e}; <exp(-Sigma_k)>, k = 1..5: {}; DFT slope {:.3} ± {:.3}",
+                "  every step ({} records): entropy production per record {:.4e} ± {:.1e}; <exp(-Sigma_k)>, k = 1..5: {}; DFT slope {:.3} ± {:.3}",
                 a.samples,
                 a.ep_rate,
                 a.ep_rate_stderr,

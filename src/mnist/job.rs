@@ -54,6 +54,9 @@ pub struct MnistConfig {
     pub record_epochs: usize,
     /// Number `k` of principal directions the trajectory is projected on.
     pub projection_dim: usize,
+    /// Record every `record_stride`-th step (with replacement, and in the per-step record
+    /// without replacement; epochs are never thinned): a coarser time unit for the analysis.
+    pub record_stride: usize,
     /// Also run the other replacement scheme from the same trained weights.
     pub compare: bool,
     /// Use only the first `train_n` training / `test_n` test digits (0: all).
@@ -78,6 +81,7 @@ impl Default for MnistConfig {
             snapshots: 200,
             record_epochs: 200,
             projection_dim: 4,
+            record_stride: 1,
             compare: true,
             train_n: 0,
             test_n: 0,
@@ -151,7 +155,9 @@ pub struct StationaryReport {
     pub snapshots: usize,
     /// Variance of the snapshots along each principal direction, largest first.
     pub principal_variances: Vec<f64>,
+    /// Recorded positions; consecutive ones are `record_stride` time units apart.
     pub recorded_units: usize,
+    pub record_stride: usize,
     pub test_accuracy: f64,
     pub train_accuracy: f64,
     pub seconds: f64,
@@ -252,6 +258,9 @@ impl MnistConfig {
                     self.projection_dim, self.snapshots
                 ),
             ));
+        }
+        if self.record_stride == 0 {
+            return Err(invalid("record_stride", "must be at least 1"));
         }
         if self.pca_epochs == 0 || self.record_epochs == 0 {
             return Err(invalid(
@@ -587,6 +596,8 @@ fn stationary(
     // Without replacement the theory's time unit is the epoch; the trajectory is also
     // recorded at every step for a comparison at the resolution of the with-replacement run.
     let per_step = dynamics.replacement == Replacement::Wor;
+    let stride = config.record_stride;
+    let (mut steps_seen, mut units_seen) = (0usize, 0usize);
     let mut step_trajectory = Vec::with_capacity(if per_step {
         config.record_epochs * dynamics.batches_per_epoch() * k
     } else {
@@ -598,7 +609,12 @@ fn stationary(
         cancel,
         progress,
         &mut |w, unit_end| {
-            if !(unit_end || per_step) {
+            steps_seen += 1;
+            units_seen += usize::from(unit_end);
+            // Epochs without replacement are few already: the stride thins only steps.
+            let unit_end = unit_end && (per_step || units_seen.is_multiple_of(stride));
+            let step_record = per_step && steps_seen.is_multiple_of(stride);
+            if !(unit_end || step_record) {
                 return;
             }
             matmul(
@@ -610,7 +626,7 @@ fn stationary(
                 Par::Seq,
             );
             let centred = projection.iter().zip(&projected_mean).map(|(x, m)| x - m);
-            if per_step {
+            if step_record {
                 step_trajectory.extend(centred.clone());
             }
             if unit_end {
@@ -645,6 +661,7 @@ fn stationary(
         snapshots: count,
         principal_variances,
         recorded_units: trajectory.len() / k,
+        record_stride: if per_step { 1 } else { stride },
         test_accuracy: test.accuracy(),
         train_accuracy: train.accuracy(),
         seconds: started.elapsed().as_secs_f64(),
