@@ -381,6 +381,12 @@ fn mnist_command(
         } else {
             s.time_unit.to_string()
         };
+        if a.samples < 2000 {
+            println!(
+                "  only {} positions recorded: the estimates below are rough (standard errors shown)",
+                a.samples
+            );
+        }
         println!(
             "  entropy production per {unit}: {:.4e} ± {:.1e} (formula -tr(C D^-1 C Sigma^-1): {:.4e})",
             a.ep_rate, a.ep_rate_stderr, a.ep_rate_formula
