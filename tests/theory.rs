@@ -501,14 +501,11 @@ fn regression_net_wr_variances_match_lyapunov() {
     let sim = stats.moments().expect("samples");
     let names = landscape.weight_names();
     let mut worst: f64 = 0.0;
-    for a in 0..d {
+    for (a, name) in names.iter().enumerate() {
         let (s, t) = (sim.cov[a * d + a], theory.cov[a * d + a]);
         let difference = (s - t) / t;
         worst = worst.max(difference.abs());
-        println!(
-            "{}: variance sim {s:.4e} Lyapunov {t:.4e} ({difference:+.4})",
-            names[a]
-        );
+        println!("{name}: variance sim {s:.4e} Lyapunov {t:.4e} ({difference:+.4})");
     }
     println!(
         "covariance relative Frobenius difference {:.4}; area vs C {:.4}",
