@@ -58,11 +58,6 @@ enum Command {
     },
     /// List the shipped presets with their titles.
     Presets,
-    /// Open the desktop app (the default when no command is given).
-    Gui {
-        /// A preset file, or the name of a shipped preset (default: bowl-current).
-        preset: Option<String>,
-    },
     /// SGLD against SGWORLD on a posterior known exactly (quadratic landscapes, e.g. linear
     /// regression): KL divergence of each stationary state from exp(−L/T), per learning rate.
     Posterior {
@@ -85,6 +80,27 @@ enum Command {
         /// One JSON object on stdout instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Train a small network on MNIST digits, then measure entropy production in its
+    /// stationary state (bundled digits unless --idx is given).
+    Mnist {
+        /// A folder with the four standard IDX files (train-images-idx3-ubyte[.gz], ...).
+        #[arg(long, value_name = "DIR")]
+        idx: Option<PathBuf>,
+        /// An MNIST preset file (default: the shipped presets/mnist.toml).
+        #[arg(long, value_name = "FILE")]
+        preset: Option<PathBuf>,
+        /// Override a setting: `--set mnist.eta=2e-5` (values are TOML).
+        #[arg(long = "set", value_name = "mnist.KEY=VALUE")]
+        overrides: Vec<String>,
+        /// One JSON object on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the desktop app (the default when no command is given).
+    Gui {
+        /// A preset file, or the name of a shipped preset (default: bowl-current).
+        preset: Option<String>,
     },
 }
 
@@ -130,8 +146,20 @@ fn dispatch(cli: Cli) -> Result<()> {
                     .unwrap_or_default();
                 println!("{name:<22} {title}");
             }
+            for (name, text) in neqlab::mnist::SHIPPED {
+                let title = neqlab::mnist::MnistPreset::from_toml(text, Path::new(name))
+                    .map(|p| p.title)
+                    .unwrap_or_default();
+                println!("{name:<22} {title}  (neqlab mnist)");
+            }
             Ok(())
         }
+        Some(Command::Mnist {
+            idx,
+            preset,
+            overrides,
+            json,
+        }) => mnist_command(idx.as_deref(), preset.as_deref(), &overrides, json),
     }
 }
 
@@ -659,4 +687,139 @@ fn print_posterior(
             println!("  eta = {:.3e}: {note}", row.eta);
         }
     }
+}
+
+/// `neqlab mnist`: load the data and the preset, run the job in this thread, print.
+fn mnist_command(
+    idx: Option<&Path>,
+    preset: Option<&Path>,
+    overrides: &[String],
+    json: bool,
+) -> Result<()> {
+    use neqlab::mnist::{DataSet, MnistPreset, Phase, Progress};
+    use std::sync::atomic::AtomicBool;
+    let mut settings = match preset {
+        Some(path) => MnistPreset::load(path)?,
+        None => MnistPreset::shipped()?,
+    };
+    if !overrides.is_empty() {
+        settings = settings.with_overrides(overrides)?;
+    }
+    let data = match idx {
+        Some(folder) => DataSet::read_folder(folder)?,
+        None => DataSet::bundled().context("decoding the bundled MNIST digits")?,
+    };
+    let config = settings.mnist;
+    let progress = |p: Progress| {
+        if p.phase == Phase::Training || p.epoch == p.epochs {
+            eprintln!(
+                "{:<10} {:>3} epoch {:>3}/{:<3} loss {:.4}  train {:.2}%  test {:.2}%  {:.0} examples/s",
+                format!("{:?}", p.phase).to_lowercase(),
+                p.replacement.name().to_uppercase(),
+                p.epoch,
+                p.epochs,
+                p.loss,
+                100.0 * p.train_accuracy,
+                100.0 * p.test_accuracy,
+                p.examples_per_second
+            );
+        }
+    };
+    let cancel = AtomicBool::new(false);
+    let report = neqlab::mnist::run(&config, &data, &cancel, &progress)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("serialising the report")?
+        );
+        return Ok(());
+    }
+    println!("{}", settings.title);
+    println!(
+        "{}: {} training, {} test digits; {} weights ({}-{}-10, {})",
+        report.source,
+        report.train_n,
+        report.test_n,
+        report.parameters,
+        data.train.pixels_per_image(),
+        report.hidden,
+        report.activation.name()
+    );
+    println!(
+        "{} {}, eta = {:e} (eta N = {:.3} on the mean loss), B = {}, T = {}, lambda = {}",
+        report.algorithm.label(),
+        report.replacement.name().to_uppercase(),
+        report.eta,
+        report.eta_mean_loss,
+        report.batch,
+        report.temperature,
+        report.prior_precision
+    );
+    println!(
+        "trained {} epochs in {:.1} s at {:.0} examples/s: test accuracy {:.2}%",
+        report.train_epochs,
+        report.training_seconds,
+        report.examples_per_second,
+        100.0 * report.trained_test_accuracy
+    );
+    for s in &report.stationary {
+        let a = &s.analysis;
+        println!(
+            "\n{} {}: {} snapshots, principal variances {:?}; {} {}s recorded in {:.1} s",
+            s.algorithm.label(),
+            s.replacement.name().to_uppercase(),
+            s.snapshots,
+            s.principal_variances
+                .iter()
+                .map(|v| format!("{v:.3e}"))
+                .collect::<Vec<_>>(),
+            s.recorded_units,
+            s.time_unit,
+            s.seconds
+        );
+        println!(
+            "  test accuracy {:.2}%, train {:.2}%",
+            100.0 * s.test_accuracy,
+            100.0 * s.train_accuracy
+        );
+        let unit = if s.record_stride > 1 {
+            format!("{} {}s", s.record_stride, s.time_unit)
+        } else {
+            s.time_unit.to_string()
+        };
+        if a.samples < 2000 {
+            println!(
+                "  only {} positions recorded: the estimates below are rough (standard errors shown)",
+                a.samples
+            );
+        }
+        println!(
+            "  entropy production per {unit}: {:.4e} ± {:.1e} (formula -tr(C D^-1 C Sigma^-1): {:.4e})",
+            a.ep_rate, a.ep_rate_stderr, a.ep_rate_formula
+        );
+        for (k, (value, error)) in a.ift.iter().zip(&a.ift_stderr).enumerate() {
+            println!("  <exp(-Sigma_{})> = {value:.4} ± {error:.4}", k + 1);
+        }
+        println!(
+            "  DFT slope (k = {}): {:.3} ± {:.3}",
+            a.dft_k, a.dft_slope, a.dft_slope_stderr
+        );
+        if let Some(a) = &s.analysis_per_step {
+            println!(
+                "  every step ({} records): entropy production per record {:.4e} ± {:.1e}; <exp(-Sigma_k)>, k = 1..5: {}; DFT slope {:.3} ± {:.3}",
+                a.samples,
+                a.ep_rate,
+                a.ep_rate_stderr,
+                a.ift
+                    .iter()
+                    .map(|v| format!("{v:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.dft_slope,
+                a.dft_slope_stderr
+            );
+        }
+    }
+    println!("\ntotal {:.1} s", report.seconds);
+    Ok(())
 }

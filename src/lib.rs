@@ -13,12 +13,14 @@
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
 //! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
+//! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod dynamics;
 pub mod export;
 pub mod landscape;
+pub mod mnist;
 pub mod posterior;
 pub mod preset;
 pub mod run;

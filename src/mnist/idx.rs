@@ -1,0 +1,481 @@
+//! The IDX file format of MNIST (and of Fashion-MNIST, KMNIST, EMNIST, ...), raw or gzip.
+//!
+//! An IDX file is a big-endian header followed by the data:
+//!
+//! | bytes | meaning |
+//! |---|---|
+//! | 0–1 | zero |
+//! | 2 | element type: `0x08` unsigned byte (the only type MNIST uses, and the only one read here) |
+//! | 3 | rank `r` (3 for images, 1 for labels) |
+//! | 4 .. 4 + 4r | the `r` dimensions, 32-bit big-endian |
+//! | then | `∏ dims` elements, row-major |
+//!
+//! So image files start with the magic number `0x00000803` and label files with
+//! `0x00000801`. Files whose first two bytes are the gzip signature `1f 8b` are decompressed
+//! first, whatever their name. Every error names the file and what is wrong with it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+/// The element type code of unsigned bytes.
+const UNSIGNED_BYTE: u8 = 0x08;
+
+/// Something wrong with an IDX file or a folder of them.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    // The io::Error is part of the message and deliberately not a `#[source]`, so that
+    // error chains (`{:#}`) do not print it twice.
+    #[error("{path}: cannot read: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{path}: cannot write: {error}")]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The gzip stream is corrupt or ends early.
+    #[error("{path}: broken gzip stream (truncated or corrupt download?): {error}")]
+    Gzip {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The header is not an IDX header, or not the one expected.
+    #[error("{path}: {message}")]
+    Header { path: PathBuf, message: String },
+    /// Fewer (or more) data bytes than the header announces.
+    #[error(
+        "{path}: the header announces {expected} data bytes but the file holds {found} (truncated or not an IDX file)"
+    )]
+    Length {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    /// Image and label files that do not describe the same examples.
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
+    CountMismatch {
+        images: PathBuf,
+        labels: PathBuf,
+        n_images: usize,
+        n_labels: usize,
+    },
+    /// A label outside `0..classes`.
+    #[error("{path}: label {label} of example {index} is not a class 0..{classes}")]
+    Label {
+        path: PathBuf,
+        index: usize,
+        label: u8,
+        classes: usize,
+    },
+    /// A folder lacking one of the standard files.
+    #[error(
+        "{folder}: no {what} file found (looked for {candidates}); expected the standard MNIST names, raw or .gz"
+    )]
+    Missing {
+        folder: PathBuf,
+        what: &'static str,
+        candidates: String,
+    },
+}
+
+/// An IDX array of unsigned bytes: its dimensions and its row-major data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxArray {
+    pub dims: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// Decode IDX bytes (raw or gzip); `path` labels errors.
+pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
+    let header = |message: String| IdxError::Header {
+        path: path.to_path_buf(),
+        message,
+    };
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut decoded = Vec::with_capacity(bytes.len() * 4);
+        GzDecoder::new(bytes)
+            .read_to_end(&mut decoded)
+            .map_err(|error| IdxError::Gzip {
+                path: path.to_path_buf(),
+                error,
+            })?;
+        return parse_idx(&decoded, path);
+    }
+    if bytes.len() < 4 {
+        return Err(header(format!(
+            "only {} bytes: too short for an IDX header",
+            bytes.len()
+        )));
+    }
+    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(header(format!(
+            "wrong magic number 0x{magic:08x}: an IDX file starts with two zero bytes (0x0000080r for bytes of rank r)"
+        )));
+    }
+    if bytes[2] != UNSIGNED_BYTE {
+        return Err(header(format!(
+            "magic number 0x{magic:08x}: element type 0x{:02x} is not supported (only unsigned bytes, 0x08)",
+            bytes[2]
+        )));
+    }
+    let rank = bytes[3] as usize;
+    if rank == 0 {
+        return Err(header(format!(
+            "magic number 0x{magic:08x}: rank 0 is not an array"
+        )));
+    }
+    let start = 4 + 4 * rank;
+    if bytes.len() < start {
+        return Err(header(format!(
+            "the header of a rank-{rank} array needs {start} bytes, the file has {}",
+            bytes.len()
+        )));
+    }
+    let dims: Vec<usize> = bytes[4..start]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| header(format!("dimensions {dims:?} overflow")))?;
+    let found = bytes.len() - start;
+    if found != expected {
+        return Err(IdxError::Length {
+            path: path.to_path_buf(),
+            expected,
+            found,
+        });
+    }
+    Ok(IdxArray {
+        dims,
+        data: bytes[start..].to_vec(),
+    })
+}
+
+/// Read an IDX file, raw or gzip.
+pub fn read_idx(path: &Path) -> Result<IdxArray, IdxError> {
+    let bytes = std::fs::read(path).map_err(|error| IdxError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse_idx(&bytes, path)
+}
+
+/// Encode an array of unsigned bytes as IDX, gzip-compressed when `gzip` is set.
+///
+/// Panics never; returns the bytes. `dims` must multiply to `data.len()`.
+pub fn encode_idx(dims: &[usize], data: &[u8], gzip: bool) -> Result<Vec<u8>, String> {
+    if dims.is_empty() || dims.len() > 255 {
+        return Err(format!(
+            "an IDX array needs rank 1 to 255, got {}",
+            dims.len()
+        ));
+    }
+    if dims.iter().product::<usize>() != data.len() {
+        return Err(format!(
+            "dimensions {dims:?} do not match {} data bytes",
+            data.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(4 + 4 * dims.len() + data.len());
+    bytes.extend_from_slice(&[0, 0, UNSIGNED_BYTE, dims.len() as u8]);
+    for &d in dims {
+        let d = u32::try_from(d).map_err(|_| format!("dimension {d} exceeds 2^32 − 1"))?;
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    if !gzip {
+        return Ok(bytes);
+    }
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder
+        .write_all(&bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| e.to_string())
+}
+
+/// Write an IDX file; gzip-compressed when the name ends in `.gz`.
+pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<(), IdxError> {
+    let gzip = path.extension().is_some_and(|e| e == "gz");
+    let bytes = encode_idx(dims, data, gzip).map_err(|message| IdxError::Header {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    std::fs::write(path, bytes).map_err(|error| IdxError::Write {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// Labelled images: `n` images of `rows × cols` bytes and their labels `0..classes`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Digits {
+    pub rows: usize,
+    pub cols: usize,
+    /// Row-major grey levels 0–255, image after image (`n · rows · cols` bytes).
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Digits {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image.
+    pub fn pixels_per_image(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The grey levels of example `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let p = self.pixels_per_image();
+        &self.pixels[i * p..(i + 1) * p]
+    }
+
+    /// The first `n` examples (all of them when `n` is 0 or too large).
+    pub fn truncated(mut self, n: usize) -> Self {
+        if n > 0 && n < self.len() {
+            self.pixels.truncate(n * self.pixels_per_image());
+            self.labels.truncate(n);
+        }
+        self
+    }
+
+    /// Pair decoded image and label arrays, checking ranks, counts and labels.
+    pub fn from_arrays(
+        images: IdxArray,
+        images_path: &Path,
+        labels: IdxArray,
+        labels_path: &Path,
+        classes: usize,
+    ) -> Result<Self, IdxError> {
+        if images.dims.len() != 3 {
+            return Err(IdxError::Header {
+                path: images_path.to_path_buf(),
+                message: format!(
+                    "expected images (rank 3, magic 0x00000803), found a rank-{} array{}",
+                    images.dims.len(),
+                    if images.dims.len() == 1 {
+                        " (a label file?)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        if labels.dims.len() != 1 {
+            return Err(IdxError::Header {
+                path: labels_path.to_path_buf(),
+                message: format!(
+                    "expected labels (rank 1, magic 0x00000801), found a rank-{} array{}",
+                    labels.dims.len(),
+                    if labels.dims.len() == 3 {
+                        " (an image file?)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        if images.dims[0] != labels.dims[0] {
+            return Err(IdxError::CountMismatch {
+                images: images_path.to_path_buf(),
+                labels: labels_path.to_path_buf(),
+                n_images: images.dims[0],
+                n_labels: labels.dims[0],
+            });
+        }
+        if let Some((index, &label)) = labels
+            .data
+            .iter()
+            .enumerate()
+            .find(|&(_, &l)| l as usize >= classes)
+        {
+            return Err(IdxError::Label {
+                path: labels_path.to_path_buf(),
+                index,
+                label,
+                classes,
+            });
+        }
+        Ok(Self {
+            rows: images.dims[1],
+            cols: images.dims[2],
+            pixels: images.data,
+            labels: labels.data,
+        })
+    }
+
+    /// Read an image file and a label file.
+    pub fn read(images_path: &Path, labels_path: &Path, classes: usize) -> Result<Self, IdxError> {
+        let images = read_idx(images_path)?;
+        let labels = read_idx(labels_path)?;
+        Self::from_arrays(images, images_path, labels, labels_path, classes)
+    }
+
+    /// Write the images and labels as IDX files (gzip when a name ends in `.gz`).
+    pub fn write(&self, images_path: &Path, labels_path: &Path) -> Result<(), IdxError> {
+        write_idx(
+            images_path,
+            &[self.len(), self.rows, self.cols],
+            &self.pixels,
+        )?;
+        write_idx(labels_path, &[self.len()], &self.labels)
+    }
+}
+
+/// A training set and a held-out test set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSet {
+    pub train: Digits,
+    pub test: Digits,
+    /// Where the data came from, for reports.
+    pub source: String,
+}
+
+/// The standard stems of the four MNIST files; Fashion-MNIST and others use the same.
+const STEMS: [(&str, &str); 4] = [
+    ("training images", "train-images-idx3-ubyte"),
+    ("training labels", "train-labels-idx1-ubyte"),
+    ("test images", "t10k-images-idx3-ubyte"),
+    ("test labels", "t10k-labels-idx1-ubyte"),
+];
+
+/// Find one standard file in `folder`: `stem`, `stem.gz`, or the dotted spelling
+/// (`train-images.idx3-ubyte`) some mirrors use, each raw or gzip.
+fn find_standard(folder: &Path, what: &'static str, stem: &str) -> Result<PathBuf, IdxError> {
+    let dotted = stem.replacen("-idx", ".idx", 1);
+    let candidates = [
+        stem.to_string(),
+        format!("{stem}.gz"),
+        dotted.clone(),
+        format!("{dotted}.gz"),
+    ];
+    candidates
+        .iter()
+        .map(|name| folder.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| IdxError::Missing {
+            folder: folder.to_path_buf(),
+            what,
+            candidates: candidates.join(", "),
+        })
+}
+
+impl DataSet {
+    /// Read the four standard files (`train-images-idx3-ubyte[.gz]`, ...) from a folder.
+    pub fn read_folder(folder: &Path) -> Result<Self, IdxError> {
+        if !folder.is_dir() {
+            return Err(IdxError::Read {
+                path: folder.to_path_buf(),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+            });
+        }
+        let mut paths = Vec::with_capacity(4);
+        for (what, stem) in STEMS {
+            paths.push(find_standard(folder, what, stem)?);
+        }
+        let train = Digits::read(&paths[0], &paths[1], 10)?;
+        let test = Digits::read(&paths[2], &paths[3], 10)?;
+        if (train.rows, train.cols) != (test.rows, test.cols) {
+            return Err(IdxError::Header {
+                path: paths[2].clone(),
+                message: format!(
+                    "test images are {}×{} but training images are {}×{}",
+                    test.rows, test.cols, train.rows, train.cols
+                ),
+            });
+        }
+        Ok(Self {
+            train,
+            test,
+            source: folder.display().to_string(),
+        })
+    }
+
+    /// The bundled subset of real MNIST digits (8000 train, 2000 test; `assets/mnist/`),
+    /// compiled into the binary so a run needs no download.
+    pub fn bundled() -> Result<Self, IdxError> {
+        let decode = |bytes: &[u8], name: &str| parse_idx(bytes, &bundled_path(name));
+        let train = Digits::from_arrays(
+            decode(BUNDLED[0], STEMS[0].1)?,
+            &bundled_path(STEMS[0].1),
+            decode(BUNDLED[1], STEMS[1].1)?,
+            &bundled_path(STEMS[1].1),
+            10,
+        )?;
+        let test = Digits::from_arrays(
+            decode(BUNDLED[2], STEMS[2].1)?,
+            &bundled_path(STEMS[2].1),
+            decode(BUNDLED[3], STEMS[3].1)?,
+            &bundled_path(STEMS[3].1),
+            10,
+        )?;
+        Ok(Self {
+            train,
+            test,
+            source: "bundled MNIST subset (assets/mnist)".into(),
+        })
+    }
+}
+
+fn bundled_path(stem: &str) -> PathBuf {
+    PathBuf::from(format!("assets/mnist/{stem}.gz"))
+}
+
+const BUNDLED: [&[u8]; 4] = [
+    include_bytes!("../../assets/mnist/train-images-idx3-ubyte.gz"),
+    include_bytes!("../../assets/mnist/train-labels-idx1-ubyte.gz"),
+    include_bytes!("../../assets/mnist/t10k-images-idx3-ubyte.gz"),
+    include_bytes!("../../assets/mnist/t10k-labels-idx1-ubyte.gz"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_subset_is_real_mnist_shaped() {
+        let data = DataSet::bundled().expect("bundled data decode");
+        assert_eq!((data.train.len(), data.test.len()), (8000, 2000));
+        assert_eq!((data.train.rows, data.train.cols), (28, 28));
+        // Every class is present in both sets with roughly its MNIST frequency (~10%).
+        for set in [&data.train, &data.test] {
+            let mut counts = [0usize; 10];
+            for &l in &set.labels {
+                counts[l as usize] += 1;
+            }
+            for c in counts {
+                let share = c as f64 / set.len() as f64;
+                assert!((0.06..0.15).contains(&share), "{counts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn encode_parse_round_trip_raw_and_gzip() {
+        let data: Vec<u8> = (0..2 * 3 * 4).map(|i| (i * 7) as u8).collect();
+        for gzip in [false, true] {
+            let bytes = encode_idx(&[2, 3, 4], &data, gzip).expect("encode");
+            let array = parse_idx(&bytes, Path::new("x")).expect("parse");
+            assert_eq!(array.dims, vec![2, 3, 4]);
+            assert_eq!(array.data, data);
+        }
+        assert!(encode_idx(&[2, 3], &data, false).is_err());
+    }
+}

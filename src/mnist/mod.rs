@@ -1,0 +1,145 @@
+//! MNIST in and out of equilibrium: an IDX loader, a small MLP written as a negative log
+//! posterior, and a background job that trains it, lets it fluctuate in the stationary state
+//! of SGD (or SGLD / SGWORLD), and measures entropy production in the plane of the leading
+//! principal directions of those fluctuations (THEORY.md sections 1–3 and 7).
+//!
+//! - [`idx`]: read and write IDX files (raw or gzip); the bundled 10 000-digit subset.
+//! - [`mlp`]: `784 → hidden → 10`, softmax cross-entropy plus L2, `L = Σ_i CE_i + (λ/2)|w|²`.
+//! - [`job`]: training, the stationary phase, [`MnistJob`] on a named thread.
+//! - [`analysis`]: `Σ`, `C`, `D`, `σ_n`, `⟨exp(−Σ_k)⟩`, the DFT slope, from a trajectory.
+//!
+//! Settings come from `presets/mnist.toml` (`title`, `caption`, `[mnist]`).
+
+pub mod analysis;
+pub mod idx;
+pub mod job;
+pub mod mlp;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use analysis::{EntropyAnalysis, analyse};
+pub use idx::{DataSet, Digits, IdxError};
+pub use job::{
+    JobMessage, MnistConfig, MnistError, MnistJob, MnistReport, Phase, Progress, StationaryReport,
+    run,
+};
+pub use mlp::{Activation, Mlp};
+
+/// An MNIST preset: a title, a caption and the `[mnist]` settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MnistPreset {
+    pub title: String,
+    #[serde(default)]
+    pub caption: String,
+    #[serde(default)]
+    pub mnist: MnistConfig,
+}
+
+/// Errors reading an MNIST preset; each names the file or the `--set` argument.
+#[derive(Debug, thiserror::Error)]
+pub enum MnistPresetError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("--set {argument}: {message}")]
+    Override { argument: String, message: String },
+}
+
+/// The MNIST presets shipped in `presets/` (a separate list from the landscape presets of
+/// [`crate::preset::SHIPPED`], whose schema differs): `(name, TOML text)`.
+pub const SHIPPED: &[(&str, &str)] = &[("mnist", include_str!("../../presets/mnist.toml"))];
+
+impl MnistPreset {
+    /// Parse preset text; `path` labels errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, MnistPresetError> {
+        toml::from_str(text).map_err(|e| MnistPresetError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Read a preset file.
+    pub fn load(path: &Path) -> Result<Self, MnistPresetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MnistPresetError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// The shipped default (`presets/mnist.toml`).
+    pub fn shipped() -> Result<Self, MnistPresetError> {
+        Self::from_toml(SHIPPED[0].1, Path::new("presets/mnist.toml"))
+    }
+
+    /// Apply `mnist.key=value` overrides (values are TOML; a bare word is a string).
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Self, MnistPresetError> {
+        let fail = |argument: &str, message: String| MnistPresetError::Override {
+            argument: argument.to_string(),
+            message,
+        };
+        let mut table = toml::Table::try_from(self).map_err(|e| fail("", e.to_string()))?;
+        for argument in overrides {
+            let (key, value) = argument
+                .split_once('=')
+                .ok_or_else(|| fail(argument, "expected mnist.key=value".into()))?;
+            let value = value.trim();
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.to_string()));
+            let key = key.trim();
+            let key = key.strip_prefix("mnist.").unwrap_or(key);
+            if key.is_empty() || key.contains('.') {
+                return Err(fail(
+                    argument,
+                    format!("`{key}` is not a key of the [mnist] table (e.g. mnist.eta)"),
+                ));
+            }
+            let mnist = table
+                .entry("mnist")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| fail(argument, "`mnist` is not a table".into()))?;
+            mnist.insert(key.to_string(), parsed);
+        }
+        let text =
+            toml::to_string(&table).map_err(|e| fail(&overrides.join(" "), e.to_string()))?;
+        toml::from_str(&text)
+            .map_err(|e| fail(&overrides.join(" "), e.to_string().trim_end().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_preset_parses_and_overrides_apply() {
+        let preset = MnistPreset::shipped().expect("shipped preset parses");
+        assert!(!preset.title.is_empty());
+        let changed = preset
+            .with_overrides(&["mnist.eta=2e-5".into(), "hidden=16".into()])
+            .expect("valid overrides");
+        assert_eq!(changed.mnist.eta, 2e-5);
+        assert_eq!(changed.mnist.hidden, 16);
+        let message = preset
+            .with_overrides(&["mnist.etta=1".into()])
+            .expect_err("unknown key")
+            .to_string();
+        assert!(message.contains("etta"), "{message}");
+        let message = preset
+            .with_overrides(&["mnist.activation=sigmoid".into()])
+            .expect_err("unknown activation")
+            .to_string();
+        assert!(message.contains("sigmoid"), "{message}");
+    }
+}

@@ -1,0 +1,285 @@
+//! The MNIST pipeline: IDX files in and out, bad input, a short run, cancellation.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use neqlab::mnist::idx::{encode_idx, read_idx, write_idx};
+use neqlab::mnist::{DataSet, Digits, JobMessage, MnistConfig, MnistError, MnistJob, run};
+
+fn small_digits() -> Digits {
+    let bundled = DataSet::bundled().expect("bundled digits");
+    bundled.test.truncated(30)
+}
+
+/// Write `digits` as the four standard files (train and test the same) into `folder`.
+fn write_standard(folder: &Path, digits: &Digits, gzip: bool) {
+    let ext = if gzip { ".gz" } else { "" };
+    for prefix in ["train", "t10k"] {
+        digits
+            .write(
+                &folder.join(format!("{prefix}-images-idx3-ubyte{ext}")),
+                &folder.join(format!("{prefix}-labels-idx1-ubyte{ext}")),
+            )
+            .expect("write");
+    }
+}
+
+#[test]
+fn idx_files_round_trip_raw_and_gzip() {
+    let digits = small_digits();
+    for gzip in [false, true] {
+        let folder = tempfile::tempdir().expect("tempdir");
+        write_standard(folder.path(), &digits, gzip);
+        let read = DataSet::read_folder(folder.path()).expect("read back");
+        assert_eq!(read.train, digits);
+        assert_eq!(read.test, digits);
+    }
+    // An arbitrary rank-2 array through a file.
+    let folder = tempfile::tempdir().expect("tempdir");
+    let path = folder.path().join("a.idx.gz");
+    let data: Vec<u8> = (0..35).collect();
+    write_idx(&path, &[5, 7], &data).expect("write");
+    let array = read_idx(&path).expect("read");
+    assert_eq!((array.dims, array.data), (vec![5, 7], data));
+}
+
+fn error_message(folder: &Path) -> String {
+    DataSet::read_folder(folder)
+        .expect_err("bad data must be rejected")
+        .to_string()
+}
+
+#[test]
+fn folder_without_idx_files_names_the_folder_and_the_file_it_wants() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    std::fs::write(folder.path().join("notes.txt"), "hello").expect("write");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains(&folder.path().display().to_string())
+            && message.contains("train-images-idx3-ubyte"),
+        "{message}"
+    );
+}
+
+#[test]
+fn truncated_raw_file_is_rejected_with_its_name() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    write_standard(folder.path(), &small_digits(), false);
+    let path = folder.path().join("train-images-idx3-ubyte");
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 100]).expect("truncate");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains("train-images-idx3-ubyte") && message.contains("truncated"),
+        "{message}"
+    );
+}
+
+#[test]
+fn truncated_gzip_is_rejected_with_its_name() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    write_standard(folder.path(), &small_digits(), true);
+    let path = folder.path().join("t10k-images-idx3-ubyte.gz");
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains("t10k-images-idx3-ubyte.gz") && message.contains("gzip"),
+        "{message}"
+    );
+}
+
+#[test]
+fn wrong_magic_number_is_rejected() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    write_standard(folder.path(), &small_digits(), false);
+    let path = folder.path().join("train-labels-idx1-ubyte");
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[0] = 0x12;
+    std::fs::write(&path, &bytes).expect("write");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains("train-labels-idx1-ubyte") && message.contains("magic"),
+        "{message}"
+    );
+}
+
+#[test]
+fn mismatched_counts_name_both_files() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let digits = small_digits();
+    write_standard(folder.path(), &digits, false);
+    let labels = folder.path().join("t10k-labels-idx1-ubyte");
+    write_idx(&labels, &[29], &digits.labels[..29]).expect("write");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains("t10k-images-idx3-ubyte")
+            && message.contains("t10k-labels-idx1-ubyte")
+            && message.contains("30 images")
+            && message.contains("29 labels"),
+        "{message}"
+    );
+}
+
+#[test]
+fn mislabelled_files_are_rejected() {
+    // Labels outside 0..10.
+    let folder = tempfile::tempdir().expect("tempdir");
+    let mut digits = small_digits();
+    write_standard(folder.path(), &digits, false);
+    digits.labels[7] = 11;
+    write_idx(
+        &folder.path().join("train-labels-idx1-ubyte"),
+        &[30],
+        &digits.labels,
+    )
+    .expect("write");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains("train-labels-idx1-ubyte")
+            && message.contains("label 11")
+            && message.contains("example 7"),
+        "{message}"
+    );
+    // Images and labels swapped.
+    let folder = tempfile::tempdir().expect("tempdir");
+    let digits = small_digits();
+    write_standard(folder.path(), &digits, false);
+    std::fs::write(
+        folder.path().join("train-images-idx3-ubyte"),
+        encode_idx(&[30], &digits.labels, false).expect("encode"),
+    )
+    .expect("write");
+    let message = error_message(folder.path());
+    assert!(
+        message.contains("train-images-idx3-ubyte") && message.contains("label file"),
+        "{message}"
+    );
+}
+
+/// A few hundred digits and a few epochs.
+fn quick_config() -> MnistConfig {
+    MnistConfig {
+        train_n: 500,
+        test_n: 200,
+        eta: 4e-4,
+        prior_precision: 10.0,
+        batch: 25,
+        train_epochs: 8,
+        pca_epochs: 10,
+        snapshots: 50,
+        record_epochs: 100,
+        ..MnistConfig::default()
+    }
+}
+
+/// The job learns (500 digits and 8 epochs reach about 80% on 200 held-out digits; chance
+/// is 10%, the threshold 60%), reports every field the CLI prints, and analyses both
+/// replacement schemes.
+#[test]
+fn short_run_learns_and_reports() {
+    let data = DataSet::bundled().expect("bundled");
+    let cancel = AtomicBool::new(false);
+    let epochs = std::sync::Mutex::new(0usize);
+    let report = run(&quick_config(), &data, &cancel, &|_| {
+        *epochs.lock().expect("lock") += 1
+    })
+    .expect("run");
+    assert_eq!((report.train_n, report.test_n), (500, 200));
+    assert!(report.test_accuracy > 0.6, "{}", report.test_accuracy);
+    assert_eq!(report.ift.len(), 5);
+    assert_eq!(report.stationary.len(), 2);
+    assert_eq!(report.stationary[0].time_unit, "step");
+    assert_eq!(report.stationary[1].time_unit, "epoch");
+    // WR records 20 steps per epoch (500 / 25); WOR one sample per epoch plus every step.
+    assert_eq!(report.stationary[0].recorded_units, 100 * 20);
+    assert!(report.stationary[0].analysis_per_step.is_none());
+    assert_eq!(report.stationary[1].recorded_units, 100);
+    let per_step = report.stationary[1]
+        .analysis_per_step
+        .as_ref()
+        .expect("WOR analysed every step too");
+    assert_eq!(per_step.samples, 100 * 20);
+    // 8 training epochs, then 10 + 100 stationary epochs for each of two schemes.
+    assert_eq!(*epochs.lock().expect("lock"), 8 + 2 * 110);
+    let json = serde_json::to_value(&report).expect("json");
+    for key in [
+        "train_n",
+        "test_n",
+        "test_accuracy",
+        "examples_per_second",
+        "projection_dim",
+        "ep_rate",
+        "ift",
+        "dft_slope",
+        "seconds",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn invalid_settings_name_the_key() {
+    let data = DataSet::bundled().expect("bundled");
+    let cancel = AtomicBool::new(false);
+    let bad = MnistConfig {
+        batch: 0,
+        ..quick_config()
+    };
+    let message = run(&bad, &data, &cancel, &|_| {})
+        .expect_err("batch 0")
+        .to_string();
+    assert!(message.starts_with("mnist.batch: "), "{message}");
+    let bad = MnistConfig {
+        projection_dim: 0,
+        ..quick_config()
+    };
+    let message = run(&bad, &data, &cancel, &|_| {})
+        .expect_err("k = 0")
+        .to_string();
+    assert!(message.contains("mnist.projection_dim"), "{message}");
+}
+
+#[test]
+fn cancelled_before_start_returns_cancelled() {
+    let data = DataSet::bundled().expect("bundled");
+    let cancel = AtomicBool::new(true);
+    assert!(matches!(
+        run(&quick_config(), &data, &cancel, &|_| {}),
+        Err(MnistError::Cancelled)
+    ));
+}
+
+/// Start a run far too long to finish, wait for its first progress message, cancel, and
+/// check that the thread ends with `Cancelled` (not `Finished`). The run checks the flag
+/// before every batch; the timeout below only guards against a hang and is not a speed
+/// assertion. The measured latency is printed (`--nocapture`).
+#[test]
+fn background_job_cancels_promptly() {
+    let data = Arc::new(DataSet::bundled().expect("bundled"));
+    let config = MnistConfig {
+        train_epochs: 100_000,
+        ..quick_config()
+    };
+    let job = MnistJob::spawn(config, data).expect("spawn");
+    let first = job
+        .messages()
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a first progress message");
+    assert!(matches!(first, JobMessage::Progress(_)), "{first:?}");
+    let cancelled_at = Instant::now();
+    job.cancel();
+    let last = loop {
+        match job.messages().recv_timeout(Duration::from_secs(60)) {
+            Ok(JobMessage::Progress(_)) => continue,
+            Ok(other) => break other,
+            Err(e) => panic!("no final message: {e}"),
+        }
+    };
+    let latency = cancelled_at.elapsed();
+    assert!(matches!(last, JobMessage::Cancelled), "{last:?}");
+    job.join();
+    eprintln!("cancel latency: {:.1} ms", latency.as_secs_f64() * 1e3);
+}
