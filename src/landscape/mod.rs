@@ -6,6 +6,7 @@
 //! [`crate::dynamics`] only see this trait.
 
 pub mod bowl;
+pub mod newton;
 
 use std::path::Path;
 use std::sync::Arc;
