@@ -1,4 +1,4 @@
-//! Command-line interface: `neqlab run | bench | presets | gui`.
+//! Command-line interface: `neqlab run | bench | presets | figure | gui`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
+use neqlab::export::{self, PanelKind};
 use neqlab::landscape::{BowlSpec, LandscapeSpec};
 use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
@@ -53,6 +54,26 @@ enum Command {
     },
     /// List the shipped presets with their titles.
     Presets,
+    /// Run a preset headless and draw a figure for a slide (SVG or PNG, by extension).
+    Figure {
+        /// A preset file, or the name of a shipped preset (see `neqlab presets`).
+        preset: String,
+        /// The figure file: FILE.svg or FILE.png (written atomically).
+        #[arg(long)]
+        out: PathBuf,
+        /// What to draw: sim | fp | both | landscape | ft | posterior.
+        #[arg(long, default_value = "landscape")]
+        panel: String,
+        /// Width in px (default: 1800 for one panel, 1200 more per extra panel).
+        #[arg(long)]
+        width: Option<u32>,
+        /// Height in px (default 1250).
+        #[arg(long)]
+        height: Option<u32>,
+        /// Override a preset value: `--set dynamics.steps=200` (values are TOML).
+        #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
+        overrides: Vec<String>,
+    },
 }
 
 /// Parse arguments, run, and turn errors into one clear message and a non-zero exit.
@@ -83,6 +104,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             steps,
             repeats,
         }) => bench_command(json, walkers, steps, repeats),
+        Some(Command::Figure {
+            preset,
+            out,
+            panel,
+            width,
+            height,
+            overrides,
+        }) => figure_command(&preset, &out, &panel, width, height, &overrides),
         Some(Command::Presets) => {
             for (name, text) in preset::SHIPPED {
                 let title = Preset::from_toml(text, Path::new(name))
@@ -137,6 +166,39 @@ fn run_command(preset: &str, overrides: &[String], json: bool) -> Result<()> {
     } else {
         print_report(&preset, &experiment, &report);
     }
+    Ok(())
+}
+
+fn figure_command(
+    preset: &str,
+    out: &Path,
+    panel: &str,
+    width: Option<u32>,
+    height: Option<u32>,
+    overrides: &[String],
+) -> Result<()> {
+    // Cheap checks first, so that a typo fails before a long simulation.
+    let kind: PanelKind = panel.parse()?;
+    export::check_figure_path(out)?;
+    let (preset, experiment, _) = load(preset, overrides)?;
+    export::panels::check_panel_fits(&preset, &experiment, kind)?;
+    let bar = ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed}<{eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let figure = export::preset_figure(&preset, &experiment, kind, &mut |fraction| {
+        bar.set_position((fraction * 1000.0) as u64)
+    })?;
+    bar.finish_and_clear();
+    let (default_width, default_height) = export::default_size(&figure);
+    export::save_figure(
+        &figure,
+        out,
+        width.unwrap_or(default_width),
+        height.unwrap_or(default_height),
+    )
+    .with_context(|| format!("{}: figure not written", out.display()))?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
 
