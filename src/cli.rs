@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
-use neqlab::export::{self, PanelKind};
+use neqlab::export::{self, PanelKind, lecture};
 use neqlab::landscape::{BowlSpec, LandscapeSpec};
 use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
@@ -52,8 +52,13 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
-    /// List the shipped presets with their titles.
-    Presets,
+    /// List the shipped presets with their titles, the lecture sequence first and in order.
+    Presets {
+        /// Print only the names of the lecture's presets that have a figure, one per line
+        /// (for shell loops: `for p in $(neqlab presets --figures); do ...; done`).
+        #[arg(long)]
+        figures: bool,
+    },
     /// Run a preset headless and draw a figure for a slide (SVG or PNG, by extension).
     Figure {
         /// A preset file, or the name of a shipped preset (see `neqlab presets`).
@@ -61,8 +66,9 @@ enum Command {
         /// The figure file: FILE.svg or FILE.png (written atomically).
         #[arg(long)]
         out: PathBuf,
-        /// What to draw: sim | fp | both | landscape | ft | posterior.
-        #[arg(long, default_value = "landscape")]
+        /// What to draw: sim | fp | both | landscape | ft | posterior, or auto (the panel
+        /// the lecture sequence uses for this preset, see `neqlab presets`).
+        #[arg(long, default_value = "auto")]
         panel: String,
         /// Width in px (default: 1800 for one panel, 1200 more per extra panel).
         #[arg(long)]
@@ -112,13 +118,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             height,
             overrides,
         }) => figure_command(&preset, &out, &panel, width, height, &overrides),
-        Some(Command::Presets) => {
-            for (name, text) in preset::SHIPPED {
-                let title = Preset::from_toml(text, Path::new(name))
-                    .map(|p| p.title)
-                    .unwrap_or_default();
-                println!("{name:<22} {title}");
-            }
+        Some(Command::Presets { figures }) => {
+            presets_command(figures);
             Ok(())
         }
     }
@@ -178,9 +179,17 @@ fn figure_command(
     overrides: &[String],
 ) -> Result<()> {
     // Cheap checks first, so that a typo fails before a long simulation.
-    let kind: PanelKind = panel.parse()?;
+    let chosen: Option<PanelKind> = match panel {
+        "auto" => None,
+        name => Some(name.parse()?),
+    };
     export::check_figure_path(out)?;
+    let name = Path::new(preset)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (preset, experiment, _) = load(preset, overrides)?;
+    let kind = chosen.unwrap_or_else(|| lecture::default_panel(&name, &experiment));
     export::panels::check_panel_fits(&preset, &experiment, kind)?;
     let bar = ProgressBar::new(1000).with_style(
         ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed}<{eta}")
@@ -200,6 +209,50 @@ fn figure_command(
     .with_context(|| format!("{}: figure not written", out.display()))?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// `neqlab presets`: the lecture sequence, numbered, then any other shipped preset.
+fn presets_command(figures_only: bool) {
+    let title = |name: &str, text: &str| {
+        Preset::from_toml(text, Path::new(name))
+            .map(|p| p.title)
+            .unwrap_or_default()
+    };
+    let lecture: Vec<(&lecture::LectureStep, &str)> = lecture::LECTURE_SEQUENCE
+        .iter()
+        .filter_map(|step| preset::shipped(step.preset).map(|text| (step, text)))
+        .collect();
+    if figures_only {
+        for (step, _) in lecture.iter().filter(|(step, _)| step.panel.is_some()) {
+            println!("{}", step.preset);
+        }
+        return;
+    }
+    println!("Lecture sequence (draw one with `neqlab figure NAME --out NAME.png`):");
+    for (number, (step, text)) in lecture.iter().enumerate() {
+        let panel = step
+            .panel
+            .map(|p| format!("[{p}]"))
+            .unwrap_or_else(|| "[app]".into());
+        println!(
+            "{:>2}. {:<22} {:<12} {}",
+            number + 1,
+            step.preset,
+            panel,
+            title(step.preset, text)
+        );
+        println!("    {:<22} {:<12} {}", "", "", step.lesson);
+    }
+    let others: Vec<&(&str, &str)> = preset::SHIPPED
+        .iter()
+        .filter(|(name, _)| lecture::lecture_step(name).is_none())
+        .collect();
+    if !others.is_empty() {
+        println!("\nOther shipped presets:");
+        for (name, text) in others {
+            println!("    {name:<22} {}", title(name, text));
+        }
+    }
 }
 
 fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {

@@ -307,8 +307,18 @@ impl Preset {
 
 /// The presets shipped in `presets/`, compiled in so that the app and the CLI find them from
 /// any folder: `(name, TOML text)`.
-pub const SHIPPED: &[(&str, &str)] =
-    &[("bowl-current", include_str!("../presets/bowl-current.toml"))];
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("bowl-current", include_str!("../presets/bowl-current.toml")),
+    ("bowl-wor", include_str!("../presets/bowl-wor.toml")),
+    (
+        "sgld-currents",
+        include_str!("../presets/sgld-currents.toml"),
+    ),
+    (
+        "sgworld-equilibrium",
+        include_str!("../presets/sgworld-equilibrium.toml"),
+    ),
+];
 
 /// The text of a shipped preset.
 pub fn shipped(name: &str) -> Option<&'static str> {

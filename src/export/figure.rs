@@ -476,8 +476,8 @@ fn draw_figure<DB: DrawingBackend>(
     let margin = (30.0 * scale) as i32;
 
     let title_height = (title_size * 1.9) as u32;
-    // Average glyph width of DejaVu Sans is about 0.55 em.
-    let columns = ((f64::from(width) - 2.0 * f64::from(margin)) / (0.55 * caption_size)) as usize;
+    // Average glyph width of DejaVu Sans in running text is about 0.5 em.
+    let columns = ((f64::from(width) - 2.0 * f64::from(margin)) / (0.5 * caption_size)) as usize;
     let caption_lines = wrap(&figure.caption, columns.max(20));
     let caption_height = (caption_lines.len() as f64 * caption_size * 1.35 + caption_size) as u32;
 

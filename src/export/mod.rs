@@ -4,6 +4,7 @@
 //! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]) and their rendering.
 //! - [`panels`]: a preset run headless and turned into a figure (`neqlab figure`).
 //! - [`data`]: CSV of grids and histograms, JSON of run reports.
+//! - [`lecture`]: the lecture sequence of shipped presets and the panel each one shows.
 //!
 //! Every file is written atomically: into a temporary file in the target folder, then
 //! renamed, so a failed export never leaves a half-written file behind.
@@ -11,6 +12,7 @@
 pub mod colormap;
 pub mod data;
 pub mod figure;
+pub mod lecture;
 pub mod panels;
 
 use std::path::{Path, PathBuf};

@@ -338,7 +338,7 @@ pub fn landscape_panel(
             points: minima.clone(),
             color: palette::WHITE,
             opacity: 1.0,
-            size: 12.0,
+            size: 9.0,
             marker: Marker::Cross,
             label: if minima.len() == 1 {
                 "minimum of L".into()

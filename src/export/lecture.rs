@@ -1,0 +1,87 @@
+//! The lecture sequence: shipped presets in teaching order, each with the figure panel that
+//! tells its story. `neqlab presets` prints it numbered; `neqlab figure NAME` draws the panel
+//! listed here unless `--panel` says otherwise.
+
+use super::panels::PanelKind;
+
+/// One step of the lecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LectureStep {
+    /// The shipped preset's name.
+    pub preset: &'static str,
+    /// The panel drawn for it; `None` when the preset has no figure (e.g. MNIST runs in the
+    /// app as a background job).
+    pub panel: Option<PanelKind>,
+    /// What the step shows, in a few words.
+    pub lesson: &'static str,
+}
+
+/// The lecture, in order. Presets not shipped in this build are skipped by the callers.
+pub const LECTURE_SEQUENCE: &[LectureStep] = &[
+    LectureStep {
+        preset: "bowl-equilibrium",
+        panel: Some(PanelKind::Both),
+        lesson: "noise aligned with the curvature: equilibrium, no current",
+    },
+    LectureStep {
+        preset: "bowl-current",
+        panel: Some(PanelKind::Both),
+        lesson: "tilted noise: a rotating current in the stationary state",
+    },
+    LectureStep {
+        preset: "bowl-wor",
+        panel: Some(PanelKind::Both),
+        lesson: "without replacement: the current vanishes and the cloud shrinks",
+    },
+    LectureStep {
+        preset: "double-well",
+        panel: Some(PanelKind::Both),
+        lesson: "hopping between two minima",
+    },
+    LectureStep {
+        preset: "sgld-currents",
+        panel: Some(PanelKind::Both),
+        lesson: "SGLD: thermal noise does not remove the minibatch current",
+    },
+    LectureStep {
+        preset: "sgworld-equilibrium",
+        panel: Some(PanelKind::Both),
+        lesson: "SGWORLD: without replacement, Langevin dynamics is in equilibrium",
+    },
+    LectureStep {
+        preset: "sgld-vs-sgworld",
+        panel: Some(PanelKind::Posterior),
+        lesson: "sampling a posterior: SGWORLD needs far fewer steps for the same accuracy",
+    },
+    LectureStep {
+        preset: "regression-net",
+        panel: Some(PanelKind::Ft),
+        lesson: "a seven-weight network: entropy production and fluctuation theorems",
+    },
+    LectureStep {
+        preset: "mnist",
+        panel: None,
+        lesson: "a real network on MNIST",
+    },
+];
+
+/// The lecture step of a shipped preset, if it is part of the lecture.
+pub fn lecture_step(preset: &str) -> Option<&'static LectureStep> {
+    LECTURE_SEQUENCE.iter().find(|step| step.preset == preset)
+}
+
+/// The panel `neqlab figure` draws when none is named: the lecture's choice for a preset of
+/// the sequence, else the density panels for a 2-D landscape, the posterior benchmark for a
+/// linear-Gaussian one, and the fluctuation theorems otherwise.
+pub fn default_panel(preset_name: &str, experiment: &crate::preset::Experiment) -> PanelKind {
+    if let Some(panel) = lecture_step(preset_name).and_then(|step| step.panel) {
+        return panel;
+    }
+    if experiment.landscape.dim() == 2 {
+        PanelKind::Both
+    } else if experiment.landscape.quadratic().is_some() {
+        PanelKind::Posterior
+    } else {
+        PanelKind::Ft
+    }
+}
