@@ -318,6 +318,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "sgworld-equilibrium",
         include_str!("../presets/sgworld-equilibrium.toml"),
     ),
+    (
+        "sgld-vs-sgworld",
+        include_str!("../presets/sgld-vs-sgworld.toml"),
+    ),
 ];
 
 /// The text of a shipped preset.

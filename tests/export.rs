@@ -90,10 +90,13 @@ fn every_shipped_2d_preset_exports_svg_and_png() {
             let svg = std::fs::read_to_string(&svg_path).expect("SVG readable");
             let texts = svg_texts(&svg);
             let all = texts.join("\n");
+            let names = experiment.landscape.weight_names();
+            let x_label = format!("weight {}", export::panels::subscript(&names[0]));
+            let y_label = format!("weight {}", export::panels::subscript(&names[1]));
             for needle in [
                 preset.title.as_str(),
-                "weight w₁",
-                "weight w₂",
+                &x_label,
+                &y_label,
                 "loss L(w) − L(w*)",
                 "walkers after",
             ] {
@@ -350,7 +353,18 @@ fn figure_command_draws_and_refuses_bad_requests() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    svg_texts(&std::fs::read_to_string(&out).expect("written"));
+    let texts = svg_texts(&std::fs::read_to_string(&out).expect("written"));
+    for needle in [
+        "weight w₁",
+        "weight w₂",
+        "loss L(w) − L(w*)",
+        "A rotating current",
+    ] {
+        assert!(
+            texts.iter().any(|t| t.contains(needle)),
+            "{needle}: {texts:?}"
+        );
+    }
 
     let fail = |arguments: &[&str], needles: &[&str]| {
         let output = neqlab(arguments);

@@ -128,6 +128,27 @@ impl Ensemble {
         }
     }
 
+    /// Walkers at the given positions (walker-major, a multiple of `d` long), e.g. drawn
+    /// from a known stationary distribution so that no burn-in is needed.
+    pub fn from_positions(
+        landscape: &dyn Landscape,
+        dynamics: Dynamics,
+        positions: Vec<f64>,
+        seed: u64,
+    ) -> Self {
+        let dim = landscape.dim();
+        assert_eq!(positions.len() % dim, 0, "positions come in whole walkers");
+        let walkers = positions.len() / dim;
+        Self {
+            dynamics,
+            dim,
+            positions,
+            rngs: (0..walkers).map(|k| walker_rng(seed, k)).collect(),
+            diverged: vec![false; walkers],
+            time: 0,
+        }
+    }
+
     /// The update rule.
     pub fn dynamics(&self) -> &Dynamics {
         &self.dynamics

@@ -258,6 +258,25 @@ pub fn gaussian_fit(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 4])> {
     Some((mean, cov))
 }
 
+/// Covariance `T H̄(w*)⁻¹` of the Gibbs density `exp(−L/T)` expanded to second order about
+/// the minimum `w*`: the equilibrium an unbiased Langevin sampler would reach (for a
+/// Bayesian loss at `T = 1`, the Laplace approximation of the posterior; THEORY.md
+/// sections 1, 4). `None` unless `H̄` is positive definite.
+pub fn gibbs_covariance(
+    experiment: &Experiment,
+    minimum: [f64; 2],
+    temperature: f64,
+) -> Option<[f64; 4]> {
+    let mut h = [0.0; 4];
+    experiment.landscape.hessian(&minimum, &mut h);
+    let determinant = h[0] * h[3] - h[1] * h[2];
+    if !(h[0] > 0.0 && determinant > 0.0) {
+        return None;
+    }
+    let scale = temperature / determinant;
+    Some([h[3] * scale, -h[1] * scale, -h[2] * scale, h[0] * scale])
+}
+
 /// A scalar field sampled on the cell centres of an `n × n` grid over `bounds`.
 fn sample_grid(n: usize, bounds: [f64; 4], field: impl Fn([f64; 2]) -> f64) -> Vec<f64> {
     let dx = (bounds[1] - bounds[0]) / n as f64;
@@ -358,6 +377,19 @@ pub fn landscape_panel(
             color: palette::SKY_BLUE,
             dashed: false,
             label: "2σ ellipse of the walkers".into(),
+        });
+    }
+    if let ([minimum], temperature) = (minima.as_slice(), experiment.dynamics.temperature)
+        && temperature > 0.0
+        && let Some(cov) = gibbs_covariance(experiment, *minimum, temperature)
+    {
+        ellipses.push(Ellipse {
+            centre: *minimum,
+            cov,
+            sigmas: 2.0,
+            color: palette::YELLOW,
+            dashed: true,
+            label: "Gibbs exp(−L/T), 2σ".into(),
         });
     }
     let (x_label, y_label) = axis_labels(experiment);

@@ -6,6 +6,8 @@
 //! [`crate::dynamics`] only see this trait.
 
 pub mod bowl;
+pub mod csv;
+pub mod linear_regression;
 pub mod newton;
 
 use std::path::Path;
@@ -14,6 +16,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use bowl::{Bowl, BowlSpec};
+pub use csv::CsvError;
+pub use linear_regression::{LinearRegression, LinearRegressionSpec};
 
 /// Errors raised while building a landscape from its specification.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +29,9 @@ pub enum LandscapeError {
     /// `regression-net-2d`).
     #[error("{0}")]
     Minimum(String),
+    /// A data file named by `data` cannot be used.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
 }
 
 impl LandscapeError {
@@ -157,24 +164,28 @@ pub fn gradient_covariance(landscape: &dyn Landscape, w: &[f64]) -> Vec<f64> {
 pub enum LandscapeSpec {
     #[serde(rename = "bowl")]
     Bowl(BowlSpec),
+    #[serde(rename = "linear-regression")]
+    LinearRegression(LinearRegressionSpec),
 }
 
 /// Every landscape kind a preset may name.
-pub const KINDS: [&str; 1] = ["bowl"];
+pub const KINDS: [&str; 2] = ["bowl", "linear-regression"];
 
 impl LandscapeSpec {
     /// The preset `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Bowl(_) => "bowl",
+            Self::LinearRegression(_) => "linear-regression",
         }
     }
 
     /// Build the landscape. Relative data paths are resolved against `base_dir` (the folder of
     /// the preset file).
-    pub fn build(&self, _base_dir: &Path) -> Result<Arc<dyn Landscape>, LandscapeError> {
+    pub fn build(&self, base_dir: &Path) -> Result<Arc<dyn Landscape>, LandscapeError> {
         Ok(match self {
             Self::Bowl(spec) => Arc::new(Bowl::new(spec)?),
+            Self::LinearRegression(spec) => Arc::new(LinearRegression::new(spec, base_dir)?),
         })
     }
 
