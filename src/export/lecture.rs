@@ -30,7 +30,8 @@ pub const LECTURE_SEQUENCE: &[LectureStep] = &[
     },
     LectureStep {
         preset: "bowl-wor",
-        panel: Some(PanelKind::Both),
+        // SGD without replacement has no Fokker–Planck prediction (no thermal noise).
+        panel: Some(PanelKind::Sim),
         lesson: "without replacement: the current vanishes and the cloud shrinks",
     },
     LectureStep {
