@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
 use neqlab::export::{self, PanelKind, lecture};
-use neqlab::landscape::{BowlSpec, LandscapeSpec};
+use neqlab::landscape::{BowlSpec, LandscapeSpec, RegressionNetSpec};
 use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
 
@@ -328,6 +328,7 @@ fn measure(spec: &LandscapeSpec, walkers: usize, steps: u64, repeats: usize) -> 
     let landscape = spec.build(Path::new("."))?;
     let eta = match spec {
         LandscapeSpec::Bowl(_) => 1e-2,
+        LandscapeSpec::RegressionNet(_) => 1e-7,
         #[allow(unreachable_patterns)]
         _ => 1e-7,
     };
@@ -349,6 +350,12 @@ fn measure(spec: &LandscapeSpec, walkers: usize, steps: u64, repeats: usize) -> 
 fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Result<()> {
     let bowl = LandscapeSpec::Bowl(BowlSpec::default());
     let bowl_rate = measure(&bowl, walkers, steps, repeats).context("bowl benchmark")?;
+    let net = LandscapeSpec::RegressionNet(RegressionNetSpec::default());
+    let net_rate = measure(&net, walkers, steps, repeats).context("net benchmark")?;
+    // One walker runs on one thread: as many steps as the ensemble measurement, capped.
+    let single_steps = (walkers as u64 * steps).clamp(1, 2_000_000);
+    let net_single_rate =
+        measure(&net, 1, single_steps, repeats).context("single-walker net benchmark")?;
     if json {
         println!(
             "{}",
@@ -357,7 +364,10 @@ fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Resu
                 "walkers": walkers,
                 "steps": steps,
                 "repeats": repeats,
+                "single_walker_steps": single_steps,
                 "bowl_walker_steps_per_second": bowl_rate,
+                "net_walker_steps_per_second": net_rate,
+                "net_single_walker_steps_per_second": net_single_rate,
             })
         );
     } else {
@@ -366,6 +376,8 @@ fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Resu
             rayon::current_num_threads()
         );
         println!("bowl (N = 100, B = 10, SGD WR): {bowl_rate:.4e} walker-steps/s");
+        println!("net (N = 200, B = 10, SGD WR, eta = 1e-7): {net_rate:.4e} walker-steps/s");
+        println!("net, one walker ({single_steps} steps): {net_single_rate:.4e} steps/s");
     }
     Ok(())
 }

@@ -319,6 +319,19 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../presets/sgworld-equilibrium.toml"),
     ),
     (
+        "bowl-equilibrium",
+        include_str!("../presets/bowl-equilibrium.toml"),
+    ),
+    ("double-well", include_str!("../presets/double-well.toml")),
+    (
+        "regression-net",
+        include_str!("../presets/regression-net.toml"),
+    ),
+    (
+        "regression-net-2d",
+        include_str!("../presets/regression-net-2d.toml"),
+    ),
+    (
         "sgld-vs-sgworld",
         include_str!("../presets/sgld-vs-sgworld.toml"),
     ),

@@ -7,8 +7,11 @@
 
 pub mod bowl;
 pub mod csv;
+pub mod double_well;
 pub mod linear_regression;
 pub mod newton;
+pub mod regression_net;
+pub mod regression_net_2d;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +20,10 @@ use serde::{Deserialize, Serialize};
 
 pub use bowl::{Bowl, BowlSpec};
 pub use csv::CsvError;
+pub use double_well::{DoubleWell, DoubleWellSpec};
 pub use linear_regression::{LinearRegression, LinearRegressionSpec};
+pub use regression_net::{RegressionNet, RegressionNetSpec};
+pub use regression_net_2d::{RegressionNet2d, RegressionNet2dSpec};
 
 /// Errors raised while building a landscape from its specification.
 #[derive(Debug, thiserror::Error)]
@@ -166,10 +172,16 @@ pub enum LandscapeSpec {
     Bowl(BowlSpec),
     #[serde(rename = "linear-regression")]
     LinearRegression(LinearRegressionSpec),
+    #[serde(rename = "double-well")]
+    DoubleWell(DoubleWellSpec),
+    #[serde(rename = "regression-net")]
+    RegressionNet(RegressionNetSpec),
+    #[serde(rename = "regression-net-2d")]
+    RegressionNet2d(RegressionNet2dSpec),
 }
 
 /// Every landscape kind a preset may name.
-pub const KINDS: [&str; 2] = ["bowl", "linear-regression"];
+pub const KINDS: [&str; 4] = ["bowl", "linear-regression", "double-well", "regression-net"];
 
 impl LandscapeSpec {
     /// The preset `kind`.
@@ -177,6 +189,9 @@ impl LandscapeSpec {
         match self {
             Self::Bowl(_) => "bowl",
             Self::LinearRegression(_) => "linear-regression",
+            Self::DoubleWell(_) => "double-well",
+            Self::RegressionNet(_) => "regression-net",
+            Self::RegressionNet2d(_) => "regression-net-2d",
         }
     }
 
@@ -186,12 +201,15 @@ impl LandscapeSpec {
         Ok(match self {
             Self::Bowl(spec) => Arc::new(Bowl::new(spec)?),
             Self::LinearRegression(spec) => Arc::new(LinearRegression::new(spec, base_dir)?),
+            Self::DoubleWell(spec) => Arc::new(DoubleWell::new(spec)?),
+            Self::RegressionNet(spec) => Arc::new(RegressionNet::new(spec, base_dir)?),
+            Self::RegressionNet2d(spec) => Arc::new(RegressionNet2d::new(spec, base_dir)?),
         })
     }
 
     /// Whether the landscape is two-dimensional (and so has 2-D views and a Fokker–Planck solve).
     pub fn is_2d(&self) -> bool {
-        true
+        !matches!(self, Self::RegressionNet(_))
     }
 }
 
