@@ -32,7 +32,7 @@ pub const LECTURE_SEQUENCE: &[LectureStep] = &[
         preset: "bowl-wor",
         // SGD without replacement has no Fokker–Planck prediction (no thermal noise).
         panel: Some(PanelKind::Sim),
-        lesson: "without replacement: the current vanishes and the cloud shrinks",
+        lesson: "without replacement: the cloud shrinks and the circulation with it",
     },
     LectureStep {
         preset: "double-well",
@@ -58,6 +58,11 @@ pub const LECTURE_SEQUENCE: &[LectureStep] = &[
         preset: "regression-net",
         panel: Some(PanelKind::Ft),
         lesson: "a seven-weight network: entropy production and fluctuation theorems",
+    },
+    LectureStep {
+        preset: "regression-net-2d",
+        panel: Some(PanelKind::Both),
+        lesson: "two weights of the trained network: currents in a real loss landscape",
     },
     LectureStep {
         preset: "mnist",
