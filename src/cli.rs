@@ -290,6 +290,7 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     );
     let Some(sim) = &report.sim else {
         println!("no statistics (steps = 0 or every walker diverged)");
+        print_theory(&names, report);
         return;
     };
     let d = sim.mean.len();
@@ -304,6 +305,170 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     }
     print_matrix("covariance", &names, &sim.cov);
     print_matrix("stochastic area", &names, &sim.area);
+    print_theory(&names, report);
+}
+
+/// `|a − b| / |b|`, or NaN when `b` is zero.
+fn relative_difference(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        f64::NAN
+    } else {
+        (a - b).abs() / b.abs()
+    }
+}
+
+/// `‖a − b‖_F / ‖b‖_F`.
+fn relative_frobenius(a: &[f64], b: &[f64]) -> f64 {
+    let difference: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| y * y).sum();
+    if norm == 0.0 {
+        f64::NAN
+    } else {
+        (difference / norm).sqrt()
+    }
+}
+
+/// The linearised theory next to the simulation, with relative differences (THEORY.md
+/// sections 3, 4, 7).
+fn print_theory(names: &[String], report: &RunReport) {
+    let Some(theory) = &report.theory else {
+        println!(
+            "\ntheory: {}",
+            report
+                .theory_error
+                .as_deref()
+                .unwrap_or("no prediction: the theory was not computed")
+        );
+        return;
+    };
+    let d = theory.dim();
+    let unit = theory.time_unit.name();
+    println!(
+        "\nlinearised theory (per {unit}; {:.3} s{})",
+        report.theory_seconds,
+        theory
+            .permutations
+            .map(|p| format!("; D_WOR from {p} permutations"))
+            .unwrap_or_default()
+    );
+    let eigenvalues = theory.hessian_eigenvalues();
+    println!(
+        "Hessian eigenvalues: {}",
+        eigenvalues
+            .iter()
+            .map(|h| format!("{h:.4e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let wor = theory.time_unit == neqlab::dynamics::TimeUnit::Epoch;
+    let sim = report.sim.as_ref();
+    println!(
+        "\n{:<8} {:>14} {:>14} {:>14} {:>14} {:>14} {:>9}",
+        "weight",
+        "minimum of L",
+        if wor { "w_eff" } else { "mean (theory)" },
+        "mean (sim)",
+        "std (theory)",
+        "std (sim)",
+        "rel.diff"
+    );
+    for (a, name) in names.iter().enumerate().take(d) {
+        let theory_std = theory.cov[a * d + a].max(0.0).sqrt();
+        let (sim_mean, sim_std) = sim
+            .map(|s| (s.mean[a], s.cov[a * d + a].max(0.0).sqrt()))
+            .unwrap_or((f64::NAN, f64::NAN));
+        println!(
+            "{:<8} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>9.4}",
+            name,
+            theory.minimum[a],
+            theory.mean[a],
+            sim_mean,
+            theory_std,
+            sim_std,
+            relative_difference(sim_std, theory_std)
+        );
+    }
+    if let Some(sim) = sim
+        && let (Some(to_mean), Some(to_minimum)) = (sim.distance_to_mean, sim.distance_to_minimum)
+    {
+        if wor {
+            println!(
+                "simulated mean: {to_mean:.4e} from w_eff, {to_minimum:.4e} from the minimum of L \
+                 (|w_eff − minimum| = {:.4e})",
+                theory
+                    .mean
+                    .iter()
+                    .zip(&theory.minimum)
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            );
+        } else {
+            println!("simulated mean: {to_minimum:.4e} from the minimum of L");
+        }
+    }
+    print_matrix("diffusion D (theory)", names, &theory.diffusion);
+    if let Some(sampled) = sim.and_then(|s| s.diffusion_sampled.as_ref()) {
+        print_matrix(
+            &format!(
+                "diffusion sampled from {} one-{unit} displacements at the mean",
+                neqlab::run::DIFFUSION_SAMPLES
+            ),
+            names,
+            sampled,
+        );
+        let ratio: Vec<f64> = sampled
+            .iter()
+            .zip(&theory.diffusion)
+            .map(|(s, t)| s / t)
+            .collect();
+        print_matrix("ratio sampled / theory", names, &ratio);
+    }
+    print_matrix("covariance Σ (Lyapunov)", names, &theory.cov);
+    if let Some(sim) = sim {
+        println!(
+            "covariance: simulation vs Lyapunov, relative Frobenius difference {:.4}",
+            relative_frobenius(&sim.cov, &theory.cov)
+        );
+    }
+    print_matrix("circulation C (theory)", names, &theory.circulation);
+    if let Some(sim) = sim {
+        println!(
+            "stochastic area: simulation vs C, relative Frobenius difference {:.4}",
+            relative_frobenius(&sim.area, &theory.circulation)
+        );
+    }
+    println!(
+        "\nentropy production per {unit}: theory {:.6e}",
+        theory.ep_rate
+    );
+    if let Some(sim) = sim
+        && let Some(rate) = sim.ep_rate
+    {
+        println!(
+            "                          simulation {:.6e} ± {:.1e} (rel.diff {:.4})",
+            rate,
+            sim.ep_rate_error.unwrap_or(f64::NAN),
+            relative_difference(rate, theory.ep_rate)
+        );
+        if let Some(ift) = &sim.ift {
+            for point in ift {
+                println!(
+                    "IFT <exp(-Σ)> over {} {unit}(s): {:.5} ± {:.5} ({} trajectories)",
+                    point.units, point.mean, point.error, point.trajectories
+                );
+            }
+        }
+        match sim.dft_slope {
+            Some(slope) => println!(
+                "DFT slope of ln P(Σ)/P(-Σ) over {} {unit}s: {:.4} ± {:.4}",
+                neqlab::run::DFT_UNITS,
+                slope,
+                sim.dft_slope_error.unwrap_or(f64::NAN)
+            ),
+            None => println!("DFT slope: not enough entropy production to fit"),
+        }
+    }
 }
 
 fn print_matrix(title: &str, names: &[String], m: &[f64]) {

@@ -7,6 +7,7 @@
 //! - [`landscape`]: loss landscapes with per-example losses, gradients and Hessians.
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
 //! - [`stats`]: estimators from simulation.
+//! - [`theory`]: the linearised stationary state, the WOR effective landscape, Fokker–Planck fields.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
@@ -19,3 +20,4 @@ pub mod landscape;
 pub mod preset;
 pub mod run;
 pub mod stats;
+pub mod theory;

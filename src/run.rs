@@ -7,7 +7,14 @@ use serde::Serialize;
 
 use crate::dynamics::Ensemble;
 use crate::preset::{Experiment, Preset};
-use crate::stats::{MomentStats, Moments};
+use crate::stats::{EntropyProduction, IftPoint, MomentStats, Moments, sampled_diffusion};
+use crate::theory::{LinearTheory, TheoryOptions, linear_theory};
+
+/// One-unit displacements from the predicted mean used for the sampled diffusion matrix.
+pub const DIFFUSION_SAMPLES: usize = 100_000;
+
+/// Trajectory length (time units) of the `Σ` histogram behind the DFT slope.
+pub const DFT_UNITS: usize = 5;
 
 /// Time units per slice between progress reports.
 const SLICE_UNITS: u64 = 256;
@@ -33,7 +40,62 @@ pub struct RunReport {
     pub walker_steps_per_second: f64,
     pub seconds: f64,
     /// Stationary statistics; absent when `steps = 0` or every walker diverged.
-    pub sim: Option<Moments>,
+    pub sim: Option<SimReport>,
+    /// The linearised theory (THEORY.md sections 3, 4); absent when it has no prediction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory: Option<LinearTheory>,
+    /// Why the theory has no prediction ("no prediction: ...").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory_error: Option<String>,
+    /// Seconds spent on the theory.
+    pub theory_seconds: f64,
+}
+
+/// Simulated statistics: the stationary moments plus, when the theory has a prediction,
+/// entropy production measured with its `v` and `D` (THEORY.md section 7) and the sampled
+/// diffusion matrix at its mean. Dereferences to the [`Moments`].
+#[derive(Clone, Debug, Serialize)]
+pub struct SimReport {
+    #[serde(flatten)]
+    pub moments: Moments,
+    /// Mean entropy production per time unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ep_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ep_rate_error: Option<f64>,
+    /// `⟨exp(−Σ)⟩` for trajectories of 1 … 5 time units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ift: Option<Vec<IftPoint>>,
+    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dft_slope: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dft_slope_error: Option<f64>,
+    /// Half the covariance of [`DIFFUSION_SAMPLES`] one-unit displacements from the
+    /// predicted mean (row-major), to compare with `theory.diffusion`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion_sampled: Option<Vec<f64>>,
+    /// `|simulated mean − theory.mean|` (the effective minimum without replacement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_to_mean: Option<f64>,
+    /// `|simulated mean − theory.minimum|` (the minimum of `L`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_to_minimum: Option<f64>,
+}
+
+impl std::ops::Deref for SimReport {
+    type Target = Moments;
+    fn deref(&self) -> &Moments {
+        &self.moments
+    }
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Run the preset's simulation, calling `progress` with the fraction done.
@@ -52,7 +114,16 @@ pub fn simulate(
         &experiment.start,
         spec.seed,
     );
-    let mut stats = MomentStats::new(&experiment.start, spec.burn_in);
+    let theory_started = Instant::now();
+    let (theory, theory_error) = match linear_theory(experiment, &TheoryOptions::default()) {
+        Ok(theory) => (Some(theory), None),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    let theory_seconds = theory_started.elapsed().as_secs_f64();
+    let entropy = theory
+        .as_ref()
+        .and_then(|t| EntropyProduction::new(t, spec.burn_in, DFT_UNITS));
+    let mut stats = (MomentStats::new(&experiment.start, spec.burn_in), entropy);
     let total = if spec.steps == 0 {
         0
     } else {
@@ -88,7 +159,32 @@ pub fn simulate(
             0.0
         },
         seconds,
-        sim: stats.moments(),
+        sim: stats.0.moments().map(|moments| {
+            let entropy = stats.1.as_ref().map(EntropyProduction::stats);
+            let diffusion_sampled = theory.as_ref().map(|t| {
+                sampled_diffusion(
+                    landscape,
+                    dynamics,
+                    &t.mean,
+                    DIFFUSION_SAMPLES,
+                    spec.seed ^ 0x4449_4646,
+                )
+            });
+            SimReport {
+                distance_to_mean: theory.as_ref().map(|t| distance(&moments.mean, &t.mean)),
+                distance_to_minimum: theory.as_ref().map(|t| distance(&moments.mean, &t.minimum)),
+                moments,
+                ep_rate: entropy.as_ref().map(|e| e.ep_rate),
+                ep_rate_error: entropy.as_ref().map(|e| e.ep_rate_error),
+                ift: entropy.as_ref().map(|e| e.ift.clone()),
+                dft_slope: entropy.as_ref().and_then(|e| e.dft_slope),
+                dft_slope_error: entropy.as_ref().and_then(|e| e.dft_slope_error),
+                diffusion_sampled,
+            }
+        }),
+        theory,
+        theory_error,
+        theory_seconds,
     };
     (report, ensemble)
 }

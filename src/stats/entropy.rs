@@ -1,0 +1,485 @@
+//! Entropy production and fluctuation theorems from simulation (THEORY.md sections 3, 7),
+//! the sampled diffusion matrix at a point, and the KL divergence of Gaussian fits.
+//!
+//! With the linearised theory's mean local velocity `v(w) = −C Σ⁻¹ (w − mean)` and diffusion
+//! matrix `D`, the entropy produced in one time unit is
+//!
+//! ```text
+//! σ_n = v(w̃_n)ᵀ D⁻¹ (w_{n+1} − w_n),     w̃_n = (w_n + w_{n+1})/2   (Stratonovich),
+//! ```
+//!
+//! and a trajectory of `k` units produces `Σ = σ_n + … + σ_{n+k−1}`. In the stationary state
+//! `⟨σ⟩ = −tr(C D⁻¹ C Σ⁻¹)`, `⟨exp(−Σ)⟩ = 1` for every `k` (integral fluctuation theorem) and
+//! `ln P(Σ)/P(−Σ) = Σ` (detailed fluctuation theorem).
+//!
+//! Trajectories are non-overlapping windows of each walker's recorded time units, aligned
+//! to `burn_in`; windows cut by the end of an [`Ensemble::advance`](crate::dynamics::Ensemble)
+//! call are dropped (a choice by time alone, so it biases nothing). Standard errors come
+//! from the spread between [`GROUPS`] groups of walkers (walker index mod `GROUPS`), which
+//! are independent, so the correlation between successive windows of one walker is
+//! accounted for.
+
+use serde::Serialize;
+
+use crate::dynamics::{Dynamics, Ensemble, Observer};
+use crate::landscape::Landscape;
+use crate::theory::LinearTheory;
+
+/// Longest trajectory, in time units, whose `⟨exp(−Σ)⟩` is measured.
+pub const MAX_UNITS: usize = 5;
+
+/// Independent walker groups for standard errors.
+pub const GROUPS: usize = 32;
+
+/// Bins of the `Σ` histogram on each side of zero.
+const HALF_BINS: usize = 96;
+
+/// Bin width of the `Σ` histogram in units of the predicted standard deviation of `Σ`.
+const BIN_WIDTH_IN_STD: f64 = 1.0 / 12.0;
+
+/// Per-group sums of a scalar.
+#[derive(Clone, Debug)]
+struct GroupSums {
+    count: [u64; GROUPS],
+    sum: [f64; GROUPS],
+}
+
+impl GroupSums {
+    fn new() -> Self {
+        Self {
+            count: [0; GROUPS],
+            sum: [0.0; GROUPS],
+        }
+    }
+
+    fn add(&mut self, group: usize, x: f64) {
+        self.count[group] += 1;
+        self.sum[group] += x;
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for g in 0..GROUPS {
+            self.count[g] += other.count[g];
+            self.sum[g] += other.sum[g];
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.count.iter().sum()
+    }
+
+    /// Mean and its standard error from the spread of the group means (weighted by counts).
+    fn mean_and_error(&self) -> (f64, f64) {
+        let total = self.total();
+        if total == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        let mean = self.sum.iter().sum::<f64>() / total as f64;
+        let groups: Vec<(f64, f64)> = (0..GROUPS)
+            .filter(|&g| self.count[g] > 0)
+            .map(|g| (self.count[g] as f64, self.sum[g] / self.count[g] as f64))
+            .collect();
+        if groups.len() < 2 {
+            return (mean, f64::NAN);
+        }
+        let weight: f64 = groups.iter().map(|(n, _)| n).sum();
+        let k = groups.len() as f64;
+        let spread: f64 = groups
+            .iter()
+            .map(|(n, m)| n * (m - mean).powi(2))
+            .sum::<f64>()
+            / weight
+            * k
+            / (k - 1.0);
+        (mean, (spread / k).sqrt())
+    }
+}
+
+/// An [`Observer`] accumulating entropy production along walker trajectories.
+#[derive(Clone, Debug)]
+pub struct EntropyProduction {
+    dim: usize,
+    burn_in: u64,
+    mean: Vec<f64>,
+    /// `−C Σ⁻¹`, row-major.
+    velocity: Vec<f64>,
+    /// `D⁻¹`, row-major.
+    diffusion_inverse: Vec<f64>,
+    /// Window length of the `Σ` histogram.
+    histogram_units: usize,
+    bin_width: f64,
+    // Per-walker window state, reset by `begin_walker`.
+    group: usize,
+    partial: [f64; MAX_UNITS],
+    filled: [usize; MAX_UNITS],
+    active: [bool; MAX_UNITS],
+    // Accumulators.
+    rate: GroupSums,
+    exp_minus: Vec<GroupSums>,
+    /// Counts of `Σ` over `histogram_units` in bins `[j w, (j+1) w)`, `j = −HALF_BINS..HALF_BINS`.
+    histogram: Vec<u64>,
+    outside: u64,
+    // Scratch.
+    midpoint: Vec<f64>,
+    force: Vec<f64>,
+}
+
+/// One integral-fluctuation-theorem point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IftPoint {
+    /// Trajectory length `k` in time units.
+    pub units: usize,
+    /// `⟨exp(−Σ)⟩`.
+    pub mean: f64,
+    /// Its standard error.
+    pub error: f64,
+    /// Trajectories averaged.
+    pub trajectories: u64,
+}
+
+/// Entropy production statistics of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EntropyStats {
+    /// Walker-units used.
+    pub samples: u64,
+    /// Mean entropy production per time unit `⟨σ⟩`.
+    pub ep_rate: f64,
+    pub ep_rate_error: f64,
+    /// `⟨exp(−Σ)⟩` for `k = 1 … 5`.
+    pub ift: Vec<IftPoint>,
+    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (fit through the origin); `None` without
+    /// enough bins populated on both sides.
+    pub dft_slope: Option<f64>,
+    pub dft_slope_error: Option<f64>,
+    /// Trajectory length of the histogram.
+    pub dft_units: usize,
+    /// Pairs of bins `±Σ` used in the fit.
+    pub dft_bins: usize,
+}
+
+impl EntropyProduction {
+    /// Entropy production with the theory's `v` and `D`, recording units `burn_in..`; the
+    /// `Σ` histogram uses trajectories of `histogram_units` (1 to 5) units. `None` when `D`
+    /// cannot be inverted.
+    pub fn new(theory: &LinearTheory, burn_in: u64, histogram_units: usize) -> Option<Self> {
+        let dim = theory.dim();
+        let diffusion_inverse = theory.diffusion_inverse()?;
+        let histogram_units = histogram_units.clamp(1, MAX_UNITS);
+        // Σ over k units is nearly Gaussian with variance ≈ 2 × mean (the DFT); bins are a
+        // fixed fraction of that predicted width.
+        let predicted_std = (2.0 * theory.ep_rate.max(0.0) * histogram_units as f64).sqrt();
+        let bin_width = if predicted_std > 0.0 {
+            predicted_std * BIN_WIDTH_IN_STD
+        } else {
+            0.0
+        };
+        Some(Self {
+            dim,
+            burn_in,
+            mean: theory.mean.clone(),
+            velocity: theory.velocity_matrix(),
+            diffusion_inverse,
+            histogram_units,
+            bin_width,
+            group: 0,
+            partial: [0.0; MAX_UNITS],
+            filled: [0; MAX_UNITS],
+            active: [false; MAX_UNITS],
+            rate: GroupSums::new(),
+            exp_minus: vec![GroupSums::new(); MAX_UNITS],
+            histogram: vec![0; 2 * HALF_BINS],
+            outside: 0,
+            midpoint: vec![0.0; dim],
+            force: vec![0.0; dim],
+        })
+    }
+
+    /// Entropy produced by one step from `before` to `after`,
+    /// `v(w̃)ᵀ D⁻¹ (after − before)` with `w̃` the midpoint.
+    pub fn entropy(&mut self, before: &[f64], after: &[f64]) -> f64 {
+        let d = self.dim;
+        for a in 0..d {
+            self.midpoint[a] = 0.5 * (before[a] + after[a]) - self.mean[a];
+        }
+        // force = D⁻¹ v(w̃)  (D⁻¹ symmetric)
+        for a in 0..d {
+            let mut v = 0.0;
+            for b in 0..d {
+                v += self.velocity[a * d + b] * self.midpoint[b];
+            }
+            self.force[a] = v;
+        }
+        let mut sigma = 0.0;
+        for a in 0..d {
+            let mut f = 0.0;
+            for b in 0..d {
+                f += self.diffusion_inverse[a * d + b] * self.force[b];
+            }
+            sigma += f * (after[a] - before[a]);
+        }
+        sigma
+    }
+
+    /// The statistics so far.
+    pub fn stats(&self) -> EntropyStats {
+        let (ep_rate, ep_rate_error) = self.rate.mean_and_error();
+        let ift = self
+            .exp_minus
+            .iter()
+            .enumerate()
+            .map(|(k, sums)| {
+                let (mean, error) = sums.mean_and_error();
+                IftPoint {
+                    units: k + 1,
+                    mean,
+                    error,
+                    trajectories: sums.total(),
+                }
+            })
+            .collect();
+        let (dft_slope, dft_slope_error, dft_bins) = self.dft_fit();
+        EntropyStats {
+            samples: self.rate.total(),
+            ep_rate,
+            ep_rate_error,
+            ift,
+            dft_slope,
+            dft_slope_error,
+            dft_units: self.histogram_units,
+            dft_bins,
+        }
+    }
+
+    /// Weighted least squares of `y_j = ln(n₊/n₋)` against the bin centre `s_j` through the
+    /// origin, over bin pairs with at least 25 counts on both sides; `Var y ≈ 1/n₊ + 1/n₋`.
+    fn dft_fit(&self) -> (Option<f64>, Option<f64>, usize) {
+        if self.bin_width <= 0.0 {
+            return (None, None, 0);
+        }
+        let (mut sxy, mut sxx, mut used) = (0.0, 0.0, 0);
+        for j in 0..HALF_BINS {
+            let plus = self.histogram[HALF_BINS + j];
+            let minus = self.histogram[HALF_BINS - 1 - j];
+            if plus < 25 || minus < 25 {
+                continue;
+            }
+            let s = (j as f64 + 0.5) * self.bin_width;
+            let y = (plus as f64 / minus as f64).ln();
+            let weight = 1.0 / (1.0 / plus as f64 + 1.0 / minus as f64);
+            sxy += weight * s * y;
+            sxx += weight * s * s;
+            used += 1;
+        }
+        if used < 2 {
+            return (None, None, used);
+        }
+        (Some(sxy / sxx), Some(1.0 / sxx.sqrt()), used)
+    }
+}
+
+impl Observer for EntropyProduction {
+    fn fork(&self) -> Self {
+        let mut fresh = self.clone();
+        fresh.rate = GroupSums::new();
+        fresh.exp_minus = vec![GroupSums::new(); MAX_UNITS];
+        fresh.histogram.fill(0);
+        fresh.outside = 0;
+        fresh
+    }
+
+    fn begin_walker(&mut self, walker: usize) {
+        self.group = walker % GROUPS;
+        self.active = [false; MAX_UNITS];
+    }
+
+    fn observe(&mut self, _walker: usize, unit: u64, before: &[f64], after: &[f64]) {
+        if unit < self.burn_in {
+            return;
+        }
+        let offset = unit - self.burn_in;
+        let sigma = self.entropy(before, after);
+        self.rate.add(self.group, sigma);
+        for k in 0..MAX_UNITS {
+            let units = k + 1;
+            if offset.is_multiple_of(units as u64) {
+                self.partial[k] = 0.0;
+                self.filled[k] = 0;
+                self.active[k] = true;
+            }
+            if !self.active[k] {
+                continue;
+            }
+            self.partial[k] += sigma;
+            self.filled[k] += 1;
+            if self.filled[k] == units {
+                self.active[k] = false;
+                let total = self.partial[k];
+                self.exp_minus[k].add(self.group, (-total).exp());
+                if units == self.histogram_units && self.bin_width > 0.0 {
+                    let bin = (total / self.bin_width).floor() + HALF_BINS as f64;
+                    if bin >= 0.0 && bin < (2 * HALF_BINS) as f64 {
+                        self.histogram[bin as usize] += 1;
+                    } else {
+                        self.outside += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.rate.merge(&other.rate);
+        for (mine, theirs) in self.exp_minus.iter_mut().zip(&other.exp_minus) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.histogram.iter_mut().zip(&other.histogram) {
+            *mine += theirs;
+        }
+        self.outside += other.outside;
+    }
+}
+
+/// Sums of one-unit displacements, for the sampled diffusion matrix.
+#[derive(Clone, Debug)]
+struct Displacements {
+    dim: usize,
+    count: u64,
+    sum: Vec<f64>,
+    outer: Vec<f64>,
+}
+
+impl Observer for Displacements {
+    fn fork(&self) -> Self {
+        Self {
+            dim: self.dim,
+            count: 0,
+            sum: vec![0.0; self.dim],
+            outer: vec![0.0; self.dim * self.dim],
+        }
+    }
+
+    fn observe(&mut self, _: usize, _: u64, before: &[f64], after: &[f64]) {
+        let d = self.dim;
+        self.count += 1;
+        for a in 0..d {
+            let da = after[a] - before[a];
+            self.sum[a] += da;
+            for b in 0..d {
+                self.outer[a * d + b] += da * (after[b] - before[b]);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.count += other.count;
+        self.sum
+            .iter_mut()
+            .zip(&other.sum)
+            .for_each(|(m, t)| *m += t);
+        self.outer
+            .iter_mut()
+            .zip(&other.outer)
+            .for_each(|(m, t)| *m += t);
+    }
+}
+
+/// The diffusion matrix at `point` sampled from simulation (THEORY.md section 7): half the
+/// covariance of `samples` independent one-unit displacements (a step with replacement, an
+/// epoch without) from `point`, row-major. With replacement it must match
+/// `D(w) = (η²/2) c_B S(w) + η T I` exactly; without, `D_WOR + η M T I` up to `O(η)`
+/// relative corrections.
+pub fn sampled_diffusion(
+    landscape: &dyn Landscape,
+    dynamics: Dynamics,
+    point: &[f64],
+    samples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let d = landscape.dim();
+    let mut ensemble = Ensemble::new(landscape, dynamics, samples, point, seed);
+    let mut displacements = Displacements {
+        dim: d,
+        count: 0,
+        sum: vec![0.0; d],
+        outer: vec![0.0; d * d],
+    };
+    ensemble.advance(landscape, 1, &mut displacements);
+    let n = displacements.count.max(1) as f64;
+    let mut out = vec![0.0; d * d];
+    for a in 0..d {
+        for b in 0..d {
+            let cov = displacements.outer[a * d + b] / n
+                - displacements.sum[a] / n * displacements.sum[b] / n;
+            out[a * d + b] = 0.5 * cov * n / (n - 1.0).max(1.0);
+        }
+    }
+    out
+}
+
+/// `KL(N(m0, s0) ‖ N(m1, s1))` in nats, covariances row-major `d × d`:
+/// `½ [tr(s1⁻¹ s0) + (m1 − m0)ᵀ s1⁻¹ (m1 − m0) − d + ln det s1 − ln det s0]`.
+/// `None` unless both covariances are positive definite.
+pub fn gaussian_kl(m0: &[f64], s0: &[f64], m1: &[f64], s1: &[f64]) -> Option<f64> {
+    use nalgebra::{DMatrix, DVector};
+    let d = m0.len();
+    if m1.len() != d || s0.len() != d * d || s1.len() != d * d {
+        return None;
+    }
+    let c0 = DMatrix::from_row_slice(d, d, s0).cholesky()?;
+    let c1 = DMatrix::from_row_slice(d, d, s1).cholesky()?;
+    let log_det = |c: &nalgebra::Cholesky<f64, nalgebra::Dyn>| {
+        2.0 * c.l_dirty().diagonal().iter().map(|x| x.ln()).sum::<f64>()
+    };
+    let trace = c1.solve(&DMatrix::from_row_slice(d, d, s0)).trace();
+    let delta = DVector::from_iterator(d, m1.iter().zip(m0).map(|(a, b)| a - b));
+    let quadratic = delta.dot(&c1.solve(&delta));
+    Some(0.5 * (trace + quadratic - d as f64 + log_det(&c1) - log_det(&c0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kl_of_known_gaussians() {
+        // 1-D: KL = ln(s1/s0) + (s0² + (m0−m1)²)/(2 s1²) − ½.
+        let kl = gaussian_kl(&[0.0], &[1.0], &[1.0], &[4.0]).expect("PD");
+        let expected = 2.0_f64.ln() + (1.0 + 1.0) / 8.0 - 0.5;
+        assert!((kl - expected).abs() < 1e-12);
+        // Zero for identical Gaussians, positive otherwise, not symmetric.
+        let s = [2.0, 0.3, 0.3, 1.0];
+        let t = [1.0, -0.2, -0.2, 3.0];
+        assert!(
+            gaussian_kl(&[1.0, 2.0], &s, &[1.0, 2.0], &s)
+                .expect("PD")
+                .abs()
+                < 1e-12
+        );
+        let forward = gaussian_kl(&[0.0, 0.0], &s, &[0.5, 0.0], &t).expect("PD");
+        let backward = gaussian_kl(&[0.5, 0.0], &t, &[0.0, 0.0], &s).expect("PD");
+        assert!(forward > 0.0 && backward > 0.0 && (forward - backward).abs() > 1e-3);
+        assert!(gaussian_kl(&[0.0], &[0.0], &[0.0], &[1.0]).is_none());
+    }
+
+    /// Group means give the usual standard error for independent samples: 32 groups of
+    /// equal counts of ±1 have mean 0 and error 0 when every group is balanced.
+    #[test]
+    fn group_errors() {
+        let mut sums = GroupSums::new();
+        for g in 0..GROUPS {
+            sums.add(g, 1.0);
+            sums.add(g, -1.0);
+        }
+        let (mean, error) = sums.mean_and_error();
+        assert_eq!(mean, 0.0);
+        assert_eq!(error, 0.0);
+        let mut sums = GroupSums::new();
+        for g in 0..GROUPS {
+            sums.add(g, if g % 2 == 0 { 1.0 } else { -1.0 });
+        }
+        let (mean, error) = sums.mean_and_error();
+        assert_eq!(mean, 0.0);
+        // Group means ±1, sample variance 32/31, error sqrt(32/31/32).
+        assert!((error - (1.0 / 31.0_f64).sqrt()).abs() < 1e-12);
+    }
+}

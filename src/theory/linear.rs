@@ -1,0 +1,365 @@
+//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (THEORY.md sections 3
+//! and 4), for any landscape and algorithm.
+//!
+//! With replacement (time in steps), about the minimum `w*` of `L` with `H = H̄(w*)`:
+//!
+//! ```text
+//! D = (η²/2) c_B S(w*) + η T I,      H Σ + Σ H = (2/η) D,      C = (η/2)(H Σ − Σ H).
+//! ```
+//!
+//! Without replacement (time in epochs), about the minimum `w_eff` of `L_eff` with
+//! `H_eff = ∇∇L_eff(w_eff)`:
+//!
+//! ```text
+//! D = D_WOR(w_eff) + η M T I,        H_eff Σ + Σ H_eff = (2/(η M)) D,
+//! C = (η M/2)(H_eff Σ − Σ H_eff).
+//! ```
+//!
+//! Both are the Ornstein–Uhlenbeck process `Δx = −K x + noise` with drift matrix `K = η H`
+//! per step or `K = η M H_eff` per epoch, stationary covariance `K Σ + Σ K = 2 D`,
+//! circulation `C = (K Σ − Σ K)/2`, mean local velocity `v(w) = −C Σ⁻¹ (w − mean)`, and
+//! entropy production rate `⟨vᵀ D⁻¹ v⟩ = −tr(C D⁻¹ C Σ⁻¹) ≥ 0`, zero iff `C = 0`.
+
+use std::sync::Arc;
+
+use nalgebra::DMatrix;
+use serde::Serialize;
+
+use super::TheoryError;
+use super::lyapunov::{solve_continuous, symmetric_eigen, to_row_major};
+use super::wor::{EffectiveLandscape, wor_diffusion_monte_carlo};
+use crate::dynamics::{Dynamics, Replacement, TimeUnit};
+use crate::landscape::newton::newton_minimum;
+use crate::landscape::{Landscape, gradient_covariance};
+use crate::preset::Experiment;
+
+/// Settings of the theory that are not part of the preset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TheoryOptions {
+    /// Random permutations in the Monte Carlo estimate of `D_WOR` (at least 10⁴ advised).
+    pub permutations: usize,
+    /// Seed of that Monte Carlo.
+    pub seed: u64,
+}
+
+impl Default for TheoryOptions {
+    fn default() -> Self {
+        Self {
+            permutations: 10_000,
+            seed: 1,
+        }
+    }
+}
+
+/// The Gaussian stationary state predicted by the linearised theory. Matrices are row-major
+/// `d × d`; rates and matrices are per time unit (a step with replacement, an epoch without).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinearTheory {
+    /// The minimum of `L` (Newton's method).
+    pub minimum: Vec<f64>,
+    /// The predicted stationary mean: `w_eff` without replacement, else the minimum.
+    pub mean: Vec<f64>,
+    /// The Hessian in the Lyapunov equation: `H̄(w*)`, or `H_eff(w_eff)` without replacement.
+    pub hessian: Vec<f64>,
+    /// The diffusion matrix `D` at the mean, per time unit.
+    pub diffusion: Vec<f64>,
+    /// The stationary covariance `Σ`.
+    pub cov: Vec<f64>,
+    /// The circulation `C` (antisymmetric), per time unit.
+    pub circulation: Vec<f64>,
+    /// Entropy production rate `−tr(C D⁻¹ C Σ⁻¹)`, per time unit.
+    pub ep_rate: f64,
+    /// Permutations of the `D_WOR` Monte Carlo (without replacement only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permutations: Option<usize>,
+    pub time_unit: TimeUnit,
+}
+
+impl LinearTheory {
+    /// Dimension `d`.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Eigenvalues of [`hessian`](Self::hessian), ascending.
+    pub fn hessian_eigenvalues(&self) -> Vec<f64> {
+        let mut values = symmetric_eigen(self.dim(), &self.hessian).0;
+        values.sort_by(f64::total_cmp);
+        values
+    }
+
+    /// The matrix `−C Σ⁻¹` of the mean local velocity `v(w) = −C Σ⁻¹ (w − mean)`.
+    pub fn velocity_matrix(&self) -> Vec<f64> {
+        let d = self.dim();
+        let c = DMatrix::from_row_slice(d, d, &self.circulation);
+        let sigma = DMatrix::from_row_slice(d, d, &self.cov);
+        match sigma.try_inverse() {
+            Some(inverse) => to_row_major(&(-(c * inverse))),
+            None => vec![0.0; d * d],
+        }
+    }
+
+    /// `D⁻¹` (row-major); `None` if `D` is singular.
+    pub fn diffusion_inverse(&self) -> Option<Vec<f64>> {
+        let d = self.dim();
+        DMatrix::from_row_slice(d, d, &self.diffusion)
+            .try_inverse()
+            .map(|m| to_row_major(&m))
+    }
+}
+
+/// The linearised theory of `experiment` (see the module documentation).
+///
+/// Newton's method starts from the experiment's start point (the preset's `dynamics.start`
+/// or the landscape's own). Without replacement `D_WOR` is estimated from
+/// `options.permutations` random permutations.
+pub fn linear_theory(
+    experiment: &Experiment,
+    options: &TheoryOptions,
+) -> Result<LinearTheory, TheoryError> {
+    let landscape = experiment.landscape.as_ref();
+    let dynamics = &experiment.dynamics;
+    let d = landscape.dim();
+    let minimum = find_minimum(landscape, &experiment.start)?;
+    let (mean, hessian, diffusion, rate, permutations) = match dynamics.replacement {
+        Replacement::Wr => {
+            let mut hessian = vec![0.0; d * d];
+            landscape.hessian(&minimum, &mut hessian);
+            let diffusion = wr_diffusion(landscape, dynamics, &minimum);
+            (minimum.clone(), hessian, diffusion, dynamics.eta, None)
+        }
+        Replacement::Wor => {
+            let effective = EffectiveLandscape::new(landscape, dynamics);
+            let mean = effective.minimum(&minimum)?;
+            let hessian = effective.hessian(&mean);
+            let wor = wor_diffusion_monte_carlo(
+                landscape,
+                dynamics,
+                &mean,
+                options.permutations.max(2),
+                options.seed,
+            );
+            let m = dynamics.batches_per_epoch() as f64;
+            let mut diffusion = wor.diffusion;
+            for a in 0..d {
+                diffusion[a * d + a] += dynamics.eta * m * dynamics.temperature;
+            }
+            (
+                mean,
+                hessian,
+                diffusion,
+                dynamics.eta * m,
+                Some(wor.permutations),
+            )
+        }
+    };
+    check_stable(d, &mean, &hessian, dynamics)?;
+    check_diffusion(d, &diffusion, dynamics)?;
+    let k = DMatrix::from_row_slice(d, d, &hessian) * rate;
+    let diffusion_matrix = DMatrix::from_row_slice(d, d, &diffusion);
+    let sigma =
+        solve_continuous(&k, &(&diffusion_matrix * 2.0)).ok_or_else(|| TheoryError::NotStable {
+            point: mean.clone(),
+            smallest: symmetric_eigen(d, &hessian)
+                .0
+                .into_iter()
+                .fold(f64::INFINITY, f64::min),
+        })?;
+    let circulation = (&k * &sigma - &sigma * &k) * 0.5;
+    let ep_rate = entropy_production_rate(&circulation, &diffusion_matrix, &sigma);
+    Ok(LinearTheory {
+        minimum,
+        mean,
+        hessian,
+        diffusion,
+        cov: to_row_major(&sigma),
+        circulation: to_row_major(&circulation),
+        ep_rate,
+        permutations,
+        time_unit: dynamics.time_unit(),
+    })
+}
+
+/// `−tr(C D⁻¹ C Σ⁻¹)`; zero when `D` or `Σ` cannot be inverted.
+pub fn entropy_production_rate(c: &DMatrix<f64>, d: &DMatrix<f64>, sigma: &DMatrix<f64>) -> f64 {
+    match (d.clone().try_inverse(), sigma.clone().try_inverse()) {
+        (Some(d_inverse), Some(sigma_inverse)) => -(c * d_inverse * c * sigma_inverse).trace(),
+        _ => 0.0,
+    }
+}
+
+/// The with-replacement diffusion matrix `D(w) = (η²/2) c_B S(w) + η T I` per step
+/// (THEORY.md section 3), row-major.
+pub fn wr_diffusion(landscape: &dyn Landscape, dynamics: &Dynamics, w: &[f64]) -> Vec<f64> {
+    let d = landscape.dim();
+    let eta = dynamics.eta;
+    let factor = 0.5 * eta * eta * dynamics.finite_population_factor();
+    let mut diffusion: Vec<f64> = gradient_covariance(landscape, w)
+        .iter()
+        .map(|s| factor * s)
+        .collect();
+    for a in 0..d {
+        diffusion[a * d + a] += eta * dynamics.temperature;
+    }
+    diffusion
+}
+
+fn check_stable(
+    d: usize,
+    point: &[f64],
+    hessian: &[f64],
+    dynamics: &Dynamics,
+) -> Result<(), TheoryError> {
+    let (values, _) = symmetric_eigen(d, hessian);
+    let smallest = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let largest = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if smallest.is_nan() || smallest <= 0.0 {
+        return Err(TheoryError::NotStable {
+            point: point.to_vec(),
+            smallest,
+        });
+    }
+    let eta_h = dynamics.eta * largest;
+    if eta_h >= 2.0 {
+        return Err(TheoryError::StepTooLarge { eta_h });
+    }
+    Ok(())
+}
+
+fn check_diffusion(d: usize, diffusion: &[f64], dynamics: &Dynamics) -> Result<(), TheoryError> {
+    let (values, _) = symmetric_eigen(d, diffusion);
+    let smallest = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let largest = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if largest > 0.0 && smallest > 1e-12 * largest {
+        return Ok(());
+    }
+    let why = match (dynamics.replacement, dynamics.temperature > 0.0) {
+        (_, true) => "the diffusion matrix has a direction without noise".to_string(),
+        (Replacement::Wr, false) if dynamics.batch_size == dynamics.n_examples => format!(
+            "{} with B = N = {} is full-batch gradient descent: there is no gradient noise, \
+             and the walkers collapse onto the minimum",
+            dynamics.algorithm.label(),
+            dynamics.n_examples
+        ),
+        (Replacement::Wr, false) => format!(
+            "{}'s only noise is the minibatch noise (η²/2) c_B S, and the per-example \
+             gradients at the minimum do not vary along every direction (S is singular), so \
+             the stationary state collapses there",
+            dynamics.algorithm.label()
+        ),
+        (Replacement::Wor, false) => format!(
+            "{} without replacement has only the per-epoch noise D_WOR of order η⁴, and it \
+             vanishes along some direction at the effective minimum",
+            dynamics.algorithm.label()
+        ),
+    };
+    Err(TheoryError::SingularDiffusion {
+        smallest,
+        largest,
+        why,
+    })
+}
+
+/// The minimum of `L` by Newton's method from `start` ([`newton_minimum`]).
+fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, TheoryError> {
+    newton_minimum(landscape, start)
+        .map(|minimum| minimum.w)
+        .map_err(|error| TheoryError::NoMinimum {
+            start: start.to_vec(),
+            reason: format!(
+                "{}; best point {:?} with gradient norm {:.3e}",
+                error.reason, error.best.w, error.best.gradient_norm
+            ),
+        })
+}
+
+/// Drift and diffusion fields of the 2-D Fokker–Planck equation of an experiment, per time
+/// unit (THEORY.md sections 3 and 4).
+///
+/// - With replacement: `A(w) = −η ∇L(w)`, `D(w) = (η²/2) c_B S(w) + η T I` (position
+///   dependent).
+/// - SGWORLD: `A(w) = −η M ∇L_eff(w)`, `D = η M T I + D_WOR(w_eff)` (constant).
+#[derive(Clone)]
+pub struct DriftDiffusion {
+    landscape: Arc<dyn Landscape>,
+    dynamics: Dynamics,
+    /// Constant diffusion without replacement.
+    constant_diffusion: Option<[[f64; 2]; 2]>,
+}
+
+impl DriftDiffusion {
+    /// The drift `A(w)` per time unit.
+    pub fn drift(&self, w: [f64; 2]) -> [f64; 2] {
+        let eta = self.dynamics.eta;
+        match self.dynamics.replacement {
+            Replacement::Wr => {
+                let mut g = [0.0; 2];
+                self.landscape.gradient(&w, &mut g);
+                [-eta * g[0], -eta * g[1]]
+            }
+            Replacement::Wor => {
+                let m = self.dynamics.batches_per_epoch() as f64;
+                let g =
+                    EffectiveLandscape::new(self.landscape.as_ref(), &self.dynamics).gradient(&w);
+                [-eta * m * g[0], -eta * m * g[1]]
+            }
+        }
+    }
+
+    /// The diffusion matrix `D(w)` per time unit.
+    pub fn diffusion(&self, w: [f64; 2]) -> [[f64; 2]; 2] {
+        if let Some(constant) = self.constant_diffusion {
+            return constant;
+        }
+        let d = wr_diffusion(self.landscape.as_ref(), &self.dynamics, &w);
+        [[d[0], d[1]], [d[2], d[3]]]
+    }
+}
+
+/// The drift and diffusion of the 2-D Fokker–Planck equation of `experiment`.
+///
+/// SGWORLD needs `D_WOR(w_eff)`: taken from `linear` when given (its diffusion already holds
+/// `η M T I`), else estimated afresh. SGD without replacement (`T = 0`) has no Fokker–Planck
+/// prediction here, only the Gaussian one.
+pub fn drift_and_diffusion(
+    experiment: &Experiment,
+    linear: Option<&LinearTheory>,
+) -> Result<DriftDiffusion, TheoryError> {
+    let landscape = experiment.landscape.clone();
+    let dynamics = experiment.dynamics;
+    if landscape.dim() != 2 {
+        return Err(TheoryError::NoFokkerPlanck(format!(
+            "the Fokker–Planck solver works in two dimensions and this {} landscape has {}",
+            landscape.kind(),
+            landscape.dim()
+        )));
+    }
+    let constant_diffusion = match dynamics.replacement {
+        Replacement::Wr => None,
+        Replacement::Wor if dynamics.temperature <= 0.0 => {
+            return Err(TheoryError::NoFokkerPlanck(
+                "SGD without replacement has no thermal noise and its per-epoch noise D_WOR is \
+                 of order η⁴ and position dependent; only the Gaussian (linearised) prediction \
+                 is available"
+                    .into(),
+            ));
+        }
+        Replacement::Wor => {
+            let owned;
+            let theory = match linear {
+                Some(theory) => theory,
+                None => {
+                    owned = linear_theory(experiment, &TheoryOptions::default())?;
+                    &owned
+                }
+            };
+            let d = &theory.diffusion;
+            Some([[d[0], d[1]], [d[2], d[3]]])
+        }
+    };
+    Ok(DriftDiffusion {
+        landscape,
+        dynamics,
+        constant_diffusion,
+    })
+}

@@ -1,0 +1,62 @@
+//! Predictions from theory (THEORY.md sections 3 and 4): the linearised (Ornstein–Uhlenbeck)
+//! stationary state of SGD, SGLD and SGWORLD about a minimum, the without-replacement
+//! effective landscape and diffusion, and the drift and diffusion fields of the 2-D
+//! Fokker–Planck equation.
+//!
+//! - [`linear`]: [`linear_theory`] — minimum, Hessian, diffusion matrix, Lyapunov covariance,
+//!   circulation and entropy production rate, per time unit (a step with replacement, an
+//!   epoch without).
+//! - [`lyapunov`]: continuous and discrete Lyapunov equations in the eigenbasis.
+//! - [`wor`]: the effective landscape `L_eff`, its minimum `w_eff`, and the per-epoch
+//!   diffusion matrix `D_WOR` by Monte Carlo over permutations.
+//!
+//! A theory that cannot make a prediction says why with a [`TheoryError`]; callers show the
+//! message next to the simulation, which still runs.
+
+pub mod linear;
+pub mod lyapunov;
+pub mod wor;
+
+pub use linear::{DriftDiffusion, LinearTheory, TheoryOptions, drift_and_diffusion, linear_theory};
+
+/// Why the theory has no prediction.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TheoryError {
+    /// Newton's method found no minimum of `L` from the start point.
+    #[error(
+        "no prediction: Newton's method found no minimum of L starting from {start:?} ({reason}); \
+         set dynamics.start closer to a minimum"
+    )]
+    NoMinimum { start: Vec<f64>, reason: String },
+    /// The Hessian at the stationary point is not positive definite.
+    #[error(
+        "no prediction: the Hessian at {point:?} has eigenvalue {smallest:.3e} ≤ 0, so this is \
+         not a stable minimum and there is no Gaussian stationary state about it"
+    )]
+    NotStable { point: Vec<f64>, smallest: f64 },
+    /// The learning rate is beyond the stability limit of gradient descent.
+    #[error(
+        "no prediction: η times the largest Hessian eigenvalue is {eta_h:.3}, at least 2, so \
+         gradient descent overshoots the minimum and the walkers diverge"
+    )]
+    StepTooLarge { eta_h: f64 },
+    /// The diffusion matrix is singular: some direction receives no noise.
+    #[error(
+        "no prediction: the diffusion matrix at the minimum is singular (eigenvalues from \
+         {smallest:.3e} to {largest:.3e}): {why}"
+    )]
+    SingularDiffusion {
+        smallest: f64,
+        largest: f64,
+        why: String,
+    },
+    /// The quasi-Newton iteration for the WOR effective minimum did not converge.
+    #[error(
+        "no prediction: no minimum of the WOR effective landscape L_eff near the minimum of L \
+         ({reason}); the learning rate may be too large for the second-order expansion"
+    )]
+    NoEffectiveMinimum { reason: String },
+    /// No Fokker–Planck prediction for this experiment (the Gaussian one may still exist).
+    #[error("no Fokker–Planck prediction: {0}")]
+    NoFokkerPlanck(String),
+}
