@@ -120,6 +120,33 @@ fn every_shipped_2d_preset_exports_svg_and_png() {
 }
 
 #[test]
+fn fluctuation_theorem_panel_draws_or_says_why_not() {
+    let mut drawn = Vec::new();
+    for (name, text) in SHIPPED {
+        let (preset, experiment) = shipped(name, text, &[]);
+        match export::preset_figure(&preset, &experiment, PanelKind::Ft, &mut |_| {}) {
+            Ok(figure) => {
+                let svg = render_svg_sized(&figure, 1200, 800).expect("SVG");
+                let texts = svg_texts(&svg).join("\n");
+                for needle in [
+                    "Integral fluctuation theorem",
+                    "⟨exp(−Σ)⟩",
+                    "trajectory length k",
+                ] {
+                    assert!(texts.contains(needle), "{name}: no \"{needle}\" in {texts}");
+                }
+                drawn.push(*name);
+            }
+            Err(error @ ExportError::PanelDoesNotFit { .. }) => {
+                assert!(error.to_string().contains("ft"), "{name}: {error}");
+            }
+            Err(other) => panic!("{name}: unexpected error {other}"),
+        }
+    }
+    assert!(drawn.contains(&"bowl-current"), "drawn only for {drawn:?}");
+}
+
+#[test]
 fn same_seed_same_figure_other_seed_other_figure() {
     let text = neqlab::preset::shipped("bowl-current").expect("shipped");
     let svg = |seed: &str| {

@@ -18,7 +18,9 @@ use crate::preset::{Experiment, Preset};
 use crate::run::{RunReport, simulate};
 
 use super::ExportError;
-use super::figure::{Contours, Ellipse, Figure, Heatmap, Marker, Panel, PointSet, palette};
+use super::figure::{
+    Contours, Ellipse, Figure, Heatmap, LineSeries, Marker, Panel, PointSet, palette,
+};
 
 /// Which figure to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +129,10 @@ pub fn preset_figure(
         PanelKind::Landscape => {
             let (report, positions) = simulate_positions(preset, experiment, progress);
             vec![landscape_panel(preset, experiment, &report, &positions)?]
+        }
+        PanelKind::Ft => {
+            let (report, _) = simulate(preset, experiment, progress);
+            vec![ft_panel(&report)?]
         }
         other => {
             return Err(ExportError::Unavailable {
@@ -421,6 +427,107 @@ pub fn landscape_panel(
         ellipses,
         lines: Vec::new(),
         points,
+    })
+}
+
+/// The fluctuation-theorem panel: `⟨exp(−Σ)⟩` against the trajectory length with standard
+/// errors, against the integral fluctuation theorem's 1 (THEORY.md section 3); the title
+/// carries the entropy production rate, simulated and predicted, and the DFT slope.
+pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
+    let unavailable = |reason: String| ExportError::PanelDoesNotFit {
+        panel: "ft".into(),
+        preset: report.landscape.clone(),
+        reason,
+    };
+    let theory = report.theory.as_ref().ok_or_else(|| {
+        unavailable(
+            report
+                .theory_error
+                .clone()
+                .unwrap_or_else(|| "the linear theory has no prediction".into()),
+        )
+    })?;
+    let sim = report
+        .sim
+        .as_ref()
+        .ok_or_else(|| unavailable("no statistics: every walker diverged".into()))?;
+    let ift = sim
+        .ift
+        .as_ref()
+        .filter(|points| !points.is_empty())
+        .ok_or_else(|| unavailable("no entropy production was measured".into()))?;
+    let k_max = ift.iter().map(|p| p.units).max().unwrap_or(1) as f64;
+    let mut spread: f64 = 0.01;
+    for p in ift {
+        spread = spread.max((p.mean - 1.0).abs() + 2.0 * p.error);
+    }
+    let bounds = [0.5, k_max + 0.5, 1.0 - 1.4 * spread, 1.0 + 1.4 * spread];
+    let unit = &report.time_unit;
+    let mut lines = vec![LineSeries {
+        points: vec![[bounds[0], 1.0], [bounds[1], 1.0]],
+        color: palette::BLACK,
+        dashed: true,
+        markers: false,
+        label: "integral fluctuation theorem: ⟨exp(−Σ)⟩ = 1".into(),
+    }];
+    lines.push(LineSeries {
+        points: ift.iter().map(|p| [p.units as f64, p.mean]).collect(),
+        color: palette::BLUE,
+        dashed: false,
+        markers: true,
+        label: "simulation ± 2 standard errors".into(),
+    });
+    for p in ift {
+        let x = p.units as f64;
+        lines.push(LineSeries {
+            points: vec![[x, p.mean - 2.0 * p.error], [x, p.mean + 2.0 * p.error]],
+            color: palette::BLUE,
+            dashed: false,
+            markers: false,
+            label: String::new(),
+        });
+    }
+    // The numbers ride in the legend as entries without a curve.
+    let note = |label: String| LineSeries {
+        points: Vec::new(),
+        color: palette::GREY,
+        dashed: false,
+        markers: false,
+        label,
+    };
+    let mut rate = format!(
+        "σ per {unit}: theory {}",
+        super::figure::format_tick(theory.ep_rate)
+    );
+    if let (Some(value), Some(error)) = (sim.ep_rate, sim.ep_rate_error) {
+        rate.push_str(&format!(
+            ", simulation {} ± {}",
+            super::figure::format_tick(value),
+            super::figure::format_tick(error)
+        ));
+    }
+    lines.push(note(rate));
+    if let (Some(slope), Some(error)) = (sim.dft_slope, sim.dft_slope_error) {
+        lines.push(note(format!(
+            "DFT: slope of ln P(Σ)/P(−Σ) = {} ± {} (theory 1)",
+            super::figure::format_tick(slope),
+            super::figure::format_tick(error)
+        )));
+    }
+    let title = "Integral fluctuation theorem".to_string();
+    Ok(Panel {
+        title,
+        x_label: format!("trajectory length k ({unit}s)"),
+        y_label: "⟨exp(−Σ)⟩ over k-unit trajectories".into(),
+        bounds,
+        x_log: false,
+        y_log: false,
+        heatmap: None,
+        contours: None,
+        arrows: None,
+        ellipses: Vec::new(),
+        lines,
+        points: Vec::new(),
     })
 }
 
