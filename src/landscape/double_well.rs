@@ -294,7 +294,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(crate::landscape::testing::proptest_config(64))]
 
         #[test]
         fn derivatives_match_finite_differences(w1 in -2.0..2.0_f64, w2 in -2.0..2.0_f64) {

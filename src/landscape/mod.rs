@@ -218,6 +218,16 @@ pub(crate) mod testing {
     //! Finite-difference checks shared by the landscape tests.
     use super::Landscape;
 
+    /// Property-test settings with a fixed seed, so every run checks the same points.
+    pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+        proptest::test_runner::Config {
+            cases,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e65_716c_6162),
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        }
+    }
+
     /// Largest relative mismatch between `g_i` and central differences of `l_i`, and between
     /// `h_i` and central differences of `g_i`, over every example, at `w`.
     pub fn finite_difference_mismatch(landscape: &dyn Landscape, w: &[f64]) -> (f64, f64) {

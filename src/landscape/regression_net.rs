@@ -402,7 +402,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(32))]
+        #![proptest_config(crate::landscape::testing::proptest_config(32))]
 
         #[test]
         fn derivatives_match_finite_differences_anywhere(w in weights()) {

@@ -192,7 +192,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(32))]
+        #![proptest_config(crate::landscape::testing::proptest_config(32))]
 
         #[test]
         fn derivatives_match_finite_differences(
@@ -206,8 +206,11 @@ mod tests {
                 ..RegressionNet2dSpec::default()
             };
             let net = RegressionNet2d::new(&spec, Path::new(".")).expect("valid");
+            // Central differences with step 1e-5·(1+|w|) carry a truncation error of order
+            // step² |l'''| and a rounding error of order ε |l| / step; relative to the largest
+            // gradient entry both stay below 1e-5 here, while a wrong derivative is off by O(1).
             let (g, h) = finite_difference_mismatch(&net, &[u0, u1]);
-            prop_assert!(g < 1e-6 && h < 1e-6, "gradient {g}, hessian {h}");
+            prop_assert!(g < 1e-5 && h < 1e-5, "gradient {g}, hessian {h}");
         }
 
         #[test]

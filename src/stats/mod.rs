@@ -3,6 +3,7 @@
 //! [`Observer`](crate::dynamics::Observer)s.
 
 pub mod entropy;
+pub mod grid;
 pub mod moments;
 
 pub use entropy::{EntropyProduction, EntropyStats, IftPoint, gaussian_kl, sampled_diffusion};

@@ -3,6 +3,7 @@
 //! effective landscape and diffusion, and the drift and diffusion fields of the 2-D
 //! Fokker–Planck equation.
 //!
+//! - [`fokker_planck`]: the stationary 2-D Fokker–Planck solver.
 //! - [`linear`]: [`linear_theory`] — minimum, Hessian, diffusion matrix, Lyapunov covariance,
 //!   circulation and entropy production rate, per time unit (a step with replacement, an
 //!   epoch without).
@@ -13,6 +14,7 @@
 //! A theory that cannot make a prediction says why with a [`TheoryError`]; callers show the
 //! message next to the simulation, which still runs.
 
+pub mod fokker_planck;
 pub mod linear;
 pub mod lyapunov;
 pub mod wor;
