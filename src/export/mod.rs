@@ -3,6 +3,7 @@
 //! - [`colormap`]: the perceptually uniform colour map shared with the app.
 //! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]) and their rendering.
 //! - [`panels`]: a preset run headless and turned into a figure (`neqlab figure`).
+//! - [`grid_panels`]: the simulated and Fokker–Planck densities and currents on a grid.
 //! - [`data`]: CSV of grids and histograms, JSON of run reports.
 //! - [`lecture`]: the lecture sequence of shipped presets and the panel each one shows.
 //!
@@ -12,6 +13,7 @@
 pub mod colormap;
 pub mod data;
 pub mod figure;
+pub mod grid_panels;
 pub mod lecture;
 pub mod panels;
 

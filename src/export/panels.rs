@@ -108,6 +108,17 @@ pub fn check_panel_fits(
                 "it needs a simulation, and dynamics.steps = 0".to_string(),
             ))
         }
+        PanelKind::Fp | PanelKind::Both
+            if experiment.dynamics.replacement == crate::dynamics::Replacement::Wor
+                && experiment.dynamics.temperature <= 0.0 =>
+        {
+            Err(misfit(
+                "SGD without replacement has no thermal noise, and its per-epoch noise is of \
+                 order η⁴ and position dependent, so there is no Fokker–Planck solution to draw; \
+                 use --panel sim"
+                    .to_string(),
+            ))
+        }
         PanelKind::Posterior if experiment.landscape.quadratic().is_none() => Err(misfit(format!(
             "the exact posterior benchmark needs a linear-Gaussian (quadratic) landscape, and {} is not one",
             experiment.landscape.kind()
@@ -129,6 +140,15 @@ pub fn preset_figure(
         PanelKind::Landscape => {
             let (report, positions) = simulate_positions(preset, experiment, progress);
             vec![landscape_panel(preset, experiment, &report, &positions)?]
+        }
+        PanelKind::Sim => {
+            super::grid_panels::grid_panels(preset, experiment, true, false, progress)?
+        }
+        PanelKind::Fp => {
+            super::grid_panels::grid_panels(preset, experiment, false, true, progress)?
+        }
+        PanelKind::Both => {
+            super::grid_panels::grid_panels(preset, experiment, true, true, progress)?
         }
         PanelKind::Ft => {
             let (report, _) = simulate(preset, experiment, progress);
@@ -298,7 +318,7 @@ fn sample_grid(n: usize, bounds: [f64; 4], field: impl Fn([f64; 2]) -> f64) -> V
         .collect()
 }
 
-fn axis_labels(experiment: &Experiment) -> (String, String) {
+pub(crate) fn axis_labels(experiment: &Experiment) -> (String, String) {
     let names = experiment.landscape.weight_names();
     let name = |k: usize| {
         names
