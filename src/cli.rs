@@ -306,6 +306,44 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     print_matrix("covariance", &names, &sim.cov);
     print_matrix("stochastic area", &names, &sim.area);
     print_theory(&names, report);
+    let minima = experiment.landscape.minimum_hints().len();
+    if minima > 1 && report.theory.is_some() {
+        println!(
+            "note: the landscape has {minima} minima and the linearised theory describes only the \
+             one nearest the start point; compare the Fokker–Planck solution instead"
+        );
+    }
+}
+
+/// The 2-D Fokker–Planck solve against the simulated histogram.
+fn print_fokker_planck(report: &RunReport) {
+    if let Some(error) = &report.fp_error {
+        println!("\nFokker–Planck: {error}");
+    }
+    if let Some(fp) = &report.fp {
+        let b = fp.bounds;
+        println!(
+            "\nFokker–Planck: {}×{} grid over [{:.4e}, {:.4e}] × [{:.4e}, {:.4e}], solved in {:.3} s; \
+             smallest cell mass {:.2e} ({} negative cells)",
+            fp.grid[0],
+            fp.grid[1],
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            fp.solve_seconds,
+            fp.min_density,
+            fp.negative_cells
+        );
+        match fp.tv_vs_sim {
+            Some(tv) => println!(
+                "total variation between the solved density and the simulated histogram: {tv:.4} \
+                 ({:.2}% of samples outside the grid)",
+                100.0 * fp.outside_fraction
+            ),
+            None => println!("no simulated histogram to compare with"),
+        }
+    }
 }
 
 /// `|a − b| / |b|`, or NaN when `b` is zero.
@@ -331,6 +369,7 @@ fn relative_frobenius(a: &[f64], b: &[f64]) -> f64 {
 /// The linearised theory next to the simulation, with relative differences (THEORY.md
 /// sections 3, 4, 7).
 fn print_theory(names: &[String], report: &RunReport) {
+    print_fokker_planck(report);
     let Some(theory) = &report.theory else {
         println!(
             "\ntheory: {}",

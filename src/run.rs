@@ -7,8 +7,11 @@ use serde::Serialize;
 
 use crate::dynamics::Ensemble;
 use crate::preset::{Experiment, Preset};
+use crate::stats::grid::{GridHistogram, total_variation};
 use crate::stats::{EntropyProduction, IftPoint, MomentStats, Moments, sampled_diffusion};
-use crate::theory::{LinearTheory, TheoryOptions, linear_theory};
+use crate::theory::{
+    LinearTheory, TheoryOptions, fokker_planck, fokker_planck_grid, linear_theory,
+};
 
 /// One-unit displacements from the predicted mean used for the sampled diffusion matrix.
 pub const DIFFUSION_SAMPLES: usize = 100_000;
@@ -49,6 +52,31 @@ pub struct RunReport {
     pub theory_error: Option<String>,
     /// Seconds spent on the theory.
     pub theory_seconds: f64,
+    /// The 2-D Fokker–Planck solution against the simulated histogram (2-D landscapes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fp: Option<FpReport>,
+    /// Why there is no Fokker–Planck solution on a 2-D landscape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fp_error: Option<String>,
+}
+
+/// The Fokker–Planck solve of a run (THEORY.md sections 3, 7).
+#[derive(Clone, Debug, Serialize)]
+pub struct FpReport {
+    /// Cells `[nx, ny]`.
+    pub grid: [usize; 2],
+    /// `[w1_min, w1_max, w2_min, w2_max]`.
+    pub bounds: [f64; 4],
+    /// Total variation between the solved density and the simulated histogram on the grid
+    /// (absent without samples).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tv_vs_sim: Option<f64>,
+    /// Fraction of simulated samples outside the grid.
+    pub outside_fraction: f64,
+    pub solve_seconds: f64,
+    /// Smallest solved cell mass (negative only through round-off in the far tail).
+    pub min_density: f64,
+    pub negative_cells: usize,
 }
 
 /// Simulated statistics: the stationary moments plus, when the theory has a prediction,
@@ -123,7 +151,16 @@ pub fn simulate(
     let entropy = theory
         .as_ref()
         .and_then(|t| EntropyProduction::new(t, spec.burn_in, DFT_UNITS));
-    let mut stats = (MomentStats::new(&experiment.start, spec.burn_in), entropy);
+    let grid =
+        (landscape.dim() == 2).then(|| fokker_planck_grid(experiment, &preset.fp, theory.as_ref()));
+    let histogram = match &grid {
+        Some(Ok(grid)) => Some(GridHistogram::new(grid.clone(), spec.burn_in)),
+        _ => None,
+    };
+    let mut stats = (
+        (MomentStats::new(&experiment.start, spec.burn_in), entropy),
+        histogram,
+    );
     let total = if spec.steps == 0 {
         0
     } else {
@@ -139,7 +176,7 @@ pub fn simulate(
     }
     let seconds = started.elapsed().as_secs_f64();
     let walker_steps = (total * dynamics.steps_per_unit() as u64) as f64 * spec.walkers as f64;
-    let report = RunReport {
+    let mut report = RunReport {
         landscape: preset.landscape.kind().to_string(),
         algorithm: dynamics.algorithm.name().to_string(),
         replacement: dynamics.replacement.name().to_string(),
@@ -159,8 +196,8 @@ pub fn simulate(
             0.0
         },
         seconds,
-        sim: stats.0.moments().map(|moments| {
-            let entropy = stats.1.as_ref().map(EntropyProduction::stats);
+        sim: stats.0.0.moments().map(|moments| {
+            let entropy = stats.0.1.as_ref().map(EntropyProduction::stats);
             let diffusion_sampled = theory.as_ref().map(|t| {
                 sampled_diffusion(
                     landscape,
@@ -185,6 +222,30 @@ pub fn simulate(
         theory,
         theory_error,
         theory_seconds,
+        fp: None,
+        fp_error: None,
     };
+    match grid {
+        None => {}
+        Some(Err(error)) => report.fp_error = Some(error.to_string()),
+        Some(Ok(grid)) => match fokker_planck(experiment, &preset.fp, report.theory.as_ref()) {
+            Err(error) => report.fp_error = Some(error.to_string()),
+            Ok(solution) => {
+                let histogram = stats.1.as_ref();
+                let tv_vs_sim = histogram
+                    .filter(|h| h.samples() > 0)
+                    .map(|h| total_variation(&h.density(), &solution.density));
+                report.fp = Some(FpReport {
+                    grid: [grid.nx, grid.ny],
+                    bounds: grid.bounds,
+                    tv_vs_sim,
+                    outside_fraction: histogram.map(|h| h.outside_fraction()).unwrap_or(0.0),
+                    solve_seconds: solution.solve_seconds,
+                    min_density: solution.min_density,
+                    negative_cells: solution.negative_cells,
+                });
+            }
+        },
+    }
     (report, ensemble)
 }

@@ -2,8 +2,12 @@
 //! (THEORY.md sections 3 and 7).
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble, Observer};
+use std::path::Path;
+
 use neqlab::landscape::{Bowl, BowlSpec, Landscape, gradient_covariance};
+use neqlab::preset::{Preset, shipped};
 use neqlab::stats::grid::{GridHistogram, total_variation};
+use neqlab::theory::drift_and_diffusion;
 use neqlab::theory::fokker_planck::{
     FpError, FpSolution, Grid2d, automatic_bounds, solve_stationary,
 };
@@ -522,4 +526,104 @@ fn discrete_lyapunov(m: Matrix, q: Matrix) -> Matrix {
     }
     let s = solve3(a, [q[0][0], q[0][1], q[1][1]]);
     [[s[0], s[1]], [s[1], s[2]]]
+}
+
+/// SGD with replacement on the double well (THEORY.md section 3 with a position-dependent,
+/// non-commuting `D(w)`), end to end: the shipped `double-well` preset is built into an
+/// experiment, the theory's fields `A(w) = −η ∇L(w)`, `D(w) = (η²/2) c_B S(w) + η T I`
+/// ([`drift_and_diffusion`], checked here against the formulas written out from the
+/// landscape) are solved on the preset's 128² grid and bounds, and the real [`Ensemble`]'s
+/// histogram is compared in 32² cells.
+///
+/// Preset values: `η = 0.03`, `B = 10`, `N = 100`, `T = 0`; walkers hop between the wells
+/// about once every 3·10³ steps, so the well populations relax in ~1.5·10³ steps. Walkers
+/// start half in each minimum and burn in for 6·10³ steps (four relaxation times), then
+/// record 4·10³ steps: 4 096 walkers, 41 million walker-steps in all. The sampling TV is
+/// measured from 8 independent walker groups as in the bowl test; the issue's tolerance,
+/// TV < 0.05, must hold, and the measured TV is printed with its sampling part.
+#[test]
+fn double_well_matches_simulation() {
+    let path = Path::new("presets/double-well.toml");
+    let text = shipped("double-well").expect("shipped preset");
+    let preset = Preset::from_toml(text, path).expect("parses");
+    let experiment = preset.build(path, Some(text)).expect("builds");
+    let landscape = experiment.landscape.as_ref();
+    let dynamics = experiment.dynamics;
+    assert_eq!((dynamics.eta, dynamics.batch_size), (0.03, 10));
+    let fields = drift_and_diffusion(&experiment, None).expect("a 2-D landscape with replacement");
+
+    // The fields, written out from the landscape (THEORY.md section 3).
+    let eta = dynamics.eta;
+    let noise = 0.5 * eta * eta * dynamics.finite_population_factor();
+    // Minima at w1 = ±sqrt(a² − k shear²) = ±sqrt(0.75) for the preset's a = k = 1, shear = 0.5.
+    let minimum = 0.75_f64.sqrt();
+    let minima = [[-minimum, 0.0], [minimum, 0.0]];
+    for w in [minima[0], minima[1], [0.0, 0.0], [1.2, -0.3]] {
+        let mut g = [0.0; 2];
+        landscape.gradient(&w, &mut g);
+        let s = gradient_covariance(landscape, &w);
+        let (a, d) = (fields.drift(w), fields.diffusion(w));
+        let temperature = dynamics.temperature;
+        let expected = [
+            [noise * s[0] + eta * temperature, noise * s[1]],
+            [noise * s[2], noise * s[3] + eta * temperature],
+        ];
+        for i in 0..2 {
+            assert!((a[i] + eta * g[i]).abs() <= 1e-12 * (eta * g[i]).abs().max(1e-12));
+            for j in 0..2 {
+                assert!((d[i][j] - expected[i][j]).abs() <= 1e-12 * expected[0][0]);
+            }
+        }
+    }
+
+    let bounds = preset.fp.bounds.expect("the preset sets its bounds");
+    let fine = Grid2d::square(preset.fp.grid, bounds).expect("valid grid");
+    let solution =
+        solve_stationary(&fine, &|w| fields.drift(w), &|w| fields.diffusion(w)).expect("solves");
+    assert_eq!(solution.negative_cells, 0);
+    let solve_seconds = solution.solve_seconds;
+    let solution = solution.coarsened(4).expect("128 = 4 · 32");
+    let grid = solution.grid.clone();
+
+    let (walkers, burn_in, steps, groups) = (4096, 6000, 4000, 8);
+    let positions: Vec<f64> = (0..walkers).flat_map(|k| minima[k % 2]).collect();
+    let mut ensemble = Ensemble::from_positions(landscape, dynamics, positions, 11);
+    let mut observer = Grouped(vec![GridHistogram::new(grid.clone(), burn_in); groups]);
+    ensemble.advance(landscape, burn_in + steps, &mut observer);
+    assert_eq!(ensemble.diverged_walkers(), 0);
+    let merged = observer.merged();
+    let density = merged.density();
+    let tv = total_variation(&density, &solution.density);
+    let sampling_tv = observer
+        .0
+        .iter()
+        .map(|g| total_variation(&g.density(), &density))
+        .sum::<f64>()
+        / groups as f64
+        / ((groups - 1) as f64).sqrt();
+    let left = |m: &[f64]| -> f64 {
+        m.iter()
+            .enumerate()
+            .filter(|(c, _)| grid.centre_of(*c)[0] < 0.0)
+            .map(|(_, v)| v)
+            .sum()
+    };
+    eprintln!(
+        "double well, 128² solve ({solve_seconds:.2} s) in 32² cells, {} walker-steps: TV {tv:.4} \
+         (sampling {sampling_tv:.4}), outside {:.1e}, left-well mass sim {:.3} solved {:.3}",
+        walkers as u64 * (burn_in + steps),
+        merged.outside_fraction(),
+        left(&density),
+        left(&solution.density)
+    );
+    assert!(merged.outside_fraction() < 1e-3);
+    // Measured (seed 11): TV 0.0085 with a sampling TV of 0.0051 and well masses 0.499
+    // (simulated) and 0.497 (solved). Besides the issue's bound, hold it to twice the sampling
+    // TV plus 0.01 for the second-order (Kramers–Moyal) description of a step of size η = 0.03
+    // (the bowl test measures that shape error at 0.003 for η h = 0.2).
+    assert!(tv < 0.05, "TV {tv}, sampling {sampling_tv}");
+    assert!(
+        tv < 2.0 * sampling_tv + 0.01,
+        "TV {tv}, sampling {sampling_tv}"
+    );
 }

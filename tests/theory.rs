@@ -8,7 +8,8 @@ use std::sync::Arc;
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble, TimeUnit};
 use neqlab::landscape::Landscape;
 use neqlab::preset::{Experiment, Preset};
-use neqlab::stats::{EntropyProduction, MomentStats};
+use neqlab::stats::{EntropyProduction, MomentStats, sampled_diffusion};
+use neqlab::theory::linear::wr_diffusion;
 use neqlab::theory::lyapunov::solve_discrete;
 use neqlab::theory::{LinearTheory, TheoryOptions, linear_theory};
 
@@ -267,4 +268,158 @@ fn bowl_entropy_production_and_fluctuation_theorems() {
     }
     let slope = stats.dft_slope.expect("slope");
     assert!((slope - 1.0).abs() < 0.1, "DFT slope {slope}");
+}
+
+/// Simulated stochastic area `area[0][1]` over `groups` independent groups of walkers:
+/// mean, standard error from the spread of the group means, and the pooled moments.
+fn grouped_area(
+    experiment: &Experiment,
+    groups: u64,
+    walkers: usize,
+    burn_in: u64,
+    units: u64,
+) -> (f64, f64, Vec<f64>) {
+    let runs: Vec<neqlab::stats::Moments> = (0..groups)
+        .map(|g| simulate(experiment, walkers, burn_in, units, 1000 + g))
+        .collect();
+    let k = groups as f64;
+    let mean = runs.iter().map(|m| m.area[1]).sum::<f64>() / k;
+    let var = runs.iter().map(|m| (m.area[1] - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    let d = runs[0].mean.len();
+    let cov = (0..d * d)
+        .map(|i| runs.iter().map(|m| m.cov[i]).sum::<f64>() / k)
+        .collect();
+    (mean, (var / k).sqrt(), cov)
+}
+
+fn preset_experiment(name: &str, overrides: &[&str]) -> Experiment {
+    let text = neqlab::preset::shipped(name).expect("shipped preset");
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let preset = Preset::from_toml(text, Path::new("p.toml"))
+        .expect("valid")
+        .with_overrides(&overrides)
+        .expect("overrides");
+    preset.build(Path::new("p.toml"), None).expect("builds")
+}
+
+/// SGWORLD against SGLD at the same settings: with replacement the minibatch noise does not
+/// commute with the Hessian and the stationary state carries the predicted current; without
+/// replacement the minibatch noise is `O(η⁴)` per epoch, swamped by the thermal noise, and
+/// the current vanishes within error (THEORY.md section 4).
+///
+/// Errors: 8 independent groups of walkers; the standard error of the area is the spread of
+/// the group means over √8. SGLD's area must match `C` within 15% (the SE is a few percent
+/// of `C`, printed); SGWORLD's area must be within 4 standard errors of its own (tiny)
+/// predicted `C` and the standard error must be small enough to see a current 20 times
+/// below SGLD's per-epoch current `M C_SGLD`.
+fn sgworld_has_no_current(
+    name: &str,
+    overrides: &[&str],
+    sgld_run: (usize, u64, u64),
+    sgworld_run: (usize, u64, u64),
+) {
+    let mut sgld_overrides = overrides.to_vec();
+    sgld_overrides.push("dynamics.algorithm=\"sgld\"");
+    sgld_overrides.push("dynamics.replacement=\"wr\"");
+    let sgld = preset_experiment(name, &sgld_overrides);
+    let mut sgworld_overrides = overrides.to_vec();
+    sgworld_overrides.push("dynamics.algorithm=\"sgworld\"");
+    sgworld_overrides.push("dynamics.replacement=\"wor\"");
+    let sgworld = preset_experiment(name, &sgworld_overrides);
+    let m = sgworld.dynamics.batches_per_epoch() as u64;
+
+    let sgld_theory = linear_theory(&sgld, &TheoryOptions::default()).expect("prediction");
+    let (walkers, burn_in, steps) = sgld_run;
+    let (sgld_area, sgld_error, sgld_cov) = grouped_area(&sgld, 8, walkers, burn_in, steps);
+    let sgld_c = sgld_theory.circulation[1];
+    println!(
+        "{name} SGLD: C = {sgld_c:.4e}/step, area = {sgld_area:.4e} ± {sgld_error:.1e}; cov error {:.4}",
+        relative_frobenius(&sgld_cov, &sgld_theory.cov)
+    );
+
+    let sgworld_theory = linear_theory(&sgworld, &TheoryOptions::default()).expect("prediction");
+    let (walkers, burn_in, epochs) = sgworld_run;
+    let (area, error, cov) = grouped_area(&sgworld, 8, walkers, burn_in, epochs);
+    let c = sgworld_theory.circulation[1];
+    println!(
+        "{name} SGWORLD: C = {c:.4e}/epoch, area = {area:.4e} ± {error:.1e}; SGLD per epoch M C = {:.4e}; cov error {:.4}",
+        m as f64 * sgld_c,
+        relative_frobenius(&cov, &sgworld_theory.cov)
+    );
+    assert!(
+        sgld_error < 0.05 * sgld_c.abs(),
+        "SGLD area too noisy to test"
+    );
+    assert!(
+        (sgld_area - sgld_c).abs() < 0.15 * sgld_c.abs(),
+        "SGLD area {sgld_area} vs C {sgld_c}"
+    );
+    assert!(
+        error < 0.05 * (m as f64 * sgld_c).abs(),
+        "SGWORLD area too noisy"
+    );
+    assert!(
+        (area - c).abs() < 4.0 * error,
+        "SGWORLD area {area} ± {error} vs C {c}"
+    );
+    assert!(c.abs() < 0.05 * (m as f64 * sgld_c).abs());
+}
+
+#[test]
+fn sgworld_has_no_current_on_the_bowl() {
+    // SGLD: 8 × 500 walkers × 2000 steps after 500; SGWORLD: 8 × 500 walkers × 200 epochs
+    // after 20 (relaxation time 1/(η h) = 50 steps = 5 epochs).
+    sgworld_has_no_current(
+        "bowl-current",
+        &["dynamics.temperature=0.01"],
+        (500, 500, 2000),
+        (500, 20, 200),
+    );
+}
+
+#[test]
+fn sgworld_has_no_current_on_linear_regression() {
+    // Relaxation time 1/(η h_min) ≈ 80 steps. SGLD: 8 × 500 walkers × 2000 steps after 500;
+    // SGWORLD: 8 × 500 walkers × 200 epochs after 50.
+    sgworld_has_no_current(
+        "sgld-vs-sgworld",
+        &["dynamics.temperature=0.01"],
+        (500, 500, 2000),
+        (500, 50, 200),
+    );
+}
+
+/// Half the covariance of 10⁵ one-step displacements from a fixed point against
+/// `D(w) = (η²/2) c_B S(w) + η T I` (THEORY.md sections 3, 7), at the minimum and at a point
+/// away from it. The one-step covariance is exactly `η² c_B S(w) + 2ηT I` with replacement,
+/// so only sampling error remains: with n = 10⁵ the relative standard error of a
+/// covariance entry is about sqrt(2/n) ≈ 0.45% (a little more for the minibatch noise's
+/// excess kurtosis); the 3% tolerance is over 6 standard errors.
+fn displacement_covariance_matches_diffusion(experiment: &Experiment, label: &str) {
+    let landscape = experiment.landscape.as_ref();
+    let theory = linear_theory(experiment, &TheoryOptions::default()).expect("prediction");
+    let d = theory.dim();
+    let away: Vec<f64> = (0..d)
+        .map(|a| theory.minimum[a] + 3.0 * theory.cov[a * d + a].sqrt())
+        .collect();
+    for (name, point) in [("minimum", theory.minimum.clone()), ("away", away)] {
+        let sampled = sampled_diffusion(landscape, experiment.dynamics, &point, 100_000, 5);
+        let predicted = wr_diffusion(landscape, &experiment.dynamics, &point);
+        let error = relative_frobenius(&sampled, &predicted);
+        println!("{label} at {name} {point:?}: sampled vs D(w), relative error {error:.4}");
+        assert!(error < 0.03, "{label} at {name}: {error}");
+    }
+}
+
+#[test]
+fn one_step_displacements_match_the_diffusion_matrix() {
+    let (_, bowl) = bowl_experiment(30.0, "sgd", 0.0);
+    displacement_covariance_matches_diffusion(&bowl, "bowl SGD");
+    let regression = preset_experiment("sgld-vs-sgworld", &[]);
+    displacement_covariance_matches_diffusion(&regression, "linear regression SGLD");
+    let regression = preset_experiment(
+        "sgld-vs-sgworld",
+        &["dynamics.algorithm=\"sgd\"", "dynamics.temperature=0.0"],
+    );
+    displacement_covariance_matches_diffusion(&regression, "linear regression SGD");
 }

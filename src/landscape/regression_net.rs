@@ -148,12 +148,14 @@ pub(crate) struct NetModel {
     pub(crate) l2: f64,
 }
 
-/// `tanh z = −e/(e + 2)` with `e = expm1(−2|z|)`, sign restored: accurate to a few ulp
-/// everywhere (no cancellation near 0, saturates cleanly) and faster than libm's `tanh`.
+/// `tanh z = (1 − e)/(1 + e)` with `e = exp(−2|z|)`, sign restored: one `exp` (about twice
+/// as fast as libm's `tanh` here), saturates cleanly, and is accurate to a few units of
+/// `1e-16` in absolute terms (relative accuracy degrades only for `|z| ≪ 1`, where `1 − e`
+/// cancels; gradients and Hessians only need the absolute accuracy).
 #[inline(always)]
 fn tanh(z: f64) -> f64 {
-    let e = (-2.0 * z.abs()).exp_m1();
-    (-e / (e + 2.0)).copysign(z)
+    let e = (-2.0 * z.abs()).exp();
+    ((1.0 - e) / (1.0 + e)).copysign(z)
 }
 
 /// Hidden activations and residual of one example: `(t_1, t_2, r = f − y)`.
@@ -368,6 +370,19 @@ mod tests {
         RegressionNet::new(&RegressionNetSpec::default(), Path::new(".")).expect("valid")
     }
 
+    /// The fast `tanh` agrees with libm's to `1e-15` absolute over the range that matters and
+    /// saturates exactly.
+    #[test]
+    fn fast_tanh_matches_libm() {
+        for k in -40_000..=40_000 {
+            let z = k as f64 * 5e-4;
+            assert!((tanh(z) - z.tanh()).abs() < 1e-15, "{z}");
+        }
+        assert_eq!(tanh(1e3), 1.0);
+        assert_eq!(tanh(-1e3), -1.0);
+        assert_eq!(tanh(0.0), 0.0);
+    }
+
     #[test]
     fn data_follow_section_6() {
         let net = default_net();
@@ -408,7 +423,10 @@ mod tests {
         fn derivatives_match_finite_differences_anywhere(w in weights()) {
             let net = default_net();
             let (g, h) = finite_difference_mismatch(&net, &w);
-            prop_assert!(g < 1e-6 && h < 1e-6, "gradient {g}, hessian {h}");
+            // Central differences with step 1e-5 (1 + |w|) carry a truncation error
+            // step² |l'''| / 6; with losses scaled by N/s² = 2·10⁴ it reaches ~1e-6 of an
+            // example's gradient at large weights. A wrong term gives an O(1) mismatch.
+            prop_assert!(g < 1e-5 && h < 1e-5, "gradient {g}, hessian {h}");
         }
 
         #[test]

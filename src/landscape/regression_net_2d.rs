@@ -267,6 +267,23 @@ mod tests {
         assert_eq!(net.weight_names(), vec!["w5".to_string(), "w6".to_string()]);
     }
 
+    /// Two data points and no weight decay: the full network's minima form a continuum with a
+    /// singular Hessian, Newton's method cannot certify a minimum, and the error says so.
+    #[test]
+    fn newton_failure_is_a_minimum_error() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        std::fs::write(folder.path().join("two.csv"), "x,y\n-1,0.2\n1,0.7\n").expect("write");
+        let spec = RegressionNet2dSpec {
+            data: Some("two.csv".into()),
+            l2: 0.0,
+            ..RegressionNet2dSpec::default()
+        };
+        let error = RegressionNet2d::new(&spec, folder.path()).expect_err("no strict minimum");
+        assert!(matches!(error, LandscapeError::Minimum(_)), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("Newton"), "{message}");
+    }
+
     #[test]
     fn rejects_bad_free_weights() {
         for free in [[4, 4], [4, 7]] {

@@ -202,7 +202,13 @@ impl Grid2d {
     /// The row-major index of the cell containing `w`, or `None` outside the grid (and for
     /// non-finite `w`). Cells are half-open `[min, max)`; the upper bounds belong to the last cell.
     pub fn locate(&self, w: [f64; 2]) -> Option<usize> {
+        if self.nx == 0 || self.ny == 0 {
+            return None;
+        }
         let [hx, hy] = self.cell_size();
+        if !(hx > 0.0 && hy > 0.0 && hx.is_finite() && hy.is_finite()) {
+            return None;
+        }
         let fx = (w[0] - self.bounds[0]) / hx;
         let fy = (w[1] - self.bounds[2]) / hy;
         // NaN fails both comparisons.
@@ -640,6 +646,27 @@ mod tests {
         assert_eq!(grid.locate([4.0, 3.0]), Some(grid.cells() - 1));
         assert_eq!(grid.locate([-1.0001, 1.0]), None);
         assert_eq!(grid.locate([f64::NAN, 1.0]), None);
+        // Unvalidated grids (the fields are public) locate nothing instead of panicking.
+        for bad in [
+            Grid2d {
+                nx: 0,
+                ny: 3,
+                bounds: [0.0, 1.0, 0.0, 1.0],
+            },
+            Grid2d {
+                nx: 3,
+                ny: 3,
+                bounds: [1.0, 1.0, 0.0, 1.0],
+            },
+            Grid2d {
+                nx: 3,
+                ny: 3,
+                bounds: [1.0, 0.0, 0.0, 1.0],
+            },
+        ] {
+            assert_eq!(bad.locate([0.5, 0.5]), None);
+            assert_eq!(bad.locate([1.0, 0.5]), None);
+        }
     }
 
     /// A chain of three cells in a row with rates making the stationary masses `1 : 1e-250 :

@@ -26,12 +26,13 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 
 use super::TheoryError;
+use super::fokker_planck::{FpSolution, Grid2d, automatic_bounds, solve_stationary};
 use super::lyapunov::{solve_continuous, symmetric_eigen, to_row_major};
 use super::wor::{EffectiveLandscape, wor_diffusion_monte_carlo};
 use crate::dynamics::{Dynamics, Replacement, TimeUnit};
 use crate::landscape::newton::newton_minimum;
 use crate::landscape::{Landscape, gradient_covariance};
-use crate::preset::Experiment;
+use crate::preset::{Experiment, FpSpec};
 
 /// Settings of the theory that are not part of the preset.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -362,4 +363,64 @@ pub fn drift_and_diffusion(
         dynamics,
         constant_diffusion,
     })
+}
+
+/// The grid of the 2-D Fokker–Planck solve: `fp.grid` cells per axis over `fp.bounds`, or
+/// automatic bounds covering ±6 predicted standard deviations around the predicted mean and
+/// around every minimum of the landscape (Newton's method from each of its
+/// [`minimum_hints`](Landscape::minimum_hints)), so that nonconvex landscapes keep all their
+/// wells on the grid.
+pub fn fokker_planck_grid(
+    experiment: &Experiment,
+    fp: &FpSpec,
+    linear: Option<&LinearTheory>,
+) -> Result<Grid2d, TheoryError> {
+    let landscape = experiment.landscape.as_ref();
+    if landscape.dim() != 2 {
+        return Err(TheoryError::NoFokkerPlanck(format!(
+            "the Fokker–Planck solver works in two dimensions and this {} landscape has {}",
+            landscape.kind(),
+            landscape.dim()
+        )));
+    }
+    let bounds = match fp.bounds {
+        Some(bounds) => bounds,
+        None => {
+            let owned;
+            let theory = match linear {
+                Some(theory) => theory,
+                None => {
+                    owned = linear_theory(experiment, &TheoryOptions::default()).map_err(|e| {
+                        TheoryError::NoFokkerPlanck(format!(
+                            "automatic bounds need the linearised theory ({e}); set fp.bounds"
+                        ))
+                    })?;
+                    &owned
+                }
+            };
+            let mut minima: Vec<[f64; 2]> = vec![[theory.minimum[0], theory.minimum[1]]];
+            for hint in landscape.minimum_hints() {
+                if let Ok(minimum) = newton_minimum(landscape, &hint) {
+                    minima.push([minimum.w[0], minimum.w[1]]);
+                }
+            }
+            automatic_bounds(&theory.mean, &theory.cov, &minima)
+        }
+    };
+    Grid2d::square(fp.grid, bounds).map_err(|e| TheoryError::NoFokkerPlanck(e.to_string()))
+}
+
+/// The stationary density and current of the 2-D Fokker–Planck equation of `experiment`
+/// (THEORY.md sections 3, 4) on the grid of [`fokker_planck_grid`], with the drift and
+/// diffusion of [`drift_and_diffusion`]. Heavy (a sparse LU of `fp.grid²` unknowns): run it
+/// off the UI thread.
+pub fn fokker_planck(
+    experiment: &Experiment,
+    fp: &FpSpec,
+    linear: Option<&LinearTheory>,
+) -> Result<FpSolution, TheoryError> {
+    let grid = fokker_planck_grid(experiment, fp, linear)?;
+    let fields = drift_and_diffusion(experiment, linear)?;
+    solve_stationary(&grid, &|w| fields.drift(w), &|w| fields.diffusion(w))
+        .map_err(|e| TheoryError::NoFokkerPlanck(e.to_string()))
 }

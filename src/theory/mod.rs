@@ -19,7 +19,10 @@ pub mod linear;
 pub mod lyapunov;
 pub mod wor;
 
-pub use linear::{DriftDiffusion, LinearTheory, TheoryOptions, drift_and_diffusion, linear_theory};
+pub use linear::{
+    DriftDiffusion, LinearTheory, TheoryOptions, drift_and_diffusion, fokker_planck,
+    fokker_planck_grid, linear_theory,
+};
 
 /// Why the theory has no prediction.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
