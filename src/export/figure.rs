@@ -803,7 +803,12 @@ fn draw_panel<DB: DrawingBackend>(
             .label_font((FONT, tick_size))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(80, 80, 80))
-            .position(SeriesLabelPosition::UpperRight)
+            // Over a heatmap the data sit in the middle; line plots here rise to the right.
+            .position(if panel.heatmap.is_some() {
+                SeriesLabelPosition::UpperRight
+            } else {
+                SeriesLabelPosition::LowerRight
+            })
             .margin((10.0 * scale) as u32)
             .draw()
             .map_err(render_error)?;
