@@ -11,12 +11,15 @@
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
+//! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
+//! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod dynamics;
 pub mod export;
 pub mod landscape;
+pub mod posterior;
 pub mod preset;
 pub mod run;
 pub mod stats;

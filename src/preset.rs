@@ -66,6 +66,9 @@ pub struct Preset {
     pub fp: FpSpec,
     #[serde(default)]
     pub view: ViewSpec,
+    /// The `[posterior]` table: learning rates and permutations of `neqlab posterior`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posterior: Option<crate::posterior::PosteriorSpec>,
 }
 
 /// The `[dynamics]` table.

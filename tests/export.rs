@@ -160,6 +160,40 @@ fn fluctuation_theorem_panel_draws_or_says_why_not() {
 }
 
 #[test]
+fn posterior_panel_on_the_benchmark_and_refused_elsewhere() {
+    let text = neqlab::preset::shipped("sgld-vs-sgworld").expect("shipped");
+    let (preset, experiment) = shipped("sgld-vs-sgworld", text, &[]);
+    let figure = export::preset_figure(&preset, &experiment, PanelKind::Posterior, &mut |_| {})
+        .expect("posterior figure");
+    let panel = &figure.panels[0];
+    assert!(panel.x_log && panel.y_log);
+    let sgld = &panel.lines[0].points;
+    let sgworld = &panel.lines[1].points;
+    assert!(sgld.len() >= 3 && sgworld.len() >= 3);
+    // At the smallest learning rate SGLD's minibatch bias dominates (THEORY.md section 4).
+    assert_eq!(sgld[0][0], sgworld[0][0]);
+    assert!(sgld[0][1] > 10.0 * sgworld[0][1], "{sgld:?} {sgworld:?}");
+    let texts = svg_texts(&render_svg_sized(&figure, 1200, 800).expect("SVG")).join("\n");
+    for needle in [
+        "learning rate η",
+        "SGLD (with replacement)",
+        "SGWORLD (without replacement)",
+    ] {
+        assert!(texts.contains(needle), "no \"{needle}\" in {texts}");
+    }
+
+    let text = neqlab::preset::shipped("double-well").expect("shipped");
+    let (preset, experiment) = shipped("double-well", text, &[]);
+    let error = export::preset_figure(&preset, &experiment, PanelKind::Posterior, &mut |_| {})
+        .expect_err("the double well is not quadratic");
+    assert!(
+        matches!(error, ExportError::PanelDoesNotFit { .. })
+            && error.to_string().contains("quadratic"),
+        "{error}"
+    );
+}
+
+#[test]
 fn same_seed_same_figure_other_seed_other_figure() {
     let text = neqlab::preset::shipped("bowl-current").expect("shipped");
     let svg = |seed: &str| {

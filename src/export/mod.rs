@@ -53,9 +53,6 @@ pub enum ExportError {
         height: u32,
         reason: String,
     },
-    /// The panel needs a computation this build does not provide yet.
-    #[error("panel {panel} is not available: {reason}")]
-    Unavailable { panel: String, reason: String },
     /// A theory computation the panel needs failed.
     #[error("{0}")]
     Theory(String),

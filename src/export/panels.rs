@@ -150,15 +150,10 @@ pub fn preset_figure(
         PanelKind::Both => {
             super::grid_panels::grid_panels(preset, experiment, true, true, progress)?
         }
+        PanelKind::Posterior => vec![posterior_panel(preset, experiment)?],
         PanelKind::Ft => {
             let (report, _) = simulate(preset, experiment, progress);
             vec![ft_panel(&report)?]
-        }
-        other => {
-            return Err(ExportError::Unavailable {
-                panel: other.name().to_string(),
-                reason: "this build has not wired it yet; try --panel landscape".into(),
-            });
         }
     };
     Ok(Figure {
@@ -547,6 +542,109 @@ pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
         arrows: None,
         ellipses: Vec::new(),
         lines,
+        points: Vec::new(),
+    })
+}
+
+/// The posterior benchmark: KL divergence of the exact stationary states of SGLD, SGWORLD and
+/// full-batch ULA from the target `exp(−L/T)` against the learning rate, on log–log axes
+/// (THEORY.md sections 4, 5; [`crate::posterior`]). The learning rates are the preset's
+/// `[posterior] etas`, else the module's defaults below ULA's stability limit.
+pub fn posterior_panel(preset: &Preset, experiment: &Experiment) -> Result<Panel, ExportError> {
+    use crate::posterior::{PosteriorOptions, default_etas, posterior_report};
+    use crate::theory::exact::PermutationOptions;
+    let theory = |e: crate::posterior::PosteriorError| ExportError::Theory(e.to_string());
+    let landscape = experiment.landscape.as_ref();
+    let spec = preset.posterior.clone().unwrap_or_default();
+    let etas = if spec.etas.is_empty() {
+        default_etas(landscape).map_err(theory)?
+    } else {
+        spec.etas.clone()
+    };
+    let mut permutations = PermutationOptions::default();
+    if let Some(count) = spec.permutations {
+        permutations.permutations = count;
+    }
+    let options = PosteriorOptions {
+        permutations,
+        simulation: None,
+    };
+    let temperature = if experiment.dynamics.temperature > 0.0 {
+        experiment.dynamics.temperature
+    } else {
+        1.0
+    };
+    let report = posterior_report(
+        landscape,
+        experiment.dynamics.batch_size,
+        temperature,
+        &etas,
+        &options,
+    )
+    .map_err(theory)?;
+    let series = |pick: &dyn Fn(&crate::posterior::PosteriorRow) -> Option<f64>| -> Vec<[f64; 2]> {
+        report
+            .rows
+            .iter()
+            .filter_map(|row| pick(row).map(|kl| [row.eta, kl]))
+            .filter(|p| p[1] > 0.0 && p[1].is_finite())
+            .collect()
+    };
+    let sgld = series(&|r| r.kl_sgld);
+    let sgworld = series(&|r| r.kl_sgworld);
+    let ula = series(&|r| r.kl_ula);
+    let all: Vec<[f64; 2]> = sgld.iter().chain(&sgworld).chain(&ula).copied().collect();
+    if all.is_empty() {
+        return Err(ExportError::Theory(
+            "no learning rate gave a stable stationary state to compare".into(),
+        ));
+    }
+    let (x_min, x_max) = all.iter().fold((f64::INFINITY, 0.0f64), |(l, h), p| {
+        (l.min(p[0]), h.max(p[0]))
+    });
+    let (y_min, y_max) = all.iter().fold((f64::INFINITY, 0.0f64), |(l, h), p| {
+        (l.min(p[1]), h.max(p[1]))
+    });
+    let bounds = [x_min / 1.5, x_max * 1.5, y_min / 3.0, y_max * 3.0];
+    let (n, b) = (report.n, report.batch);
+    let line = |points: Vec<[f64; 2]>, color, dashed, label: String| LineSeries {
+        points,
+        color,
+        dashed,
+        markers: true,
+        label,
+    };
+    Ok(Panel {
+        title: format!("Distance to the posterior (N = {n}, B = {b}, T = {temperature})"),
+        x_label: "learning rate η".into(),
+        y_label: "KL(stationary state ‖ exp(−L/T))".into(),
+        bounds,
+        x_log: true,
+        y_log: true,
+        heatmap: None,
+        contours: None,
+        arrows: None,
+        ellipses: Vec::new(),
+        lines: vec![
+            line(
+                sgld,
+                palette::VERMILION,
+                false,
+                "SGLD (with replacement)".into(),
+            ),
+            line(
+                sgworld,
+                palette::BLUE,
+                false,
+                "SGWORLD (without replacement)".into(),
+            ),
+            line(
+                ula,
+                palette::GREY,
+                true,
+                "full-batch ULA (discretisation only)".into(),
+            ),
+        ],
         points: Vec::new(),
     })
 }

@@ -8,12 +8,15 @@
 //!   circulation and entropy production rate, per time unit (a step with replacement, an
 //!   epoch without).
 //! - [`lyapunov`]: continuous and discrete Lyapunov equations in the eigenbasis.
+//! - [`exact`]: exact stationary moments of SGLD, SGWORLD and ULA on quadratic landscapes
+//!   (section 5), no expansion in `η`.
 //! - [`wor`]: the effective landscape `L_eff`, its minimum `w_eff`, and the per-epoch
 //!   diffusion matrix `D_WOR` by Monte Carlo over permutations.
 //!
 //! A theory that cannot make a prediction says why with a [`TheoryError`]; callers show the
 //! message next to the simulation, which still runs.
 
+pub mod exact;
 pub mod fokker_planck;
 pub mod linear;
 pub mod lyapunov;

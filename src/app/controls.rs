@@ -1,0 +1,383 @@
+//! The control panel: landscape and its parameters, algorithm, replacement, learning rate,
+//! batch size, temperature, walkers, speed, seed; play / pause / step / reset.
+//!
+//! The panel edits a copy of the app's [`Preset`]; the app compares it with the live one and
+//! reconfigures when they differ. Landscape parameters are edited generically through the
+//! preset's TOML table, so every landscape kind gets its keys without code here.
+
+use egui::RichText;
+use neqlab::dynamics::{Algorithm, Replacement};
+use neqlab::landscape::{KINDS, LandscapeSpec};
+use neqlab::preset::{Preset, SHIPPED};
+
+/// What the person asked for this frame, besides editing the preset.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlActions {
+    pub toggle_play: bool,
+    pub step: bool,
+    pub reset: bool,
+}
+
+/// UI-only state of the panel.
+#[derive(Default)]
+pub struct Controls {
+    /// The learning-rate text being typed, and whether it parsed.
+    eta_text: String,
+    eta_text_error: Option<String>,
+    eta_text_for: f64,
+    /// The landscape kind switch failed (no default for that kind).
+    kind_error: Option<String>,
+}
+
+/// A landscape spec of `kind`: from a shipped preset of that kind, else from the kind's
+/// defaults.
+pub fn default_spec(kind: &str) -> Result<LandscapeSpec, String> {
+    for (name, text) in SHIPPED {
+        if let Ok(preset) = Preset::from_toml(text, std::path::Path::new(name))
+            && preset.landscape.kind() == kind
+        {
+            return Ok(preset.landscape);
+        }
+    }
+    toml::from_str::<LandscapeSpec>(&format!("kind = \"{kind}\""))
+        .map_err(|e| format!("no defaults for landscape kind {kind}: {e}"))
+}
+
+/// The 2-D landscape kinds the app can show: every kind in `KINDS` and every kind a shipped
+/// preset uses, when it is two-dimensional.
+pub fn kinds_2d() -> Vec<&'static str> {
+    let shipped = SHIPPED.iter().filter_map(|(name, text)| {
+        Preset::from_toml(text, std::path::Path::new(name))
+            .ok()
+            .map(|p| p.landscape.kind())
+    });
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for kind in KINDS.iter().copied().chain(shipped) {
+        if !kinds.contains(&kind) && default_spec(kind).map(|s| s.is_2d()).unwrap_or(false) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
+
+/// Divisors of `n` (batch sizes that sweep every example without replacement).
+pub fn divisors(n: usize) -> Vec<usize> {
+    (1..=n).filter(|b| n.is_multiple_of(*b)).collect()
+}
+
+impl Controls {
+    /// Draw the panel; edits land in `preset`. `n_examples` is `N` of the current landscape.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        preset: &mut Preset,
+        n_examples: Option<usize>,
+        playing: bool,
+    ) -> ControlActions {
+        let mut actions = ControlActions::default();
+        ui.horizontal(|ui| {
+            let label = if playing { "Pause" } else { "Play" };
+            if ui.button(label).on_hover_text("Space").clicked() {
+                actions.toggle_play = true;
+            }
+            if ui
+                .button("Step")
+                .on_hover_text("One update while paused")
+                .clicked()
+            {
+                actions.step = true;
+            }
+            if ui
+                .button("Reset")
+                .on_hover_text("R: new walkers, fresh statistics")
+                .clicked()
+            {
+                actions.reset = true;
+            }
+        });
+        ui.separator();
+        self.landscape_ui(ui, preset);
+        ui.separator();
+        self.dynamics_ui(ui, preset, n_examples);
+        ui.separator();
+        simulation_ui(ui, preset);
+        actions
+    }
+
+    fn landscape_ui(&mut self, ui: &mut egui::Ui, preset: &mut Preset) {
+        ui.heading("Landscape");
+        let current = preset.landscape.kind();
+        egui::ComboBox::from_label("landscape kind")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for kind in kinds_2d() {
+                    if ui.selectable_label(kind == current, kind).clicked() && kind != current {
+                        match default_spec(kind) {
+                            Ok(spec) => {
+                                preset.landscape = spec;
+                                preset.dynamics.start = None;
+                                preset.fp.bounds = None;
+                                self.kind_error = None;
+                            }
+                            Err(e) => self.kind_error = Some(e),
+                        }
+                    }
+                }
+            });
+        if let Some(error) = &self.kind_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        landscape_parameters_ui(ui, preset);
+    }
+
+    fn dynamics_ui(&mut self, ui: &mut egui::Ui, preset: &mut Preset, n_examples: Option<usize>) {
+        ui.heading("Dynamics");
+        let d = &mut preset.dynamics;
+        ui.horizontal(|ui| {
+            for algorithm in Algorithm::ALL {
+                if ui
+                    .selectable_label(d.algorithm == algorithm, algorithm.label())
+                    .clicked()
+                    && d.algorithm != algorithm
+                {
+                    d.algorithm = algorithm;
+                    d.replacement = match algorithm.fixed_replacement() {
+                        Some(fixed) => Some(fixed),
+                        None => d.replacement.or(Some(Replacement::Wr)),
+                    };
+                    if algorithm.is_langevin() && d.temperature <= 0.0 {
+                        d.temperature = 1.0;
+                    }
+                }
+            }
+        });
+        let fixed = d.algorithm.fixed_replacement();
+        let replacement = fixed.or(d.replacement).unwrap_or(Replacement::Wr);
+        let why = match d.algorithm {
+            Algorithm::Sgld => "SGLD is defined with replacement: every step draws a fresh batch",
+            Algorithm::Sgworld => {
+                "SGWORLD is defined without replacement: every epoch sweeps one random permutation"
+            }
+            Algorithm::Sgd => "",
+        };
+        ui.horizontal(|ui| {
+            for (value, label) in [
+                (Replacement::Wr, "with replacement"),
+                (Replacement::Wor, "without replacement"),
+            ] {
+                let response = ui
+                    .add_enabled(
+                        fixed.is_none(),
+                        egui::RadioButton::new(replacement == value, label),
+                    )
+                    .on_disabled_hover_text(why);
+                if response.clicked() {
+                    d.replacement = Some(value);
+                }
+            }
+        });
+
+        // Learning rate: log slider plus exact entry.
+        ui.label("learning rate η");
+        let mut eta = d.eta;
+        let response = ui.add(
+            egui::Slider::new(&mut eta, 1e-9..=10.0)
+                .logarithmic(true)
+                .clamping(egui::SliderClamping::Never)
+                .custom_formatter(|v, _| format!("{v:.3e}"))
+                .text("η"),
+        );
+        if response.changed() && eta.is_finite() && eta > 0.0 {
+            d.eta = eta;
+        }
+        if self.eta_text_for != d.eta {
+            self.eta_text = format!("{:e}", d.eta);
+            self.eta_text_for = d.eta;
+            self.eta_text_error = None;
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("exact η:");
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.eta_text)
+                        .desired_width(110.0)
+                        .id_salt("eta-exact"),
+                )
+                .labelled_by(label.id);
+            if edit.lost_focus() {
+                match self.eta_text.trim().parse::<f64>() {
+                    Ok(v) if v.is_finite() && v > 0.0 => {
+                        d.eta = v;
+                        self.eta_text_for = v;
+                        self.eta_text_error = None;
+                    }
+                    _ => {
+                        self.eta_text_error = Some(format!(
+                            "“{}” is not a positive number; η stays {:e}",
+                            self.eta_text.trim(),
+                            d.eta
+                        ))
+                    }
+                }
+            }
+        });
+        if let Some(error) = &self.eta_text_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+
+        // Batch size, with the divisors of N marked for WOR.
+        let n = n_examples.unwrap_or(d.batch.max(1));
+        let mut batch = d.batch;
+        ui.add(
+            egui::Slider::new(&mut batch, 1..=n.max(1))
+                .clamping(egui::SliderClamping::Never)
+                .text("batch B"),
+        );
+        if batch != d.batch {
+            d.batch = batch;
+        }
+        if replacement == Replacement::Wor {
+            let dropped = n % d.batch.max(1);
+            if dropped > 0 {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!(
+                        "B does not divide N = {n}: {dropped} examples are dropped from every epoch"
+                    ),
+                );
+            }
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("divisors of N:").small());
+                for b in divisors(n) {
+                    if ui
+                        .selectable_label(d.batch == b, RichText::new(b.to_string()).small())
+                        .clicked()
+                    {
+                        d.batch = b;
+                    }
+                }
+            });
+        } else {
+            ui.label(RichText::new(format!("N = {n} examples")).small().weak());
+        }
+
+        let langevin = d.algorithm.is_langevin();
+        ui.add_enabled(
+            langevin,
+            egui::Slider::new(&mut d.temperature, 0.0..=10.0)
+                .clamping(egui::SliderClamping::Never)
+                .text("temperature T"),
+        )
+        .on_disabled_hover_text("SGD adds no Langevin noise; choose SGLD or SGWORLD");
+        if !(d.temperature.is_finite() && d.temperature >= 0.0) {
+            d.temperature = 0.0;
+        }
+    }
+}
+
+/// Walkers, speed, seed, view switches.
+fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
+    ui.heading("Simulation");
+    let d = &mut preset.dynamics;
+    ui.add(
+        egui::Slider::new(&mut d.walkers, 1..=100_000)
+            .logarithmic(true)
+            .clamping(egui::SliderClamping::Never)
+            .text("walkers"),
+    );
+    ui.add(
+        egui::Slider::new(&mut d.burn_in, 0..=10_000)
+            .logarithmic(true)
+            .clamping(egui::SliderClamping::Never)
+            .text("burn-in"),
+    );
+    ui.horizontal(|ui| {
+        let label = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut d.seed))
+            .labelled_by(label.id);
+    });
+    let v = &mut preset.view;
+    ui.add(
+        egui::Slider::new(&mut v.units_per_frame, 1..=2000)
+            .logarithmic(true)
+            .clamping(egui::SliderClamping::Never)
+            .text("speed (units / update)"),
+    );
+    ui.checkbox(&mut v.arrows, "current arrows");
+    ui.checkbox(&mut v.show_walkers, "show walkers");
+    ui.add(
+        egui::Slider::new(&mut v.trails, 0..=20)
+            .clamping(egui::SliderClamping::Never)
+            .text("trails"),
+    );
+}
+
+/// Edit every key of the `[landscape]` table except `kind`.
+fn landscape_parameters_ui(ui: &mut egui::Ui, preset: &mut Preset) {
+    let Ok(mut table) = toml::Table::try_from(&preset.landscape) else {
+        return;
+    };
+    let mut changed = false;
+    let keys: Vec<String> = table.keys().filter(|k| *k != "kind").cloned().collect();
+    egui::Grid::new("landscape-parameters")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for key in keys {
+                let Some(value) = table.get_mut(&key) else {
+                    continue;
+                };
+                ui.label(&key);
+                ui.horizontal(|ui| {
+                    changed |= value_ui(ui, &key, value, &key);
+                });
+                ui.end_row();
+            }
+        });
+    if changed && let Ok(spec) = toml::Value::Table(table).try_into::<LandscapeSpec>() {
+        preset.landscape = spec;
+    }
+}
+
+/// One value of the landscape table; `name` is its accessible name (`key` or `key[i]`).
+fn value_ui(ui: &mut egui::Ui, key: &str, value: &mut toml::Value, name: &str) -> bool {
+    match value {
+        toml::Value::Float(x) => {
+            let speed = (x.abs() * 0.01).max(1e-3);
+            let range = if key.contains("angle") {
+                -180.0..=180.0
+            } else {
+                f64::MIN..=f64::MAX
+            };
+            ui.add(
+                egui::DragValue::new(x)
+                    .speed(speed)
+                    .range(range)
+                    .max_decimals(6),
+            )
+            .accessible_name(name)
+            .changed()
+        }
+        toml::Value::Integer(i) => {
+            let min = if key.contains("seed") { 0 } else { 1 };
+            ui.add(egui::DragValue::new(i).range(min..=i64::MAX))
+                .accessible_name(name)
+                .changed()
+        }
+        toml::Value::Boolean(b) => ui.checkbox(b, key).changed(),
+        toml::Value::String(s) => ui
+            .add(egui::TextEdit::singleline(s).desired_width(120.0))
+            .accessible_name(name)
+            .lost_focus(),
+        toml::Value::Array(items) => {
+            let mut changed = false;
+            for (i, item) in items.iter_mut().enumerate() {
+                changed |= value_ui(ui, key, item, &format!("{name}[{i}]"));
+            }
+            changed
+        }
+        _ => {
+            ui.label("…");
+            false
+        }
+    }
+}

@@ -1,0 +1,746 @@
+//! The neqlab desktop app (egui/eframe): a 2-D laboratory for SGD in and out of equilibrium.
+//!
+//! Data flow (STYLE.md): the app's full state is a [`Preset`]. The control panel edits a copy;
+//! when it differs, the preset is rebuilt into an `Experiment`, the simulation worker
+//! ([`worker`]) gets a new generation of walkers at once, and the prediction job
+//! ([`solver`]) is asked for a new stationary state once the controls have settled for
+//! [`DEBOUNCE`]. The UI thread only draws the snapshots and predictions it receives.
+
+mod controls;
+mod fluctuation;
+mod landscape_view;
+mod metrics;
+mod palette;
+mod plot2d;
+mod prediction_view;
+mod simulation_view;
+mod solver;
+mod theory_adapter;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use egui::{Key, ViewportCommand};
+use neqlab::preset::{self, Experiment, Preset};
+
+use controls::Controls;
+use fluctuation::FluctuationPanel;
+use landscape_view::LandscapeView;
+use metrics::MetricsPanel;
+use plot2d::ViewContext;
+use prediction_view::{PredictionView, SolveStatus};
+use simulation_view::SimulationView;
+use solver::{SolveRequest, Solver};
+use theory_adapter::{EntropyModel, Grid2d, Prediction};
+use worker::{Command, SimConfig, SimulationHandle, Snapshot};
+
+/// How long the controls must rest before a new prediction is solved.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// The default preset when none is named.
+pub const DEFAULT_PRESET: &str = "bowl-current";
+
+/// Open the app on `preset` (a file or a shipped name).
+pub fn run(preset: Option<&str>) -> anyhow::Result<()> {
+    let name = preset.unwrap_or(DEFAULT_PRESET);
+    let (preset, label) = load_named(name)?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(window_title(&preset))
+            .with_inner_size([1600.0, 1000.0])
+            .with_maximized(true)
+            .with_min_inner_size([900.0, 600.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "neqlab",
+        options,
+        Box::new(move |cc| {
+            let app = NeqlabApp::new(&cc.egui_ctx, preset, label, Backend::Threaded)?;
+            Ok(Box::new(app) as Box<dyn eframe::App>)
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// A preset by file path or shipped name, with the path that labels it.
+pub fn load_named(name: &str) -> anyhow::Result<(Preset, PathBuf)> {
+    let path = PathBuf::from(name);
+    if path.exists() {
+        let preset = Preset::load(&path, &[])?;
+        return Ok((preset, path));
+    }
+    let stem = name.trim_end_matches(".toml");
+    let text = preset::shipped(stem).with_context(|| {
+        format!(
+            "{name}: no such file, and no shipped preset of that name (shipped: {})",
+            preset::SHIPPED
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let label = PathBuf::from(format!("presets/{stem}.toml"));
+    Ok((Preset::from_toml(text, &label)?, label))
+}
+
+fn window_title(preset: &Preset) -> String {
+    format!("neqlab — {}", preset.title)
+}
+
+/// Threads for the real app, synchronous stepping for tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Threaded,
+    Inline,
+}
+
+/// The tabs of the central area, one file per panel. Posterior, Network and MNIST tabs join
+/// when their library APIs land.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tab {
+    StationaryState,
+}
+
+/// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
+/// `interval_ms ui_ms previous_frame_cpu_ms playing solving`. While logging, the app repaints
+/// continuously, so the interval measures how fast frames can be drawn.
+struct FrameLog {
+    file: std::io::BufWriter<std::fs::File>,
+    last: Option<Instant>,
+    lines: u64,
+}
+
+/// A message shown in the window until dismissed.
+#[derive(Clone, Debug, PartialEq)]
+struct Notice {
+    text: String,
+    is_error: bool,
+}
+
+pub struct NeqlabApp {
+    /// The app's full state.
+    preset: Preset,
+    /// Where the preset came from (labels errors and the title).
+    preset_path: PathBuf,
+    experiment: Option<Experiment>,
+    grid: Option<Grid2d>,
+    generation: u64,
+    /// Why the current controls cannot run (the last good configuration keeps running).
+    config_error: Option<String>,
+    controls: Controls,
+    simulation: SimulationHandle,
+    solver: Solver,
+    snapshot: Option<Arc<Snapshot>>,
+    prediction: Option<Arc<Prediction>>,
+    prediction_generation: u64,
+    solve_error: Option<String>,
+    solve_due: Option<Instant>,
+    solving: Option<u64>,
+    debounce: Duration,
+    /// When the configuration last changed, and how long its prediction took to arrive.
+    changed_at: Option<Instant>,
+    prediction_latency: Option<Duration>,
+    playing: bool,
+    notices: Vec<Notice>,
+    tab: Tab,
+    presentation: bool,
+    reset_views: bool,
+    simulation_view: SimulationView,
+    prediction_view: PredictionView,
+    landscape_view: LandscapeView,
+    metrics: MetricsPanel,
+    fluctuation: FluctuationPanel,
+    frame_log: Option<FrameLog>,
+    window_fitted: bool,
+}
+
+impl NeqlabApp {
+    pub fn new(
+        ctx: &egui::Context,
+        preset: Preset,
+        preset_path: PathBuf,
+        backend: Backend,
+    ) -> anyhow::Result<Self> {
+        let units = preset.view.units_per_frame;
+        let (simulation, solver, debounce) = match backend {
+            Backend::Threaded => (
+                SimulationHandle::spawn(ctx.clone(), units)?,
+                Solver::spawn(ctx.clone())?,
+                DEBOUNCE,
+            ),
+            Backend::Inline => (
+                SimulationHandle::inline(units),
+                Solver::inline(),
+                Duration::ZERO,
+            ),
+        };
+        let frame_log = std::env::var_os("NEQLAB_FRAME_LOG").and_then(|path| {
+            std::fs::File::create(&path).ok().map(|f| FrameLog {
+                file: std::io::BufWriter::new(f),
+                last: None,
+                lines: 0,
+            })
+        });
+        let mut app = Self {
+            preset: preset.clone(),
+            preset_path: preset_path.clone(),
+            experiment: None,
+            grid: None,
+            generation: 0,
+            config_error: None,
+            controls: Controls::default(),
+            simulation,
+            solver,
+            snapshot: None,
+            prediction: None,
+            prediction_generation: 0,
+            solve_error: None,
+            solve_due: None,
+            solving: None,
+            debounce,
+            changed_at: None,
+            prediction_latency: None,
+            playing: false,
+            notices: Vec::new(),
+            tab: Tab::StationaryState,
+            presentation: false,
+            reset_views: true,
+            simulation_view: SimulationView::default(),
+            prediction_view: PredictionView::default(),
+            landscape_view: LandscapeView::default(),
+            metrics: MetricsPanel,
+            fluctuation: FluctuationPanel::default(),
+            frame_log,
+            window_fitted: backend == Backend::Inline,
+        };
+        app.load_preset(ctx, preset, preset_path);
+        app.set_playing(backend == Backend::Threaded);
+        Ok(app)
+    }
+
+    /// Replace the whole state by `preset`.
+    pub fn load_preset(&mut self, ctx: &egui::Context, preset: Preset, path: PathBuf) {
+        ctx.send_viewport_cmd(ViewportCommand::Title(window_title(&preset)));
+        self.simulation
+            .send(Command::SetSpeed(preset.view.units_per_frame));
+        self.preset = preset;
+        self.preset_path = path;
+        self.reconfigure();
+    }
+
+    /// Open a preset file; problems become a notice in the window.
+    pub fn open_preset_file(&mut self, ctx: &egui::Context, path: &Path) {
+        match Preset::load(path, &[]) {
+            Ok(preset) => {
+                self.notify(format!("opened {}", path.display()), false);
+                self.load_preset(ctx, preset, path.to_path_buf());
+            }
+            Err(e) => self.notify(format!("Cannot open preset: {e}"), true),
+        }
+    }
+
+    /// Save the full state as a preset file.
+    pub fn save_preset_file(&mut self, path: &Path) {
+        match preset::write_atomically(path, self.preset.to_toml().as_bytes()) {
+            Ok(()) => self.notify(format!("saved {}", path.display()), false),
+            Err(e) => self.notify(
+                format!("Cannot save preset to {}: {e}", path.display()),
+                true,
+            ),
+        }
+    }
+
+    fn notify(&mut self, text: String, is_error: bool) {
+        let notice = Notice { text, is_error };
+        if !self.notices.contains(&notice) {
+            self.notices.push(notice);
+        }
+        if self.notices.len() > 5 {
+            self.notices.remove(0);
+        }
+    }
+
+    /// Rebuild the experiment from the preset; on success start a new generation.
+    fn reconfigure(&mut self) {
+        let experiment = match self.preset.build(&self.preset_path, None) {
+            Ok(e) => e,
+            Err(e) => {
+                self.config_error = Some(e.to_string());
+                return;
+            }
+        };
+        if experiment.landscape.dim() != 2 {
+            self.config_error = Some(format!(
+                "{}: the {} landscape has {} weights; the 2-D views need exactly 2",
+                self.preset_path.display(),
+                experiment.landscape.kind(),
+                experiment.landscape.dim()
+            ));
+            return;
+        }
+        self.config_error = None;
+        let grid = theory_adapter::plot_grid(&experiment, &self.preset);
+        if self.grid != Some(grid) {
+            self.reset_views = true;
+        }
+        self.generation += 1;
+        self.grid = Some(grid);
+        let d = &self.preset.dynamics;
+        self.simulation.send(Command::Configure(Box::new(SimConfig {
+            generation: self.generation,
+            experiment: experiment.clone(),
+            grid,
+            walkers: d.walkers,
+            seed: d.seed,
+            burn_in: d.burn_in,
+            trails: self.preset.view.trails,
+        })));
+        if self.playing {
+            self.simulation.send(Command::Play);
+        }
+        self.experiment = Some(experiment);
+        let now = Instant::now();
+        self.changed_at = Some(now);
+        self.solve_due = Some(now + self.debounce);
+    }
+
+    fn set_playing(&mut self, playing: bool) {
+        self.playing = playing;
+        self.simulation.send(if playing {
+            Command::Play
+        } else {
+            Command::Pause
+        });
+    }
+
+    /// Apply edits made by the controls: view-only edits keep the walkers.
+    fn apply_edit(&mut self, edited: Preset) {
+        if edited == self.preset {
+            return;
+        }
+        let mut without_view = edited.clone();
+        without_view.view = self.preset.view.clone();
+        let needs_new_walkers = without_view != self.preset;
+        let speed_changed = edited.view.units_per_frame != self.preset.view.units_per_frame;
+        let trails_changed = edited.view.trails != self.preset.view.trails;
+        self.preset = edited;
+        if speed_changed {
+            self.simulation
+                .send(Command::SetSpeed(self.preset.view.units_per_frame));
+        }
+        if needs_new_walkers || trails_changed {
+            self.reconfigure();
+        }
+    }
+
+    /// Receive snapshots and predictions; send a solve when the controls have settled.
+    fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(snapshot) = self.simulation.latest() {
+            // Never show walkers of an earlier configuration.
+            if snapshot.generation == self.generation {
+                self.playing =
+                    snapshot.playing || (self.playing && snapshot.diverged < snapshot.walkers);
+                self.snapshot = Some(snapshot);
+            }
+        }
+        if let Some(failure) = self.simulation.failure() {
+            let failure = failure.to_string();
+            self.notify(failure, true);
+        }
+        if let Some(due) = self.solve_due
+            && Instant::now() >= due
+            && let (Some(experiment), Some(grid)) = (&self.experiment, self.grid)
+        {
+            let request = SolveRequest {
+                generation: self.generation,
+                experiment: experiment.clone(),
+                grid,
+            };
+            self.solve_due = None;
+            match self.solver.request(request) {
+                Ok(()) => self.solving = Some(self.generation),
+                Err(e) => self.solve_error = Some(e),
+            }
+        }
+        if let Some(result) = self.solver.take() {
+            if self.solving == Some(result.generation) {
+                self.solving = None;
+            }
+            match result.outcome {
+                Ok(prediction) => {
+                    self.solve_error = None;
+                    if result.generation == self.generation
+                        && let Some(model) = EntropyModel::from_prediction(&prediction)
+                    {
+                        self.simulation.send(Command::SetEntropyModel {
+                            generation: result.generation,
+                            model,
+                            ep_rate: prediction.ep_rate,
+                        });
+                    }
+                    if self.prediction.as_ref().map(|p| p.grid) != Some(prediction.grid) {
+                        self.reset_views = true;
+                    }
+                    if result.generation == self.generation {
+                        self.prediction_latency = self.changed_at.map(|t| t.elapsed());
+                        if self.frame_log.is_some()
+                            && let Some(latency) = self.prediction_latency
+                        {
+                            eprintln!(
+                                "prediction for generation {} arrived {:.0} ms after the change (solve {:.0} ms)",
+                                result.generation,
+                                latency.as_secs_f64() * 1e3,
+                                prediction.solve_seconds * 1e3
+                            );
+                        }
+                    }
+                    self.prediction = Some(prediction);
+                    self.prediction_generation = result.generation;
+                }
+                Err(e) => {
+                    if result.generation == self.generation {
+                        self.solve_error = Some(e);
+                        self.prediction = None;
+                    }
+                }
+            }
+        }
+        if self.solve_due.is_some() || self.solving.is_some() {
+            ctx.request_repaint_after(Duration::from_millis(30));
+        }
+    }
+
+    fn keyboard(&mut self, ctx: &egui::Context) {
+        if ctx.text_edit_focused() {
+            return;
+        }
+        let (space, r, up, down, f11) = ctx.input(|i| {
+            (
+                i.key_pressed(Key::Space),
+                i.key_pressed(Key::R),
+                i.key_pressed(Key::ArrowUp) || i.key_pressed(Key::ArrowRight),
+                i.key_pressed(Key::ArrowDown) || i.key_pressed(Key::ArrowLeft),
+                i.key_pressed(Key::F11),
+            )
+        });
+        if space {
+            self.set_playing(!self.playing);
+        }
+        if r {
+            self.reset();
+        }
+        if up || down {
+            let mut edited = self.preset.clone();
+            let factor = 10f64.powf(0.1);
+            edited.dynamics.eta *= if up { factor } else { 1.0 / factor };
+            self.apply_edit(edited);
+        }
+        if f11 {
+            self.set_presentation(ctx, !self.presentation);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.simulation.send(Command::Reset);
+        // Fresh walkers need the entropy model again.
+        if let Some(p) = &self.prediction
+            && self.prediction_generation == self.generation
+            && let Some(model) = EntropyModel::from_prediction(p)
+        {
+            self.simulation.send(Command::SetEntropyModel {
+                generation: self.generation,
+                model,
+                ep_rate: p.ep_rate,
+            });
+        }
+    }
+
+    fn set_presentation(&mut self, ctx: &egui::Context, on: bool) {
+        self.presentation = on;
+        ctx.set_zoom_factor(if on { 1.35 } else { 1.0 });
+        ctx.set_theme(if on {
+            egui::Theme::Light
+        } else {
+            egui::Theme::Dark
+        });
+        ctx.send_viewport_cmd(ViewportCommand::Fullscreen(on));
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("Presets", |ui| {
+                for (name, text) in preset::SHIPPED {
+                    let label = PathBuf::from(format!("presets/{name}.toml"));
+                    let title = Preset::from_toml(text, &label)
+                        .map(|p| p.title)
+                        .unwrap_or_default();
+                    if ui.button(format!("{name} — {title}")).clicked() {
+                        match Preset::from_toml(text, &label) {
+                            Ok(p) => self.load_preset(&ctx, p, label),
+                            Err(e) => self.notify(e.to_string(), true),
+                        }
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                if ui.button("Open preset…").clicked() {
+                    ui.close();
+                    if let Some(path) = rfd::FileDialog::new()
+                        .add_filter("preset", &["toml"])
+                        .pick_file()
+                    {
+                        self.open_preset_file(&ctx, &path);
+                    }
+                }
+                if ui.button("Save preset…").clicked() {
+                    ui.close();
+                    if let Some(path) = rfd::FileDialog::new()
+                        .add_filter("preset", &["toml"])
+                        .set_file_name("neqlab-preset.toml")
+                        .save_file()
+                    {
+                        self.save_preset_file(&path);
+                    }
+                }
+            });
+            ui.menu_button("View", |ui| {
+                let mut on = self.presentation;
+                if ui.checkbox(&mut on, "Presentation mode (F11)").clicked() {
+                    self.set_presentation(&ctx, on);
+                }
+                let mut edited = self.preset.clone();
+                ui.checkbox(&mut edited.view.arrows, "Current arrows");
+                ui.checkbox(&mut edited.view.show_walkers, "Walkers");
+                self.apply_edit(edited);
+            });
+            ui.separator();
+            ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
+            ui.separator();
+            ui.label(
+                egui::RichText::new(
+                    "Space: play/pause   R: reset   arrow keys: η   F11: presentation",
+                )
+                .weak(),
+            );
+        });
+    }
+
+    fn caption_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(&self.preset.title);
+            if !self.preset.caption.is_empty() {
+                ui.label(&self.preset.caption);
+            }
+        });
+        let mut dismissed = None;
+        for (k, notice) in self.notices.iter().enumerate() {
+            ui.horizontal(|ui| {
+                let colour = if notice.is_error {
+                    ui.visuals().error_fg_color
+                } else {
+                    ui.visuals().weak_text_color()
+                };
+                ui.colored_label(colour, &notice.text);
+                if ui.small_button("x").clicked() {
+                    dismissed = Some(k);
+                }
+            });
+        }
+        if let Some(k) = dismissed {
+            self.notices.remove(k);
+        }
+        if let Some(error) = &self.config_error {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("These settings cannot run (the last good ones keep running): {error}"),
+            );
+        }
+        if let Some(message) = self.snapshot.as_ref().and_then(|s| s.message.clone()) {
+            ui.colored_label(ui.visuals().warn_fg_color, message);
+        }
+    }
+
+    fn central_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(grid) = self.grid else {
+            ui.label("Nothing to show: fix the settings on the left.");
+            return;
+        };
+        let names = self
+            .experiment
+            .as_ref()
+            .map(|e| e.landscape.weight_names())
+            .filter(|n| n.len() == 2)
+            .map(|n| [n[0].clone(), n[1].clone()])
+            .unwrap_or_else(|| ["w1".into(), "w2".into()]);
+        let snapshot = self.snapshot.clone();
+        let prediction = self.prediction.clone();
+        let area = grid.cell_area();
+        let max_of = |d: &[f64]| d.iter().copied().fold(0.0, f64::max) / area;
+        let density_max = prediction
+            .as_ref()
+            .map(|p| max_of(&p.density))
+            .filter(|m| *m > 0.0)
+            .or_else(|| snapshot.as_ref().map(|s| max_of(&s.density)))
+            .filter(|m| *m > 0.0)
+            .unwrap_or(1.0);
+        let current_scale = prediction
+            .as_ref()
+            .map(|p| plot2d::current_scale(p.grid, &p.current))
+            .filter(|s| *s > 0.0)
+            .or_else(|| {
+                snapshot
+                    .as_ref()
+                    .map(|s| plot2d::current_scale(s.grid, &s.current))
+            })
+            .unwrap_or(0.0);
+        // Close to square plots; the columns are about a third of the width each.
+        let column_width = ui.available_width() / 3.0 - 80.0;
+        let height = (ui.available_height() - 60.0)
+            .min(column_width * 1.15)
+            .max(150.0);
+        let view = ViewContext {
+            names,
+            snapshot: snapshot.as_deref(),
+            prediction: prediction.as_deref(),
+            density_max,
+            current_scale,
+            reset: self.reset_views,
+            show_walkers: self.preset.view.show_walkers,
+            show_arrows: self.preset.view.arrows,
+            show_trails: self.preset.view.trails > 0,
+            height,
+            burn_in: self.preset.dynamics.burn_in,
+        };
+        let status = SolveStatus {
+            solving: self.solving.is_some() || self.solve_due.is_some(),
+            error: self.solve_error.as_deref(),
+            stale: self.prediction_generation != self.generation,
+            latency: self.prediction_latency,
+        };
+        ui.columns(3, |columns| {
+            self.simulation_view.ui(&mut columns[0], &view);
+            self.prediction_view.ui(&mut columns[1], &view, &status);
+            self.landscape_view.ui(&mut columns[2], &view);
+        });
+        self.reset_views = false;
+    }
+
+    /// Fill the screen on the first frames when no window manager maximised the window
+    /// (e.g. under Xvfb).
+    fn fit_window(&mut self, ctx: &egui::Context) {
+        if self.window_fitted {
+            return;
+        }
+        let (monitor, inner, maximized) = ctx.input(|i| {
+            let v = i.viewport();
+            (v.monitor_size, v.inner_rect, v.maximized)
+        });
+        if let (Some(monitor), Some(inner)) = (monitor, inner) {
+            self.window_fitted = true;
+            if maximized != Some(true) && inner.width() < monitor.x * 0.9 {
+                ctx.send_viewport_cmd(ViewportCommand::OuterPosition(egui::Pos2::ZERO));
+                ctx.send_viewport_cmd(ViewportCommand::InnerSize(monitor));
+            }
+        }
+    }
+
+    fn log_frame(&mut self, ctx: &egui::Context, started: Instant, previous_cpu: Option<f32>) {
+        let playing = self.playing;
+        let solving = self.solving.is_some();
+        if let Some(log) = &mut self.frame_log {
+            ctx.request_repaint();
+            let interval = log
+                .last
+                .map(|l| started.duration_since(l).as_secs_f64() * 1e3)
+                .unwrap_or(0.0);
+            log.last = Some(started);
+            let _ = writeln!(
+                log.file,
+                "{interval:.3} {:.3} {:.3} {} {}",
+                started.elapsed().as_secs_f64() * 1e3,
+                previous_cpu.unwrap_or(0.0) * 1e3,
+                u8::from(playing),
+                u8::from(solving)
+            );
+            log.lines += 1;
+            if log.lines.is_multiple_of(60) {
+                let _ = log.file.flush();
+            }
+        }
+    }
+}
+
+impl eframe::App for NeqlabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.fit_window(&ctx);
+        self.poll(&ctx);
+        self.keyboard(&ctx);
+        egui::Panel::top("menu").show(ui, |ui| {
+            self.menu_ui(ui);
+            self.caption_ui(ui);
+        });
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let mut edited = self.preset.clone();
+                    let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
+                    let actions = self.controls.ui(ui, &mut edited, n, self.playing);
+                    self.apply_edit(edited);
+                    if actions.toggle_play {
+                        self.set_playing(!self.playing);
+                    }
+                    if actions.step {
+                        self.playing = false;
+                        self.simulation.send(Command::Step);
+                    }
+                    if actions.reset {
+                        self.reset();
+                    }
+                });
+            });
+        let total_height = ui.available_height();
+        egui::Panel::bottom("metrics")
+            .resizable(true)
+            .default_size((total_height * 0.4).max(200.0))
+            .size_range(150.0..=(total_height * 0.6).max(160.0))
+            .show(ui, |ui| {
+                let snapshot = self.snapshot.clone();
+                let prediction = self.prediction.clone();
+                ui.columns(3, |columns| {
+                    self.metrics
+                        .ui(&mut columns[0], snapshot.as_deref(), prediction.as_deref());
+                    self.metrics.series_ui(
+                        &mut columns[1],
+                        snapshot.as_deref(),
+                        prediction.as_deref(),
+                    );
+                    self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
+            Tab::StationaryState => self.central_ui(ui),
+        });
+        self.log_frame(&ctx, started, frame.info().cpu_usage);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(log) = &mut self.frame_log {
+            let _ = log.file.flush();
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The Fokker–Planck panel: the predicted stationary density and current, the Gaussian 1σ
+//! and 2σ ellipses of the linearised theory, the minimum `w*` and, without replacement, the
+//! effective minimum `w_eff` (THEORY.md sections 3 and 4).
+
+use egui::Color32;
+use egui_plot::{Line, LineStyle, MarkerShape, Points};
+
+use super::palette::viridis;
+use super::plot2d::{
+    ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, ellipse, hover_text, linked_plot,
+    paint_arrows,
+};
+
+/// What the panel knows about the solve in flight.
+pub struct SolveStatus<'a> {
+    pub solving: bool,
+    pub error: Option<&'a str>,
+    /// The prediction belongs to an earlier configuration.
+    pub stale: bool,
+    /// Time from the last change of the controls to its prediction.
+    pub latency: Option<std::time::Duration>,
+}
+
+#[derive(Default)]
+pub struct PredictionView {
+    heatmap: HeatmapTexture,
+    /// Identity of the prediction the texture shows.
+    shown: Option<usize>,
+}
+
+impl PredictionView {
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &ViewContext<'_>, status: &SolveStatus<'_>) {
+        ui.horizontal(|ui| {
+            ui.strong("Fokker–Planck prediction");
+            if status.solving {
+                ui.spinner();
+                ui.label("solving…");
+            } else if status.stale {
+                ui.label("(earlier settings)");
+            }
+        });
+        if let Some(error) = status.error {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Prediction failed: {error}"),
+            );
+        }
+        let Some(prediction) = view.prediction else {
+            if !status.solving && status.error.is_none() {
+                ui.label("No prediction yet.");
+            }
+            return;
+        };
+        let grid = prediction.grid;
+        let area = grid.cell_area();
+        let vmax = view.density_max;
+        let identity = prediction as *const _ as usize;
+        if self.shown != Some(identity) {
+            self.heatmap.clear();
+            self.shown = Some(identity);
+        }
+        self.heatmap.update(
+            ui.ctx(),
+            "prediction-density",
+            (identity as u64, 0, vmax.to_bits()),
+            grid,
+            &prediction.density,
+            |mass| viridis(mass / area / vmax),
+        );
+        ui.horizontal_top(|ui| {
+            let width = (ui.available_width() - 70.0).max(100.0);
+            let names = view.names.clone();
+            let density = &prediction.density;
+            let current = &prediction.current;
+            let is_wor = prediction.mean != prediction.minimum;
+            let response = linked_plot("prediction-plot", grid, view.reset, names.clone())
+                .width(width)
+                .height(view.height)
+                .label_formatter(move |p| hover_text(p, grid, Some(density), Some(current), &names))
+                .show(ui, |plot_ui| {
+                    if let Some(image) = self.heatmap.image("density", grid) {
+                        plot_ui.image(image);
+                    }
+                    for (n, style) in [(1.0, LineStyle::Solid), (2.0, LineStyle::dashed_dense())] {
+                        plot_ui.line(
+                            Line::new(
+                                format!("{n}σ ellipse"),
+                                ellipse(prediction.mean, prediction.covariance, n),
+                            )
+                            .color(Color32::from_rgb(255, 80, 80))
+                            .style(style)
+                            .width(1.5),
+                        );
+                    }
+                    plot_ui.points(
+                        Points::new("minimum w*", vec![prediction.minimum])
+                            .shape(MarkerShape::Cross)
+                            .radius(7.0)
+                            .color(Color32::from_rgb(255, 60, 60)),
+                    );
+                    if is_wor {
+                        plot_ui.points(
+                            Points::new("effective minimum w_eff", vec![prediction.mean])
+                                .shape(MarkerShape::Diamond)
+                                .radius(6.0)
+                                .color(Color32::from_rgb(255, 170, 0)),
+                        );
+                    }
+                });
+            if view.show_arrows {
+                let painter = ui.painter_at(*response.transform.frame());
+                paint_arrows(
+                    &painter,
+                    &response.transform,
+                    grid,
+                    &prediction.current,
+                    view.current_scale,
+                    ARROW_COLOUR,
+                );
+            }
+            colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
+        });
+        ui.label(
+            egui::RichText::new(format!(
+                "{}; solved in {:.0} ms{}",
+                prediction.method,
+                prediction.solve_seconds * 1e3,
+                status
+                    .latency
+                    .filter(|_| !status.stale)
+                    .map(|l| format!(", shown {:.2} s after the last change", l.as_secs_f64()))
+                    .unwrap_or_default()
+            ))
+            .small()
+            .weak(),
+        );
+    }
+}

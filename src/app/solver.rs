@@ -1,0 +1,144 @@
+//! The prediction job: a second named thread that solves for the stationary state whenever
+//! the UI asks (after a control has settled), keeping only the newest request.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use neqlab::preset::Experiment;
+
+use super::theory_adapter::{Grid2d, Prediction, predict};
+
+/// One solve: the experiment of one generation on its grid.
+#[derive(Clone)]
+pub struct SolveRequest {
+    pub generation: u64,
+    pub experiment: Experiment,
+    pub grid: Grid2d,
+}
+
+/// The answer to a [`SolveRequest`].
+#[derive(Clone)]
+pub struct SolveResult {
+    pub generation: u64,
+    pub outcome: Result<Arc<Prediction>, String>,
+}
+
+/// Run one request, turning a panic into an error message.
+pub fn solve(request: &SolveRequest) -> SolveResult {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        predict(&request.experiment, request.grid)
+    }))
+    .unwrap_or_else(|_| Err("the solver crashed on this configuration".into()))
+    .map(Arc::new);
+    SolveResult {
+        generation: request.generation,
+        outcome,
+    }
+}
+
+type Slot = Arc<Mutex<Option<SolveResult>>>;
+
+enum Mode {
+    Threaded {
+        sender: Option<Sender<SolveRequest>>,
+        slot: Slot,
+        thread: Option<JoinHandle<()>>,
+    },
+    Inline {
+        slot: Option<SolveResult>,
+    },
+}
+
+/// The UI's handle on the prediction job.
+pub struct Solver {
+    mode: Mode,
+    /// Requests sent so far (tests read it).
+    pub requests: u64,
+}
+
+impl Solver {
+    pub fn spawn(ctx: egui::Context) -> anyhow::Result<Self> {
+        let (sender, receiver) = channel();
+        let slot: Slot = Arc::new(Mutex::new(None));
+        let published = slot.clone();
+        let thread = std::thread::Builder::new()
+            .name("neqlab-solver".into())
+            .spawn(move || solver_loop(receiver, published, ctx))
+            .context("cannot start the solver thread")?;
+        Ok(Self {
+            mode: Mode::Threaded {
+                sender: Some(sender),
+                slot,
+                thread: Some(thread),
+            },
+            requests: 0,
+        })
+    }
+
+    /// Solve synchronously inside [`request`](Self::request). For tests.
+    pub fn inline() -> Self {
+        Self {
+            mode: Mode::Inline { slot: None },
+            requests: 0,
+        }
+    }
+
+    pub fn request(&mut self, request: SolveRequest) -> Result<(), String> {
+        self.requests += 1;
+        match &mut self.mode {
+            Mode::Threaded { sender, .. } => sender
+                .as_ref()
+                .and_then(|s| s.send(request).ok())
+                .ok_or_else(|| "the solver thread has stopped".to_string()),
+            Mode::Inline { slot } => {
+                *slot = Some(solve(&request));
+                Ok(())
+            }
+        }
+    }
+
+    /// The newest finished solve, once.
+    pub fn take(&mut self) -> Option<SolveResult> {
+        match &mut self.mode {
+            Mode::Threaded { slot, .. } => slot.lock().ok().and_then(|mut s| s.take()),
+            Mode::Inline { slot } => slot.take(),
+        }
+    }
+}
+
+impl Drop for Solver {
+    fn drop(&mut self) {
+        if let Mode::Threaded { sender, thread, .. } = &mut self.mode {
+            sender.take();
+            if let Some(thread) = thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn solver_loop(receiver: Receiver<SolveRequest>, slot: Slot, ctx: egui::Context) {
+    // Keep the solve off the UI thread's core too (see `worker::background_threads`).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(super::worker::background_threads())
+        .thread_name(|i| format!("neqlab-solver-{i}"))
+        .build()
+        .ok();
+    while let Ok(mut request) = receiver.recv() {
+        // Only the newest request matters.
+        while let Ok(newer) = receiver.try_recv() {
+            request = newer;
+        }
+        let result = match &pool {
+            Some(pool) => pool.install(|| solve(&request)),
+            None => solve(&request),
+        };
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(result);
+        }
+        ctx.request_repaint();
+    }
+}

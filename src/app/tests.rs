@@ -1,0 +1,245 @@
+//! UI tests: egui_kittest drives the real app. The synchronous backend steps the walkers once
+//! per frame while playing and solves predictions at once, so nothing depends on timing.
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use neqlab::dynamics::{Algorithm, Replacement};
+
+use super::*;
+
+fn harness_for(name: &str) -> Harness<'static, NeqlabApp> {
+    let (preset, path) = load_named(name).expect("shipped preset");
+    harness_with(preset, path)
+}
+
+fn harness_with(preset: Preset, path: PathBuf) -> Harness<'static, NeqlabApp> {
+    Harness::builder()
+        .with_size(egui::Vec2::new(1600.0, 1000.0))
+        .build_eframe(move |cc| {
+            NeqlabApp::new(&cc.egui_ctx, preset, path, Backend::Inline).expect("app starts")
+        })
+}
+
+fn time(harness: &Harness<'_, NeqlabApp>) -> u64 {
+    harness.state().snapshot.as_ref().map_or(0, |s| s.time)
+}
+
+#[test]
+fn starts_on_every_shipped_2d_preset() {
+    let mut started = 0;
+    for (name, text) in preset::SHIPPED {
+        let preset = Preset::from_toml(text, Path::new(name)).expect("shipped presets parse");
+        if !preset.landscape.is_2d() {
+            continue;
+        }
+        let mut harness = harness_for(name);
+        harness.run_steps(3);
+        let app = harness.state();
+        assert!(app.config_error.is_none(), "{name}: {:?}", app.config_error);
+        let snapshot = app.snapshot.as_ref().expect("a snapshot");
+        assert_eq!(snapshot.generation, app.generation, "{name}");
+        assert!(
+            app.prediction.is_some(),
+            "{name}: no prediction ({:?})",
+            app.solve_error
+        );
+        // The caption line is on screen.
+        harness.get_by_label(&preset.title);
+        started += 1;
+    }
+    assert!(started >= 1, "no 2-D preset is shipped");
+}
+
+#[test]
+fn play_advances_the_step_counter() {
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    assert!(!harness.state().playing, "tests start paused");
+    let before = time(&harness);
+    harness.get_by_label("Play").click();
+    harness.run_steps(5);
+    let after = time(&harness);
+    let units = harness.state().preset.view.units_per_frame;
+    assert!(after >= before + 3 * units, "time {before} -> {after}");
+    // Pause stops it; Step advances exactly one update.
+    harness.get_by_label("Pause").click();
+    harness.run_steps(2);
+    let paused = time(&harness);
+    harness.run_steps(3);
+    assert_eq!(time(&harness), paused);
+    harness.get_by_label("Step").click();
+    harness.run_steps(2);
+    assert_eq!(time(&harness), paused + units);
+    // Space toggles play.
+    harness.key_press(Key::Space);
+    harness.run_steps(3);
+    assert!(time(&harness) > paused + units);
+}
+
+#[test]
+fn switching_to_sgworld_locks_without_replacement() {
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    assert!(
+        !harness
+            .get_by_label("with replacement")
+            .accesskit_node()
+            .is_disabled()
+    );
+    harness.get_by_label("SGWORLD").click();
+    harness.run_steps(3);
+    let app = harness.state();
+    assert_eq!(app.preset.dynamics.algorithm, Algorithm::Sgworld);
+    assert_eq!(app.preset.dynamics.replacement, Some(Replacement::Wor));
+    let experiment = app.experiment.as_ref().expect("valid configuration");
+    assert_eq!(experiment.dynamics.replacement, Replacement::Wor);
+    assert!(
+        harness
+            .get_by_label("with replacement")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert!(
+        harness
+            .get_by_label("without replacement")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // Back to SGD unlocks it.
+    harness.get_by_label("SGD").click();
+    harness.run_steps(2);
+    assert!(
+        !harness
+            .get_by_label("with replacement")
+            .accesskit_node()
+            .is_disabled()
+    );
+}
+
+#[test]
+fn moving_the_learning_rate_resets_and_solves_again() {
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(3);
+    let (generation, requests) = (harness.state().generation, harness.state().solver.requests);
+    let eta = harness.state().preset.dynamics.eta;
+    harness
+        .get_by_role_and_label(Role::Slider, "η")
+        .set_value_accesskit(eta * 0.5);
+    harness.run_steps(3);
+    let app = harness.state();
+    assert!(
+        (app.preset.dynamics.eta - 0.5 * eta).abs() < 1e-9 * eta,
+        "{}",
+        app.preset.dynamics.eta
+    );
+    assert!(app.generation > generation);
+    assert!(app.solver.requests > requests);
+    let prediction = app.prediction.as_ref().expect("a new prediction");
+    assert_eq!(app.prediction_generation, app.generation);
+    // The linearised covariance is proportional to η for SGD with replacement.
+    assert!(prediction.covariance[0] > 0.0);
+    let snapshot = app.snapshot.as_ref().expect("snapshot");
+    assert_eq!(snapshot.generation, app.generation, "old walkers shown");
+    assert_eq!(
+        snapshot.time, 0,
+        "the new walkers start afresh while paused"
+    );
+
+    // The arrow keys step η by a tenth of a decade.
+    let before = harness.state().preset.dynamics.eta;
+    harness.key_press(Key::ArrowRight);
+    harness.run_steps(2);
+    let ratio = harness.state().preset.dynamics.eta / before;
+    assert!((ratio - 10f64.powf(0.1)).abs() < 1e-12, "{ratio}");
+}
+
+#[test]
+fn opening_a_broken_preset_shows_an_error_in_the_window() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let broken = folder.path().join("broken.toml");
+    std::fs::write(&broken, "title = \"x\"\n[landscape\nkind = 3\n").expect("write");
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open_preset_file(&ctx, &broken);
+    harness.run_steps(2);
+    harness.get_by_label_contains("Cannot open preset");
+    harness.get_by_label_contains("broken.toml");
+    // The previous experiment keeps running.
+    assert!(harness.state().experiment.is_some());
+
+    // A missing file names itself too.
+    let missing = folder.path().join("missing.toml");
+    harness.state_mut().open_preset_file(&ctx, &missing);
+    harness.run_steps(2);
+    harness.get_by_label_contains("missing.toml");
+
+    // A well-formed preset whose batch exceeds N opens, and says why it cannot run.
+    let mut preset = harness.state().preset.clone();
+    preset.dynamics.batch = 100_000;
+    let too_big = folder.path().join("too-big.toml");
+    std::fs::write(&too_big, preset.to_toml()).expect("write");
+    harness.state_mut().open_preset_file(&ctx, &too_big);
+    harness.run_steps(2);
+    harness.get_by_label_contains("dynamics.batch");
+}
+
+#[test]
+fn a_failed_save_shows_an_error_and_a_good_one_round_trips() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    let impossible = folder.path().join("no-such-folder").join("x.toml");
+    harness.state_mut().save_preset_file(&impossible);
+    harness.run_steps(2);
+    harness.get_by_label_contains("Cannot save preset");
+    let good = folder.path().join("saved.toml");
+    harness.state_mut().save_preset_file(&good);
+    let saved = Preset::load(&good, &[]).expect("saved preset loads");
+    assert_eq!(saved, harness.state().preset);
+}
+
+#[test]
+fn divergence_is_reported_not_a_crash() {
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    // η h = 5 · 4 = 20 > 2: the stiff direction is unstable.
+    let field = harness.get_by_label("exact η:");
+    field.focus();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.get_by_label("exact η:").type_text("5");
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+    assert_eq!(harness.state().preset.dynamics.eta, 5.0);
+    harness.get_by_label("Play").click();
+    harness.run_steps(20);
+    harness.get_by_label_contains("every walker diverged");
+    // Text that is not a number is refused with a message.
+    harness.get_by_label("exact η:").focus();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.get_by_label("exact η:").type_text("fast");
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+    harness.get_by_label_contains("is not a positive number");
+    assert_eq!(harness.state().preset.dynamics.eta, 5.0);
+}
+
+#[test]
+fn every_2d_landscape_kind_is_offered() {
+    let kinds = controls::kinds_2d();
+    for (name, text) in preset::SHIPPED {
+        let preset = Preset::from_toml(text, Path::new(name)).expect("shipped presets parse");
+        if preset.landscape.is_2d() {
+            assert!(
+                kinds.contains(&preset.landscape.kind()),
+                "{name}: {kinds:?}"
+            );
+        }
+    }
+    assert!(
+        !kinds.contains(&"regression-net"),
+        "the 7-weight net has no 2-D view"
+    );
+}
