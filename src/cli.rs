@@ -81,6 +81,10 @@ enum Command {
         /// Height in px (default 1250).
         #[arg(long)]
         height: Option<u32>,
+        /// Magnify the current arrows (default: the lecture's choice for this preset, else 1;
+        /// the legend says so when it is not 1).
+        #[arg(long)]
+        arrow_gain: Option<f64>,
         /// Override a preset value: `--set dynamics.steps=200` (values are TOML).
         #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
         overrides: Vec<String>,
@@ -156,8 +160,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             panel,
             width,
             height,
+            arrow_gain,
             overrides,
-        }) => figure_command(&preset, &out, &panel, width, height, &overrides),
+        }) => figure_command(
+            &preset,
+            &out,
+            &panel,
+            (width, height),
+            arrow_gain,
+            &overrides,
+        ),
         Some(Command::Presets { figures }) => {
             presets_command(figures);
             Ok(())
@@ -214,8 +226,8 @@ fn figure_command(
     preset: &str,
     out: &Path,
     panel: &str,
-    width: Option<u32>,
-    height: Option<u32>,
+    (width, height): (Option<u32>, Option<u32>),
+    arrow_gain: Option<f64>,
     overrides: &[String],
 ) -> Result<()> {
     // Cheap checks first, so that a typo fails before a long simulation.
@@ -235,9 +247,19 @@ fn figure_command(
         ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed}<{eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let figure = export::preset_figure(&preset, &experiment, kind, &mut |fraction| {
-        bar.set_position((fraction * 1000.0) as u64)
-    })?;
+    let options = export::FigureOptions {
+        arrow_gain: arrow_gain.unwrap_or_else(|| lecture::default_arrow_gain(&name)),
+    };
+    if !(options.arrow_gain.is_finite() && options.arrow_gain > 0.0) {
+        anyhow::bail!(
+            "--arrow-gain {}: needs a positive number",
+            options.arrow_gain
+        );
+    }
+    let figure =
+        export::preset_figure_with(&preset, &experiment, kind, &options, &mut |fraction| {
+            bar.set_position((fraction * 1000.0) as u64)
+        })?;
     bar.finish_and_clear();
     let (default_width, default_height) = export::default_size(&figure);
     export::save_figure(

@@ -7,7 +7,9 @@
 //! h_min)` the slowest relaxation time of the linearised dynamics (in time units) and
 //! `p_peak` the largest density of the Fokker–Planck solution (or of the histogram when there
 //! is none). It is how far the densest probability flows in one relaxation time, so an
-//! equilibrium shows no arrows rather than magnified round-off.
+//! equilibrium shows no arrows rather than magnified round-off. A caller may magnify the
+//! arrows by an explicit `arrow_gain` (the lecture does for weak currents); the legend then
+//! says so.
 
 use crate::dynamics::Ensemble;
 use crate::preset::{Experiment, Preset};
@@ -138,8 +140,6 @@ fn relaxation_time(experiment: &Experiment, minima: &[[f64; 2]]) -> f64 {
     1.0 / (d.eta * d.steps_per_unit() as f64 * smallest)
 }
 
-/// Arrows of the current averaged over blocks of cells, `J · τ / p_peak` long, where the
-/// block holds at least [`ARROW_MASS_FLOOR`] of the densest block's mass.
 /// Cells per side of an arrow block on `grid`.
 fn block_size(grid: &Grid2d) -> usize {
     ARROW_BLOCK.min(grid.nx.max(1)).min(grid.ny.max(1)).max(1)
@@ -167,18 +167,6 @@ fn blocks(grid: &Grid2d, mass: &[f64], current: &[[f64; 2]]) -> Vec<(usize, usiz
         }
     }
     blocks
-}
-
-/// The longest block current `|J|` among blocks above the mass floor.
-fn longest_current(grid: &Grid2d, mass: &[f64], current: &[[f64; 2]]) -> f64 {
-    let blocks = blocks(grid, mass, current);
-    let heaviest = blocks.iter().map(|b| b.2).fold(0.0, f64::max);
-    blocks
-        .iter()
-        .filter(|b| b.2 >= ARROW_MASS_FLOOR * heaviest)
-        .map(|b| b.3[0].hypot(b.3[1]))
-        .filter(|l| l.is_finite())
-        .fold(0.0, f64::max)
 }
 
 /// Arrows of the current averaged over blocks of cells, `J · scale` long (capped at 1.3
@@ -268,6 +256,7 @@ pub fn grid_panels(
     experiment: &Experiment,
     show_sim: bool,
     show_fp: bool,
+    arrow_gain: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Vec<Panel>, ExportError> {
     let minima = minima(experiment);
@@ -310,22 +299,17 @@ pub fn grid_panels(
     };
     let range = [0.0, peak.max(f64::MIN_POSITIVE)];
     let mut arrow_scale = tau / peak.max(f64::MIN_POSITIVE);
-    // A weak but real current (per the Fokker–Planck solution) is magnified, at most 20×,
-    // until its longest arrow is 0.8 blocks; an equilibrium's round-off stays invisible, and
-    // the simulation alone is never magnified (its noise would be).
-    let mut gain = 1.0;
-    if let Some(solution) = &solution {
-        let [hx, hy] = grid.cell_size();
-        let block_length = block_size(&grid) as f64 * hx.min(hy);
-        let longest = longest_current(&grid, &solution.density, &solution.current) * arrow_scale
-            / block_length;
-        if longest > 0.0 && longest.is_finite() {
-            gain = (0.8 / longest).clamp(1.0, 20.0).round();
-        }
-    }
+    // A magnification is the caller's explicit choice and is printed in the legend; it is
+    // never automatic, because a weak current (the finite-sample residual of an
+    // "equilibrium" bowl) would look like a strong one.
+    let gain = if arrow_gain.is_finite() && arrow_gain > 0.0 {
+        arrow_gain
+    } else {
+        1.0
+    };
     arrow_scale *= gain;
-    let arrow_label = if gain > 1.0 {
-        format!("current J (flow in one relaxation time, ×{gain:.0})")
+    let arrow_label = if gain != 1.0 {
+        format!("current J (flow in one relaxation time, ×{gain})")
     } else {
         "current J (flow in one relaxation time)".to_string()
     };

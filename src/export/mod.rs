@@ -23,7 +23,7 @@ pub use figure::{
     Arrow, ArrowField, Contours, Ellipse, Figure, Heatmap, LineSeries, Marker, Panel, PointSet,
     default_size, palette, render_png, render_rgb, render_svg, render_svg_sized,
 };
-pub use panels::{PanelKind, preset_figure};
+pub use panels::{FigureOptions, PanelKind, preset_figure, preset_figure_with};
 
 /// Everything that can go wrong while exporting.
 #[derive(Debug, thiserror::Error)]

@@ -135,20 +135,52 @@ pub fn preset_figure(
     kind: PanelKind,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Figure, ExportError> {
+    preset_figure_with(
+        preset,
+        experiment,
+        kind,
+        &FigureOptions::default(),
+        progress,
+    )
+}
+
+/// Choices that change how a figure is drawn, not what is computed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FigureOptions {
+    /// Magnification of the current arrows of the `sim`, `fp` and `both` panels (1: the
+    /// physical scale, see [`super::grid_panels`]); shown in the legend when not 1.
+    pub arrow_gain: f64,
+}
+
+impl Default for FigureOptions {
+    fn default() -> Self {
+        Self { arrow_gain: 1.0 }
+    }
+}
+
+/// [`preset_figure`] with drawing options.
+pub fn preset_figure_with(
+    preset: &Preset,
+    experiment: &Experiment,
+    kind: PanelKind,
+    options: &FigureOptions,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Figure, ExportError> {
     check_panel_fits(preset, experiment, kind)?;
+    let gain = options.arrow_gain;
     let panels = match kind {
         PanelKind::Landscape => {
             let (report, positions) = simulate_positions(preset, experiment, progress);
             vec![landscape_panel(preset, experiment, &report, &positions)?]
         }
         PanelKind::Sim => {
-            super::grid_panels::grid_panels(preset, experiment, true, false, progress)?
+            super::grid_panels::grid_panels(preset, experiment, true, false, gain, progress)?
         }
         PanelKind::Fp => {
-            super::grid_panels::grid_panels(preset, experiment, false, true, progress)?
+            super::grid_panels::grid_panels(preset, experiment, false, true, gain, progress)?
         }
         PanelKind::Both => {
-            super::grid_panels::grid_panels(preset, experiment, true, true, progress)?
+            super::grid_panels::grid_panels(preset, experiment, true, true, gain, progress)?
         }
         PanelKind::Posterior => vec![posterior_panel(preset, experiment)?],
         PanelKind::Ft => {
