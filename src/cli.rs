@@ -1,5 +1,5 @@
-//! Command-line interface: `neqlab run | bench | presets | posterior | gui`; no command opens
-//! the app.
+//! Command-line interface: `neqlab run | bench | presets | figure | posterior | gui`; no
+//! command opens the app.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble};
+use neqlab::export::{self, PanelKind, lecture};
 use neqlab::landscape::{BowlSpec, LandscapeSpec, RegressionNetSpec};
 use neqlab::posterior::{
     PosteriorOptions, PosteriorReport, SimulationSpec, default_etas, posterior_report,
@@ -56,8 +57,38 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
-    /// List the shipped presets with their titles.
-    Presets,
+    /// List the shipped presets with their titles, the lecture sequence first and in order.
+    Presets {
+        /// Print only the names of the lecture's presets that have a figure, one per line
+        /// (for shell loops: `for p in $(neqlab presets --figures); do ...; done`).
+        #[arg(long)]
+        figures: bool,
+    },
+    /// Run a preset headless and draw a figure for a slide (SVG or PNG, by extension).
+    Figure {
+        /// A preset file, or the name of a shipped preset (see `neqlab presets`).
+        preset: String,
+        /// The figure file: FILE.svg or FILE.png (written atomically).
+        #[arg(long)]
+        out: PathBuf,
+        /// What to draw: sim | fp | both | landscape | ft | posterior, or auto (the panel
+        /// the lecture sequence uses for this preset, see `neqlab presets`).
+        #[arg(long, default_value = "auto")]
+        panel: String,
+        /// Width in px (default: 1800 for one panel, 1200 more per extra panel).
+        #[arg(long)]
+        width: Option<u32>,
+        /// Height in px (default 1250).
+        #[arg(long)]
+        height: Option<u32>,
+        /// Magnify the current arrows (default: the lecture's choice for this preset, else 1;
+        /// the legend says so when it is not 1).
+        #[arg(long)]
+        arrow_gain: Option<f64>,
+        /// Override a preset value: `--set dynamics.steps=200` (values are TOML).
+        #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// SGLD against SGWORLD on a posterior known exactly (quadratic landscapes, e.g. linear
     /// regression): KL divergence of each stationary state from exp(−L/T), per learning rate.
     Posterior {
@@ -139,19 +170,24 @@ fn dispatch(cli: Cli) -> Result<()> {
             simulate,
             json,
         }) => posterior_command(&preset, &overrides, etas, permutations, simulate, json),
-        Some(Command::Presets) => {
-            for (name, text) in preset::SHIPPED {
-                let title = Preset::from_toml(text, Path::new(name))
-                    .map(|p| p.title)
-                    .unwrap_or_default();
-                println!("{name:<22} {title}");
-            }
-            for (name, text) in neqlab::mnist::SHIPPED {
-                let title = neqlab::mnist::MnistPreset::from_toml(text, Path::new(name))
-                    .map(|p| p.title)
-                    .unwrap_or_default();
-                println!("{name:<22} {title}  (neqlab mnist)");
-            }
+        Some(Command::Figure {
+            preset,
+            out,
+            panel,
+            width,
+            height,
+            arrow_gain,
+            overrides,
+        }) => figure_command(
+            &preset,
+            &out,
+            &panel,
+            (width, height),
+            arrow_gain,
+            &overrides,
+        ),
+        Some(Command::Presets { figures }) => {
+            presets_command(figures);
             Ok(())
         }
         Some(Command::Mnist {
@@ -206,6 +242,119 @@ fn run_command(preset: &str, overrides: &[String], json: bool) -> Result<()> {
         print_report(&preset, &experiment, &report);
     }
     Ok(())
+}
+
+fn figure_command(
+    preset: &str,
+    out: &Path,
+    panel: &str,
+    (width, height): (Option<u32>, Option<u32>),
+    arrow_gain: Option<f64>,
+    overrides: &[String],
+) -> Result<()> {
+    // Cheap checks first, so that a typo fails before a long simulation.
+    let chosen: Option<PanelKind> = match panel {
+        "auto" => None,
+        name => Some(name.parse()?),
+    };
+    export::check_figure_path(out)?;
+    let name = Path::new(preset)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (preset, experiment, _) = load(preset, overrides)?;
+    let kind = chosen.unwrap_or_else(|| lecture::default_panel(&name, &experiment));
+    export::panels::check_panel_fits(&preset, &experiment, kind)?;
+    let bar = ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed}<{eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let options = export::FigureOptions {
+        arrow_gain: arrow_gain.unwrap_or_else(|| lecture::default_arrow_gain(&name)),
+    };
+    if !(options.arrow_gain.is_finite() && options.arrow_gain > 0.0) {
+        anyhow::bail!(
+            "--arrow-gain {}: needs a positive number",
+            options.arrow_gain
+        );
+    }
+    let figure =
+        export::preset_figure_with(&preset, &experiment, kind, &options, &mut |fraction| {
+            bar.set_position((fraction * 1000.0) as u64)
+        })?;
+    bar.finish_and_clear();
+    let (default_width, default_height) = export::default_size(&figure);
+    export::save_figure(
+        &figure,
+        out,
+        width.unwrap_or(default_width),
+        height.unwrap_or(default_height),
+    )
+    .with_context(|| format!("{}: figure not written", out.display()))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// `neqlab presets`: the lecture sequence, numbered, then any other shipped preset.
+fn presets_command(figures_only: bool) {
+    /// The title of a shipped preset: a landscape preset or the MNIST one.
+    fn shipped_title(name: &str) -> Option<String> {
+        if let Some(text) = preset::shipped(name) {
+            return Some(
+                Preset::from_toml(text, Path::new(name))
+                    .map(|p| p.title)
+                    .unwrap_or_default(),
+            );
+        }
+        neqlab::mnist::SHIPPED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| {
+                neqlab::mnist::MnistPreset::from_toml(text, Path::new(name))
+                    .map(|p| format!("{}  (neqlab mnist)", p.title))
+                    .unwrap_or_default()
+            })
+    }
+    let title = |name: &str, text: &str| {
+        Preset::from_toml(text, Path::new(name))
+            .map(|p| p.title)
+            .unwrap_or_default()
+    };
+    let lecture: Vec<(&lecture::LectureStep, String)> = lecture::LECTURE_SEQUENCE
+        .iter()
+        .filter_map(|step| shipped_title(step.preset).map(|title| (step, title)))
+        .collect();
+    if figures_only {
+        for (step, _) in lecture.iter().filter(|(step, _)| step.panel.is_some()) {
+            println!("{}", step.preset);
+        }
+        return;
+    }
+    println!("Lecture sequence (draw one with `neqlab figure NAME --out NAME.png`):");
+    for (number, (step, step_title)) in lecture.iter().enumerate() {
+        let panel = step
+            .panel
+            .map(|p| format!("[{p}]"))
+            .unwrap_or_else(|| "[app]".into());
+        println!(
+            "{:>2}. {:<22} {:<12} {}",
+            number + 1,
+            step.preset,
+            panel,
+            step_title
+        );
+        println!("    {:<22} {:<12} {}", "", "", step.lesson);
+    }
+    let others: Vec<&(&str, &str)> = preset::SHIPPED
+        .iter()
+        .filter(|(name, _)| lecture::lecture_step(name).is_none())
+        .collect();
+    if !others.is_empty() {
+        println!("\nOther shipped presets:");
+        for (name, text) in others {
+            println!("    {name:<22} {}", title(name, text));
+        }
+    }
 }
 
 fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {

@@ -312,6 +312,15 @@ impl Preset {
 /// any folder: `(name, TOML text)`.
 pub const SHIPPED: &[(&str, &str)] = &[
     ("bowl-current", include_str!("../presets/bowl-current.toml")),
+    ("bowl-wor", include_str!("../presets/bowl-wor.toml")),
+    (
+        "sgld-currents",
+        include_str!("../presets/sgld-currents.toml"),
+    ),
+    (
+        "sgworld-equilibrium",
+        include_str!("../presets/sgworld-equilibrium.toml"),
+    ),
     (
         "bowl-equilibrium",
         include_str!("../presets/bowl-equilibrium.toml"),

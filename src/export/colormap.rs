@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn matches_matplotlib_anchors() {
         let anchors = [
-            (0.0, [68, 1, 84]),
+            (0.0, [68u8, 1, 84]),
             (128.0 / 255.0, [33, 145, 140]),
             (1.0, [253, 231, 37]),
         ];

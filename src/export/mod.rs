@@ -1,5 +1,172 @@
 //! Figures (SVG/PNG) and data (CSV/JSON) for lectures and papers.
 //!
 //! - [`colormap`]: the perceptually uniform colour map shared with the app.
+//! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]) and their rendering.
+//! - [`panels`]: a preset run headless and turned into a figure (`neqlab figure`).
+//! - [`grid_panels`]: the simulated and Fokker–Planck densities and currents on a grid.
+//! - [`data`]: CSV of grids and histograms, JSON of run reports.
+//! - [`lecture`]: the lecture sequence of shipped presets and the panel each one shows.
+//!
+//! Every file is written atomically: into a temporary file in the target folder, then
+//! renamed, so a failed export never leaves a half-written file behind.
 
 pub mod colormap;
+pub mod data;
+pub mod figure;
+pub mod grid_panels;
+pub mod lecture;
+pub mod panels;
+
+use std::path::{Path, PathBuf};
+
+pub use figure::{
+    Arrow, ArrowField, Contours, Ellipse, Figure, Heatmap, LineSeries, Marker, Panel, PointSet,
+    default_size, palette, render_png, render_rgb, render_svg, render_svg_sized,
+};
+pub use panels::{FigureOptions, PanelKind, preset_figure, preset_figure_with};
+
+/// Everything that can go wrong while exporting.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the folder {folder} does not exist")]
+    MissingFolder { path: PathBuf, folder: PathBuf },
+    #[error("{path}: unknown figure format \"{extension}\"; use .svg or .png")]
+    UnknownExtension { path: PathBuf, extension: String },
+    #[error("unknown panel \"{0}\"; choose one of sim, fp, both, landscape, ft, posterior")]
+    UnknownPanel(String),
+    /// The panel does not apply to this preset (e.g. `posterior` for the double well).
+    #[error("panel {panel} does not fit preset \"{preset}\": {reason}")]
+    PanelDoesNotFit {
+        panel: String,
+        preset: String,
+        reason: String,
+    },
+    #[error("figure size {width}×{height} px: {reason}")]
+    Size {
+        width: u32,
+        height: u32,
+        reason: String,
+    },
+    /// A theory computation the panel needs failed.
+    #[error("{0}")]
+    Theory(String),
+    #[error("cannot draw the figure: {0}")]
+    Render(String),
+    #[error("cannot serialise: {0}")]
+    Serialise(String),
+}
+
+/// The image formats a figure can be saved in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FigureFormat {
+    Svg,
+    Png,
+}
+
+/// The format named by `path`'s extension, after checking that its folder exists; call it
+/// before any long computation so that a bad path fails at once.
+pub fn check_figure_path(path: &Path) -> Result<FigureFormat, ExportError> {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let format = match extension.as_str() {
+        "svg" => FigureFormat::Svg,
+        "png" => FigureFormat::Png,
+        _ => {
+            return Err(ExportError::UnknownExtension {
+                path: path.to_path_buf(),
+                extension,
+            });
+        }
+    };
+    check_folder(path)?;
+    Ok(format)
+}
+
+/// Fail with [`ExportError::MissingFolder`] unless `path`'s parent folder exists.
+pub fn check_folder(path: &Path) -> Result<(), ExportError> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Err(ExportError::MissingFolder {
+            path: path.to_path_buf(),
+            folder,
+        });
+    }
+    Ok(())
+}
+
+/// Write `contents` to `path` atomically (temporary file + rename), mapping errors.
+pub fn write_file(path: &Path, contents: &[u8]) -> Result<(), ExportError> {
+    check_folder(path)?;
+    crate::preset::write_atomically(path, contents).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Largest accepted side of a figure, in px.
+pub const MAX_FIGURE_SIDE: u32 = 16_384;
+
+/// Save `figure` as SVG or PNG, chosen by `path`'s extension, at `width × height` px
+/// ([`default_size`] gives a good default). Nothing is left at `path` (or beside it) if
+/// drawing or writing fails.
+pub fn save_figure(
+    figure: &Figure,
+    path: &Path,
+    width: u32,
+    height: u32,
+) -> Result<(), ExportError> {
+    let format = check_figure_path(path)?;
+    if !(200..=MAX_FIGURE_SIDE).contains(&width) || !(200..=MAX_FIGURE_SIDE).contains(&height) {
+        return Err(ExportError::Size {
+            width,
+            height,
+            reason: format!("each side must be between 200 and {MAX_FIGURE_SIDE} px"),
+        });
+    }
+    match format {
+        FigureFormat::Svg => {
+            let text = render_svg_sized(figure, width, height)?;
+            write_file(path, text.as_bytes())
+        }
+        FigureFormat::Png => {
+            // plotters picks the encoder from the extension, so the temporary ends in .png.
+            let folder = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+            let temporary = folder.join(format!(
+                ".{}.{}.tmp.png",
+                name.unwrap_or_default(),
+                std::process::id()
+            ));
+            let result = render_png(figure, width, height, &temporary).and_then(|()| {
+                std::fs::rename(&temporary, path).map_err(|source| ExportError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            });
+            if result.is_err() {
+                let _ = std::fs::remove_file(&temporary);
+            }
+            result.map_err(|e| match e {
+                ExportError::Io { source, .. } => ExportError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                other => other,
+            })
+        }
+    }
+}
