@@ -181,7 +181,13 @@ pub enum LandscapeSpec {
 }
 
 /// Every landscape kind a preset may name.
-pub const KINDS: [&str; 4] = ["bowl", "linear-regression", "double-well", "regression-net"];
+pub const KINDS: [&str; 5] = [
+    "bowl",
+    "linear-regression",
+    "double-well",
+    "regression-net",
+    "regression-net-2d",
+];
 
 impl LandscapeSpec {
     /// The preset `kind`.
