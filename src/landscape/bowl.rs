@@ -1,12 +1,16 @@
 //! The anisotropic bowl: `l_i(w) = ½ (w − x_i)ᵀ A (w − x_i)`, `A = diag(hessian)`.
 //!
 //! The data `x_i` are drawn from a centred Gaussian with covariance
-//! `R(angle) diag(noise) R(angle)ᵀ`. Every example has the same Hessian `A`, so `H̄ = A`, the
-//! minimum of `L` is the sample mean `x̄`, and the gradient covariance
+//! `R(angle) diag(noise) R(angle)ᵀ` and then standardised exactly: the standard normal draws
+//! are centred and whitened (their sample mean is 0 and their sample covariance `I`) before
+//! they are scaled and rotated, so the sample mean of the data is exactly 0 and their sample
+//! covariance exactly `R diag(noise) Rᵀ`. Every example has the same Hessian `A`, so
+//! `H̄ = A`, the minimum of `L` is the origin, and the gradient covariance
 //! `S = A Cov(x) A` does not depend on `w`. At `angle_deg = 0` the noise is diagonal like `A`,
-//! `D` commutes with `H` and the stationary state is an equilibrium; any other angle makes
-//! them fail to commute and the stationary state carries a rotating current
-//! (THEORY.md section 3).
+//! `D` commutes with `H` and the stationary state is an equilibrium, to round-off (without
+//! the standardisation a finite sample would carry a spurious off-diagonal covariance of
+//! order `1/√N` and a small current); any other angle makes them fail to commute and the
+//! stationary state carries a rotating current (THEORY.md section 3).
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -80,16 +84,47 @@ impl Bowl {
         if !spec.angle_deg.is_finite() {
             return Err(LandscapeError::invalid("angle_deg", "must be finite"));
         }
-        if spec.n < 2 {
-            return Err(LandscapeError::invalid("n", "needs at least 2 examples"));
+        if spec.n < 3 {
+            return Err(LandscapeError::invalid("n", "needs at least 3 examples"));
         }
         let (sin, cos) = spec.angle_deg.to_radians().sin_cos();
         let (s1, s2) = (spec.noise[0].sqrt(), spec.noise[1].sqrt());
         let mut rng = Pcg64::seed_from_u64(spec.data_seed);
-        let data = (0..spec.n)
+        let mut draws: Vec<[f64; 2]> = (0..spec.n)
             .map(|_| {
-                let u: f64 = StandardNormal.sample(&mut rng);
-                let v: f64 = StandardNormal.sample(&mut rng);
+                [
+                    StandardNormal.sample(&mut rng),
+                    StandardNormal.sample(&mut rng),
+                ]
+            })
+            .collect();
+        // Centre, then whiten with the Cholesky factor of the sample covariance.
+        let n = spec.n as f64;
+        let mean = draws
+            .iter()
+            .fold([0.0, 0.0], |m, z| [m[0] + z[0] / n, m[1] + z[1] / n]);
+        let (mut c00, mut c01, mut c11) = (0.0, 0.0, 0.0);
+        for z in &mut draws {
+            z[0] -= mean[0];
+            z[1] -= mean[1];
+            c00 += z[0] * z[0] / n;
+            c01 += z[0] * z[1] / n;
+            c11 += z[1] * z[1] / n;
+        }
+        let l00 = c00.sqrt();
+        let l10 = c01 / l00;
+        let l11 = (c11 - l10 * l10).sqrt();
+        if !(l00 > 0.0 && l11 > 0.0 && l11.is_finite()) {
+            return Err(LandscapeError::invalid(
+                "n",
+                "the data draw is degenerate; use more examples",
+            ));
+        }
+        let data = draws
+            .iter()
+            .map(|z| {
+                let u = z[0] / l00;
+                let v = (z[1] - l10 * u) / l11;
                 let (a, b) = (s1 * u, s2 * v);
                 [cos * a - sin * b, sin * a + cos * b]
             })
@@ -206,6 +241,38 @@ mod tests {
             bowl.add_example_gradient(i, &w, 0.25, &mut slow);
         }
         assert!((fast[0] - slow[0]).abs() < 1e-12 && (fast[1] - slow[1]).abs() < 1e-12);
+    }
+
+    /// The standardised data have mean 0 and covariance exactly `R diag(noise) Rᵀ`, so at
+    /// angle 0 the gradient covariance is diagonal like the Hessian (equilibrium).
+    #[test]
+    fn data_are_standardised_exactly() {
+        for angle_deg in [0.0, 30.0] {
+            let spec = BowlSpec {
+                angle_deg,
+                ..BowlSpec::default()
+            };
+            let bowl = Bowl::new(&spec).expect("valid spec");
+            let n = bowl.data().len() as f64;
+            let mean = bowl
+                .data()
+                .iter()
+                .fold([0.0, 0.0], |m, x| [m[0] + x[0] / n, m[1] + x[1] / n]);
+            let c01 = bowl.data().iter().map(|x| x[0] * x[1]).sum::<f64>() / n;
+            let c00 = bowl.data().iter().map(|x| x[0] * x[0]).sum::<f64>() / n;
+            let (sin, cos) = angle_deg.to_radians().sin_cos();
+            let expected_c01 = cos * sin * (spec.noise[0] - spec.noise[1]);
+            let expected_c00 = cos * cos * spec.noise[0] + sin * sin * spec.noise[1];
+            assert!(mean[0].abs() < 1e-14 && mean[1].abs() < 1e-14, "{mean:?}");
+            assert!(
+                (c01 - expected_c01).abs() < 1e-14,
+                "{c01} vs {expected_c01}"
+            );
+            assert!(
+                (c00 - expected_c00).abs() < 1e-14,
+                "{c00} vs {expected_c00}"
+            );
+        }
     }
 
     #[test]
