@@ -7,6 +7,7 @@
 //! [`DEBOUNCE`]. The UI thread only draws the snapshots and predictions it receives.
 
 mod controls;
+mod export_menu;
 mod fluctuation;
 mod landscape_view;
 mod metrics;
@@ -31,6 +32,7 @@ use egui::{Key, ViewportCommand};
 use neqlab::preset::{self, Experiment, Preset};
 
 use controls::Controls;
+use export_menu::{ExportKind, ExportMenu, ExportSources};
 use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
@@ -154,6 +156,7 @@ pub struct NeqlabApp {
     prediction_latency: Option<Duration>,
     playing: bool,
     notices: Vec<Notice>,
+    export_menu: ExportMenu,
     tab: Tab,
     presentation: bool,
     reset_views: bool,
@@ -215,6 +218,7 @@ impl NeqlabApp {
             prediction_latency: None,
             playing: false,
             notices: Vec::new(),
+            export_menu: ExportMenu::default(),
             tab: Tab::StationaryState,
             presentation: false,
             reset_views: true,
@@ -252,14 +256,17 @@ impl NeqlabApp {
         }
     }
 
-    /// Save the full state as a preset file.
-    pub fn save_preset_file(&mut self, path: &Path) {
-        match preset::write_atomically(path, self.preset.to_toml().as_bytes()) {
-            Ok(()) => self.notify(format!("saved {}", path.display()), false),
-            Err(e) => self.notify(
-                format!("Cannot save preset to {}: {e}", path.display()),
-                true,
-            ),
+    /// Carry out an export chosen in the Export menu (after any confirmation to replace).
+    pub fn export_to(&mut self, path: &Path, kind: ExportKind) {
+        let sources = ExportSources {
+            preset: &self.preset,
+            experiment: self.experiment.as_ref(),
+            snapshot: self.snapshot.as_deref(),
+            prediction: self.prediction.as_deref(),
+        };
+        match export_menu::export(&sources, kind, path) {
+            Ok(message) => self.notify(message, false),
+            Err(message) => self.notify(message, true),
         }
     }
 
@@ -531,13 +538,14 @@ impl NeqlabApp {
                 }
                 if ui.button("Save preset…").clicked() {
                     ui.close();
-                    if let Some(path) = rfd::FileDialog::new()
-                        .add_filter("preset", &["toml"])
-                        .set_file_name("neqlab-preset.toml")
-                        .save_file()
-                    {
-                        self.save_preset_file(&path);
+                    if let Some((path, kind)) = self.export_menu.pick(ExportKind::Preset) {
+                        self.export_to(&path, kind);
                     }
+                }
+            });
+            ui.menu_button("Export", |ui| {
+                if let Some((path, kind)) = self.export_menu.menu_ui(ui) {
+                    self.export_to(&path, kind);
                 }
             });
             ui.menu_button("View", |ui| {
@@ -719,6 +727,9 @@ impl eframe::App for NeqlabApp {
             self.menu_ui(ui);
             self.caption_ui(ui);
         });
+        if let Some((path, kind)) = self.export_menu.confirm_ui(&ctx) {
+            self.export_to(&path, kind);
+        }
         egui::Panel::left("controls")
             .resizable(true)
             .default_size(300.0)

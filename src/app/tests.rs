@@ -198,11 +198,13 @@ fn a_failed_save_shows_an_error_and_a_good_one_round_trips() {
     let mut harness = harness_for("bowl-current");
     harness.run_steps(2);
     let impossible = folder.path().join("no-such-folder").join("x.toml");
-    harness.state_mut().save_preset_file(&impossible);
+    harness
+        .state_mut()
+        .export_to(&impossible, ExportKind::Preset);
     harness.run_steps(2);
     harness.get_by_label_contains("Cannot save preset");
     let good = folder.path().join("saved.toml");
-    harness.state_mut().save_preset_file(&good);
+    harness.state_mut().export_to(&good, ExportKind::Preset);
     let saved = Preset::load(&good, &[]).expect("saved preset loads");
     assert_eq!(saved, harness.state().preset);
 }
@@ -248,4 +250,92 @@ fn every_2d_landscape_kind_is_offered() {
         !kinds.contains(&"regression-net"),
         "the 7-weight net has no 2-D view"
     );
+}
+
+#[test]
+fn exports_the_view_as_figure_and_data_and_asks_before_replacing() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let (mut preset, path) = load_named("bowl-current").expect("shipped preset");
+    preset.dynamics.burn_in = 0;
+    let mut harness = harness_with(preset, path);
+    harness.get_by_label("Play").click();
+    harness.run_steps(6);
+    let title = harness.state().preset.title.clone();
+
+    let svg = folder.path().join("view.svg");
+    harness.state_mut().export_to(&svg, ExportKind::Figure);
+    let text = std::fs::read_to_string(&svg).expect("the SVG is written");
+    roxmltree::Document::parse(&text).expect("the SVG is XML");
+    for needle in [
+        title.as_str(),
+        "Simulation",
+        "Fokker",
+        "probability density",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from the SVG");
+    }
+    let png = folder.path().join("view.png");
+    harness.state_mut().export_to(&png, ExportKind::Figure);
+    let bytes = std::fs::read(&png).expect("the PNG is written");
+    assert_eq!(&bytes[1..4], b"PNG");
+
+    let csv = folder.path().join("grid.csv");
+    harness
+        .state_mut()
+        .export_to(&csv, ExportKind::SimulationGrid);
+    let text = std::fs::read_to_string(&csv).expect("the CSV is written");
+    let grid = &harness.state().snapshot.as_ref().expect("snapshot").grid;
+    assert!(
+        text.starts_with("x,y,density,current_x,current_y"),
+        "{}",
+        &text[..40]
+    );
+    assert_eq!(text.lines().count(), grid.nx * grid.ny + 1);
+    let predicted = folder.path().join("prediction.csv");
+    harness
+        .state_mut()
+        .export_to(&predicted, ExportKind::PredictionGrid);
+    assert!(predicted.exists());
+    let json = folder.path().join("statistics.json");
+    harness.state_mut().export_to(&json, ExportKind::Statistics);
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written"))
+            .expect("JSON parses");
+    assert_eq!(value["algorithm"], "sgd");
+    assert!(value["sim"]["cov"].is_array());
+
+    // An existing file waits for confirmation: Cancel keeps it, Replace writes it.
+    std::fs::write(&csv, "keep me").expect("write");
+    let held = harness
+        .state_mut()
+        .export_menu
+        .request(csv.clone(), ExportKind::SimulationGrid);
+    assert!(held.is_none());
+    harness.run_steps(2);
+    harness.get_by_label("Cancel").click();
+    harness.run_steps(2);
+    assert_eq!(std::fs::read_to_string(&csv).expect("read"), "keep me");
+    assert!(!harness.state().export_menu.is_confirming());
+    let held = harness
+        .state_mut()
+        .export_menu
+        .request(csv.clone(), ExportKind::SimulationGrid);
+    assert!(held.is_none());
+    harness.run_steps(2);
+    harness.get_by_label("Replace").click();
+    harness.run_steps(2);
+    assert!(
+        std::fs::read_to_string(&csv)
+            .expect("read")
+            .starts_with("x,y,")
+    );
+
+    // A folder that does not exist: a message, nothing written.
+    let impossible = folder.path().join("missing").join("view.svg");
+    harness
+        .state_mut()
+        .export_to(&impossible, ExportKind::Figure);
+    harness.run_steps(2);
+    harness.get_by_label_contains("Cannot export");
+    assert!(!impossible.exists());
 }

@@ -18,50 +18,7 @@ use neqlab::theory::{TheoryOptions, fokker_planck, fokker_planck_grid, linear_th
 pub use neqlab::stats::entropy::gaussian_kl;
 pub use neqlab::stats::grid::total_variation;
 
-/// The library's `theory::fokker_planck::Grid2d` as a `Copy` value for the views: `nx × ny`
-/// cells over `[x_min, x_max, y_min, y_max]`, row-major `iy·nx + ix`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Grid2d {
-    pub nx: usize,
-    pub ny: usize,
-    pub bounds: [f64; 4],
-}
-
-impl Grid2d {
-    fn library(&self) -> neqlab::theory::fokker_planck::Grid2d {
-        neqlab::theory::fokker_planck::Grid2d {
-            nx: self.nx,
-            ny: self.ny,
-            bounds: self.bounds,
-        }
-    }
-    pub fn cell_size(&self) -> [f64; 2] {
-        self.library().cell_size()
-    }
-    pub fn cell_area(&self) -> f64 {
-        self.library().cell_area()
-    }
-    pub fn centre(&self, ix: usize, iy: usize) -> [f64; 2] {
-        self.library().centre(ix, iy)
-    }
-    pub fn centre_of(&self, cell: usize) -> [f64; 2] {
-        self.library().centre_of(cell)
-    }
-    /// The cell holding `w`, if it lies on the grid.
-    pub fn locate(&self, w: [f64; 2]) -> Option<usize> {
-        self.library().locate(w)
-    }
-}
-
-impl From<neqlab::theory::fokker_planck::Grid2d> for Grid2d {
-    fn from(g: neqlab::theory::fokker_planck::Grid2d) -> Self {
-        Self {
-            nx: g.nx,
-            ny: g.ny,
-            bounds: g.bounds,
-        }
-    }
-}
+pub use neqlab::theory::fokker_planck::Grid2d;
 
 /// What the theory predicts for a 2-D experiment, in the time unit of its dynamics.
 #[derive(Clone, Debug)]

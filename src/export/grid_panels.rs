@@ -389,3 +389,143 @@ pub fn grid_panels(
     }
     Ok(panels)
 }
+
+/// A density and current on a grid, as a view holds them (mass per cell, current per cell).
+#[derive(Clone, Copy, Debug)]
+pub struct GridField<'a> {
+    pub grid: &'a Grid2d,
+    pub mass: &'a [f64],
+    pub current: &'a [[f64; 2]],
+}
+
+/// The `sim` and `fp` panels drawn from data already in hand — the app's current view — with
+/// the same colour scale, arrow scale and overlays as `neqlab figure`: one density range (the
+/// prediction's peak when there is one) and arrows showing the flow in one relaxation time.
+/// `sim_gaussian` and `theory_gaussian` are `(mean, covariance)` drawn as 2σ ellipses.
+pub fn view_panels(
+    experiment: &Experiment,
+    simulation: Option<GridField<'_>>,
+    prediction: Option<GridField<'_>>,
+    minima: &[[f64; 2]],
+    sim_gaussian: Option<([f64; 2], [f64; 4])>,
+    theory_gaussian: Option<([f64; 2], [f64; 4])>,
+) -> Vec<Panel> {
+    let tau = relaxation_time(experiment, minima);
+    let peak = prediction
+        .or(simulation)
+        .map(|f| peak_density(f.grid, f.mass))
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
+    let range = [0.0, peak];
+    let arrow_scale = tau / peak;
+    let arrow_label = "current J (flow in one relaxation time)";
+    let mut panels = Vec::new();
+    if let Some(field) = simulation {
+        let mut panel = density_panel(
+            "Simulation: histogram and current",
+            experiment,
+            field.grid,
+            field.mass,
+            field.current,
+            arrow_scale,
+            range,
+            arrow_label,
+        );
+        if let Some((centre, cov)) = sim_gaussian {
+            panel.ellipses.push(Ellipse {
+                centre,
+                cov,
+                sigmas: 2.0,
+                color: palette::ORANGE,
+                dashed: false,
+                label: "2σ ellipse of the walkers".into(),
+            });
+        }
+        panels.push(panel);
+    }
+    if let Some(field) = prediction {
+        let mut panel = density_panel(
+            "Fokker–Planck: stationary density and current",
+            experiment,
+            field.grid,
+            field.mass,
+            field.current,
+            arrow_scale,
+            range,
+            arrow_label,
+        );
+        if !minima.is_empty() {
+            panel.points.push(PointSet {
+                points: minima.to_vec(),
+                color: palette::WHITE,
+                opacity: 1.0,
+                size: 9.0,
+                marker: Marker::Cross,
+                label: if minima.len() == 1 {
+                    "minimum of L".into()
+                } else {
+                    "minima of L".into()
+                },
+            });
+        }
+        if let Some((centre, cov)) = theory_gaussian {
+            panel.ellipses.push(Ellipse {
+                centre,
+                cov,
+                sigmas: 2.0,
+                color: palette::ORANGE,
+                dashed: true,
+                label: "2σ ellipse of the linearised theory".into(),
+            });
+        }
+        panels.push(panel);
+    }
+    panels
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn view_panels_share_one_scale_and_draw_both() {
+        let preset = crate::preset::Preset::from_toml(
+            crate::preset::shipped("bowl-current").expect("shipped"),
+            Path::new("bowl-current.toml"),
+        )
+        .expect("parses");
+        let experiment = preset
+            .build(Path::new("bowl-current.toml"), None)
+            .expect("builds");
+        let grid = Grid2d::square(16, [-0.3, 0.3, -0.3, 0.3]).expect("grid");
+        let sim_mass: Vec<f64> = (0..256).map(|k| if k == 136 { 1.0 } else { 0.0 }).collect();
+        let fp_mass: Vec<f64> = vec![1.0 / 256.0; 256];
+        let current = vec![[0.0, 0.0]; 256];
+        let sim = GridField {
+            grid: &grid,
+            mass: &sim_mass,
+            current: &current,
+        };
+        let fp = GridField {
+            grid: &grid,
+            mass: &fp_mass,
+            current: &current,
+        };
+        let panels = view_panels(
+            &experiment,
+            Some(sim),
+            Some(fp),
+            &[[0.0, 0.0]],
+            None,
+            Some(([0.0, 0.0], [1e-3, 0.0, 0.0, 1e-3])),
+        );
+        assert_eq!(panels.len(), 2);
+        let range = |p: &Panel| p.heatmap.as_ref().and_then(|h| h.range).expect("range");
+        // One colour scale: the prediction's peak density.
+        assert_eq!(range(&panels[0]), range(&panels[1]));
+        assert!((range(&panels[1])[1] - (1.0 / 256.0) / grid.cell_area()).abs() < 1e-9);
+        assert_eq!(panels[1].ellipses.len(), 1);
+        assert_eq!(panels[1].points.len(), 1);
+    }
+}

@@ -113,7 +113,7 @@ pub enum FpError {
 
 /// A rectangular grid of `nx × ny` cells on `bounds = [x_min, x_max, y_min, y_max]`.
 /// Cells are numbered row-major, `iy * nx + ix`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Grid2d {
     pub nx: usize,
     pub ny: usize,
