@@ -236,7 +236,7 @@ impl MnistPanel {
 
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        let running = self.job.is_some();
+        let running = self.is_running();
         ui.horizontal_wrapped(|ui| {
             let start = ui.add_enabled(
                 !running && self.loading.is_none(),
