@@ -11,6 +11,7 @@ mod export_menu;
 mod fluctuation;
 mod landscape_view;
 mod metrics;
+mod mnist_panel;
 mod palette;
 mod plot2d;
 mod prediction_view;
@@ -36,6 +37,7 @@ use export_menu::{ExportKind, ExportMenu, ExportSources};
 use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
+use mnist_panel::MnistPanel;
 use plot2d::ViewContext;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
@@ -111,6 +113,7 @@ pub enum Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tab {
     StationaryState,
+    Mnist,
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
@@ -165,6 +168,7 @@ pub struct NeqlabApp {
     landscape_view: LandscapeView,
     metrics: MetricsPanel,
     fluctuation: FluctuationPanel,
+    mnist: MnistPanel,
     frame_log: Option<FrameLog>,
     window_fitted: bool,
 }
@@ -227,6 +231,7 @@ impl NeqlabApp {
             landscape_view: LandscapeView::default(),
             metrics: MetricsPanel,
             fluctuation: FluctuationPanel::default(),
+            mnist: MnistPanel::default(),
             frame_log,
             window_fitted: backend == Backend::Inline,
         };
@@ -560,6 +565,7 @@ impl NeqlabApp {
             });
             ui.separator();
             ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
+            ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
             ui.separator();
             ui.label(
                 egui::RichText::new(
@@ -752,27 +758,38 @@ impl eframe::App for NeqlabApp {
                 });
             });
         let total_height = ui.available_height();
-        egui::Panel::bottom("metrics")
-            .resizable(true)
-            .default_size((total_height * 0.36).max(200.0))
-            .size_range(150.0..=(total_height * 0.6).max(160.0))
-            .show(ui, |ui| {
-                let snapshot = self.snapshot.clone();
-                let prediction = self.prediction.clone();
-                ui.columns(3, |columns| {
-                    self.metrics
-                        .ui(&mut columns[0], snapshot.as_deref(), prediction.as_deref());
-                    self.metrics.series_ui(
-                        &mut columns[1],
-                        snapshot.as_deref(),
-                        prediction.as_deref(),
-                    );
-                    self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
+        // The MNIST tab has its own curves: the 2-D metrics give it their room.
+        if self.tab == Tab::StationaryState {
+            egui::Panel::bottom("metrics")
+                .resizable(true)
+                .default_size((total_height * 0.36).max(200.0))
+                .size_range(150.0..=(total_height * 0.6).max(160.0))
+                .show(ui, |ui| {
+                    let snapshot = self.snapshot.clone();
+                    let prediction = self.prediction.clone();
+                    ui.columns(3, |columns| {
+                        self.metrics.ui(
+                            &mut columns[0],
+                            snapshot.as_deref(),
+                            prediction.as_deref(),
+                        );
+                        self.metrics.series_ui(
+                            &mut columns[1],
+                            snapshot.as_deref(),
+                            prediction.as_deref(),
+                        );
+                        self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
+                    });
                 });
-            });
+        }
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::StationaryState => self.central_ui(ui),
+            Tab::Mnist => self.mnist.ui(ui),
         });
+        // The MNIST job reports while another tab is shown, too.
+        if self.tab != Tab::Mnist {
+            self.mnist.poll();
+        }
         self.log_frame(&ctx, started, frame.info().cpu_usage);
     }
 

@@ -338,4 +338,99 @@ fn exports_the_view_as_figure_and_data_and_asks_before_replacing() {
     harness.run_steps(2);
     harness.get_by_label_contains("Cannot export");
     assert!(!impossible.exists());
+
+/// A few hundred digits, two training epochs, and just enough stationary epochs for the
+/// analysis (without replacement it needs 10 (k + 5) = 90 recorded epochs).
+fn tiny_mnist(config: &mut neqlab::mnist::MnistConfig) {
+    config.train_n = 300;
+    config.test_n = 100;
+    config.eta = 4e-4;
+    config.prior_precision = 10.0;
+    config.batch = 25;
+    config.train_epochs = 2;
+    config.pca_epochs = 10;
+    config.snapshots = 50;
+    config.record_epochs = 100;
+}
+
+/// Pump frames, blocking on the job's channel between them (no sleeps, no timing), until the
+/// job has ended; returns the frames it took. The cap only guards against a hung job.
+fn pump_until_job_ends(harness: &mut Harness<'_, NeqlabApp>, cap: usize) -> usize {
+    for frame in 0..cap {
+        harness.step();
+        if !harness.state().mnist.is_running() {
+            return frame;
+        }
+        harness
+            .state_mut()
+            .mnist
+            .wait_for_message(Duration::from_secs(60));
+    }
+    panic!("the MNIST job did not end within {cap} frames");
+}
+
+#[test]
+fn mnist_tab_runs_a_tiny_job_and_shows_the_report() {
+    use mnist_panel::JobStatus;
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    harness.get_by_label("MNIST").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().tab, Tab::Mnist);
+    tiny_mnist(&mut harness.state_mut().mnist.config);
+    harness.get_by_label("Start").click();
+    harness.run_steps(1);
+    assert!(harness.state().mnist.is_running());
+    pump_until_job_ends(&mut harness, 100_000);
+    harness.run_steps(2);
+    let panel = &harness.state().mnist;
+    assert_eq!(panel.status, JobStatus::Finished, "{:?}", panel.status);
+    let report = panel.report.as_ref().expect("a report");
+    assert_eq!((report.train_n, report.test_n), (300, 100));
+    assert!(report.test_accuracy > 0.3, "{}", report.test_accuracy);
+    assert_eq!(report.stationary.len(), 2);
+    assert_eq!(
+        report.stationary[0].test_predictions.len(),
+        neqlab::mnist::PREDICTED_TEST_DIGITS
+    );
+    // Training (2) + directions (10) + recording (100) epochs of the main run, at least.
+    assert!(panel.history.len() >= 112, "{}", panel.history.len());
+    let accuracy = format!("test accuracy {:.1}%", 100.0 * report.test_accuracy);
+    harness.get_by_label_contains(&accuracy);
+    harness.get_by_label("finished");
+    harness.get_by_label_contains("DFT slope");
+    harness.get_by_label_contains("without replacement");
+}
+
+#[test]
+fn mnist_job_cancels_promptly() {
+    use mnist_panel::JobStatus;
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(1);
+    harness.get_by_label("MNIST").click();
+    harness.run_steps(1);
+    {
+        let config = &mut harness.state_mut().mnist.config;
+        tiny_mnist(config);
+        config.train_epochs = 100_000;
+    }
+    harness.get_by_label("Start").click();
+    harness.run_steps(1);
+    // Wait for the first epoch so the job is surely inside its loop.
+    harness
+        .state_mut()
+        .mnist
+        .wait_for_message(Duration::from_secs(60));
+    harness.get_by_label("Cancel").click();
+    // The job checks the flag before every batch: one epoch's worth of messages at most.
+    let frames = pump_until_job_ends(&mut harness, 50);
+    harness.run_steps(1);
+    let panel = &harness.state().mnist;
+    assert_eq!(panel.status, JobStatus::Cancelled, "{:?}", panel.status);
+    assert!(frames < 50);
+    harness.get_by_label("cancelled");
+    // The 2-D tab still works afterwards.
+    harness.get_by_label("Stationary state").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().tab, Tab::StationaryState);
 }

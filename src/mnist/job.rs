@@ -145,6 +145,9 @@ pub struct Progress {
     pub examples_per_second: f64,
 }
 
+/// How many test digits a [`StationaryReport`] carries predictions for (a gallery's worth).
+pub const PREDICTED_TEST_DIGITS: usize = 64;
+
 /// One stationary run (one replacement scheme) and its analysis.
 #[derive(Clone, Debug, Serialize)]
 pub struct StationaryReport {
@@ -163,6 +166,9 @@ pub struct StationaryReport {
     pub seconds: f64,
     /// In the theory's time unit (steps with replacement, epochs without).
     pub analysis: EntropyAnalysis,
+    /// Predicted classes of the first [`PREDICTED_TEST_DIGITS`] test digits with the final
+    /// weights of this run (the test set's order, so `test.labels[i]` is the truth).
+    pub test_predictions: Vec<u8>,
     /// Without replacement only: the same directions, every step (not a Markov chain at
     /// this resolution, since the batches of an epoch are not independent).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -654,8 +660,15 @@ fn stationary(
     let train = walker
         .mlp
         .evaluate(&walker.w, walker.train, &mut walker.workspace);
+    let test_predictions = walker.mlp.predict(
+        &walker.w,
+        walker.test,
+        PREDICTED_TEST_DIGITS,
+        &mut walker.workspace,
+    );
     Ok(StationaryReport {
         algorithm: dynamics.algorithm,
+        test_predictions,
         replacement: dynamics.replacement,
         time_unit: dynamics.time_unit().name(),
         snapshots: count,

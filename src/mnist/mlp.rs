@@ -350,6 +350,38 @@ impl Mlp {
         tally
     }
 
+    /// The predicted class (largest logit) of each of the first `count` examples of `data`
+    /// (all of them when `count` exceeds the set), in workspace-sized chunks.
+    pub fn predict(&self, w: &[f64], data: &Digits, count: usize, ws: &mut Workspace) -> Vec<u8> {
+        let count = count.min(data.len());
+        let mut predicted = Vec::with_capacity(count);
+        let mut indices = Vec::with_capacity(ws.capacity);
+        let mut start = 0;
+        while start < count {
+            let end = (start + ws.capacity).min(count);
+            indices.clear();
+            indices.extend(start..end);
+            let rows = self.gather(data, &indices, ws);
+            self.forward(w, rows, ws);
+            // After `forward` the output rows hold probabilities: the argmax is the class.
+            for row in ws.output[..rows * self.classes].chunks_exact(self.classes) {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |(b, m), (k, &p)| {
+                            if p > m { (k, p) } else { (b, m) }
+                        },
+                    )
+                    .0;
+                predicted.push(best as u8);
+            }
+            start = end;
+        }
+        predicted
+    }
+
     /// The negative log posterior `L(w) = Σ_i CE_i(w) + (λ/2)|w|²` over `data`.
     pub fn loss(&self, w: &[f64], data: &Digits, ws: &mut Workspace) -> f64 {
         let norm2: f64 = w.iter().map(|x| x * x).sum();
@@ -373,6 +405,33 @@ mod tests {
             pixels,
             labels,
         }
+    }
+
+    /// `predict` agrees with `evaluate`: the share of predictions equal to the labels is the
+    /// accuracy, whatever the chunking (capacity 8 over 23 examples).
+    #[test]
+    fn predictions_agree_with_accuracy() {
+        let data = tiny_data(23, 9);
+        let mlp = Mlp {
+            inputs: 16,
+            hidden: 5,
+            classes: 10,
+            activation: Activation::Tanh,
+            prior_precision: 0.7,
+        };
+        let mut rng = Pcg64Mcg::seed_from_u64(3);
+        let w = mlp.initial_weights(&mut rng);
+        let mut ws = Workspace::new(&mlp, 8);
+        let predicted = mlp.predict(&w, &data, 100, &mut ws);
+        assert_eq!(predicted.len(), 23);
+        assert!(predicted.iter().all(|&p| p < 10));
+        let correct = predicted
+            .iter()
+            .zip(&data.labels)
+            .filter(|(p, l)| p == l)
+            .count();
+        assert_eq!(correct, mlp.evaluate(&w, &data, &mut ws).correct);
+        assert_eq!(mlp.predict(&w, &data, 5, &mut ws), predicted[..5]);
     }
 
     /// The full-batch gradient (`batch` = every example, `n_total = N`) is `∇L`; compare

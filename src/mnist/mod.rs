@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 pub use analysis::{EntropyAnalysis, analyse};
 pub use idx::{DataSet, Digits, IdxError};
 pub use job::{
-    JobMessage, MnistConfig, MnistError, MnistJob, MnistReport, Phase, Progress, StationaryReport,
-    run,
+    JobMessage, MnistConfig, MnistError, MnistJob, MnistReport, PREDICTED_TEST_DIGITS, Phase,
+    Progress, StationaryReport, run,
 };
 pub use mlp::{Activation, Mlp};
 
