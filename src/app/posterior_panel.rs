@@ -833,7 +833,7 @@ impl PosteriorPanel {
     }
 
     fn kl_plot_ui(&mut self, ui: &mut egui::Ui, height: f32) {
-        ui.label(RichText::new("KL(stationary ‖ posterior) against η").strong());
+        ui.label(RichText::new("KL(stationary || posterior) against η").strong());
         ui.horizontal(|ui| {
             let button = ui.add_enabled(
                 !self.simulating && self.report.is_some(),
@@ -1000,7 +1000,7 @@ impl PosteriorPanel {
         if let Some(c) = &clouds {
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
-                    "{CLOUD_WALKERS} walkers per algorithm from a short ensemble run (burn-in 10/(η h_min)), B = {}, η = {:.2e}. Circulation = stochastic area ⟨(x₁Δx₂ − x₂Δx₁)/2⟩ per time unit:",
+                    "{CLOUD_WALKERS} walkers per algorithm from a short ensemble run (burn-in 10/(η h_min)), B = {}, η = {:.2e}. Circulation = stochastic area <(x₁Δx₂ − x₂Δx₁)/2> per time unit:",
                     c.batch, c.eta
                 ));
                 for (name, cloud, unit, colour) in [
@@ -1010,7 +1010,14 @@ impl PosteriorPanel {
                     match cloud {
                         Ok(cloud) => ui.colored_label(
                             colour,
-                            format!("{name} {:+.3e} per {unit}", cloud.area),
+                            if cloud.diverged_walkers > 0 {
+                                format!(
+                                    "{name} {:+.3e} per {unit} ({} walkers diverged)",
+                                    cloud.area, cloud.diverged_walkers
+                                )
+                            } else {
+                                format!("{name} {:+.3e} per {unit}", cloud.area)
+                            },
                         ),
                         Err(e) => ui.colored_label(ui.visuals().error_fg_color, format!("{name}: {e}")),
                     };
@@ -1086,7 +1093,7 @@ mod tests {
     use std::path::PathBuf;
 
     use egui_kittest::Harness;
-    use egui_kittest::kittest::Queryable as _;
+    use egui_kittest::kittest::{NodeT as _, Queryable as _};
     use neqlab::preset::Preset;
 
     use super::super::{Backend, NeqlabApp, Tab, load_named};
