@@ -14,6 +14,7 @@ mod metrics;
 mod mnist_panel;
 mod palette;
 mod plot2d;
+mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
@@ -39,6 +40,7 @@ use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
 use plot2d::ViewContext;
+use posterior_panel::PosteriorPanel;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
 use solver::{SolveRequest, Solver};
@@ -113,6 +115,7 @@ pub enum Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tab {
     StationaryState,
+    Posterior,
     Mnist,
 }
 
@@ -168,6 +171,7 @@ pub struct NeqlabApp {
     landscape_view: LandscapeView,
     metrics: MetricsPanel,
     fluctuation: FluctuationPanel,
+    posterior: PosteriorPanel,
     mnist: MnistPanel,
     frame_log: Option<FrameLog>,
     window_fitted: bool,
@@ -181,16 +185,18 @@ impl NeqlabApp {
         backend: Backend,
     ) -> anyhow::Result<Self> {
         let units = preset.view.units_per_frame;
-        let (simulation, solver, debounce) = match backend {
+        let (simulation, solver, debounce, posterior) = match backend {
             Backend::Threaded => (
                 SimulationHandle::spawn(ctx.clone(), units)?,
                 Solver::spawn(ctx.clone())?,
                 DEBOUNCE,
+                PosteriorPanel::threaded(ctx.clone())?,
             ),
             Backend::Inline => (
                 SimulationHandle::inline(units),
                 Solver::inline(),
                 Duration::ZERO,
+                PosteriorPanel::default(),
             ),
         };
         let frame_log = std::env::var_os("NEQLAB_FRAME_LOG").and_then(|path| {
@@ -231,6 +237,7 @@ impl NeqlabApp {
             landscape_view: LandscapeView::default(),
             metrics: MetricsPanel,
             fluctuation: FluctuationPanel::default(),
+            posterior,
             mnist: MnistPanel::default(),
             frame_log,
             window_fitted: backend == Backend::Inline,
@@ -245,6 +252,11 @@ impl NeqlabApp {
         ctx.send_viewport_cmd(ViewportCommand::Title(window_title(&preset)));
         self.simulation
             .send(Command::SetSpeed(preset.view.units_per_frame));
+        // A Bayesian posterior known exactly: open on the SGLD/SGWORLD comparison.
+        self.tab = match preset.landscape {
+            neqlab::landscape::LandscapeSpec::LinearRegression(_) => Tab::Posterior,
+            _ => Tab::StationaryState,
+        };
         self.preset = preset;
         self.preset_path = path;
         self.reconfigure();
@@ -565,6 +577,7 @@ impl NeqlabApp {
             });
             ui.separator();
             ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
+            ui.selectable_value(&mut self.tab, Tab::Posterior, "Posterior");
             ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
             ui.separator();
             ui.label(
@@ -784,6 +797,13 @@ impl eframe::App for NeqlabApp {
         }
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::StationaryState => self.central_ui(ui),
+            Tab::Posterior => {
+                let experiment = self
+                    .experiment
+                    .as_ref()
+                    .filter(|_| self.config_error.is_none());
+                self.posterior.ui(ui, &self.preset, experiment);
+            }
             Tab::Mnist => self.mnist.ui(ui),
         });
         // The MNIST job reports while another tab is shown, too.
