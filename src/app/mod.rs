@@ -10,6 +10,7 @@ mod controls;
 mod fluctuation;
 mod landscape_view;
 mod metrics;
+mod network_panel;
 mod palette;
 mod plot2d;
 mod prediction_view;
@@ -34,6 +35,7 @@ use controls::Controls;
 use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
+use network_panel::NetworkPanel;
 use plot2d::ViewContext;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
@@ -109,6 +111,7 @@ pub enum Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tab {
     StationaryState,
+    Network,
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
@@ -158,6 +161,7 @@ pub struct NeqlabApp {
     presentation: bool,
     reset_views: bool,
     simulation_view: SimulationView,
+    network: NetworkPanel,
     prediction_view: PredictionView,
     landscape_view: LandscapeView,
     metrics: MetricsPanel,
@@ -219,6 +223,10 @@ impl NeqlabApp {
             presentation: false,
             reset_views: true,
             simulation_view: SimulationView::default(),
+            network: NetworkPanel {
+                backend,
+                ..NetworkPanel::default()
+            },
             prediction_view: PredictionView::default(),
             landscape_view: LandscapeView::default(),
             metrics: MetricsPanel,
@@ -552,6 +560,7 @@ impl NeqlabApp {
             });
             ui.separator();
             ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
+            ui.selectable_value(&mut self.tab, Tab::Network, "Network");
             ui.separator();
             ui.label(
                 egui::RichText::new(
@@ -719,48 +728,55 @@ impl eframe::App for NeqlabApp {
             self.menu_ui(ui);
             self.caption_ui(ui);
         });
-        egui::Panel::left("controls")
-            .resizable(true)
-            .default_size(300.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    let mut edited = self.preset.clone();
-                    let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
-                    let actions = self.controls.ui(ui, &mut edited, n, self.playing);
-                    self.apply_edit(edited);
-                    if actions.toggle_play {
-                        self.set_playing(!self.playing);
-                    }
-                    if actions.step {
-                        self.playing = false;
-                        self.simulation.send(Command::Step);
-                    }
-                    if actions.reset {
-                        self.reset();
-                    }
+        // The Network tab has its own controls and plots; the 2-D panels make room.
+        if self.tab == Tab::StationaryState {
+            egui::Panel::left("controls")
+                .resizable(true)
+                .default_size(300.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        let mut edited = self.preset.clone();
+                        let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
+                        let actions = self.controls.ui(ui, &mut edited, n, self.playing);
+                        self.apply_edit(edited);
+                        if actions.toggle_play {
+                            self.set_playing(!self.playing);
+                        }
+                        if actions.step {
+                            self.playing = false;
+                            self.simulation.send(Command::Step);
+                        }
+                        if actions.reset {
+                            self.reset();
+                        }
+                    });
                 });
-            });
-        let total_height = ui.available_height();
-        egui::Panel::bottom("metrics")
-            .resizable(true)
-            .default_size((total_height * 0.36).max(200.0))
-            .size_range(150.0..=(total_height * 0.6).max(160.0))
-            .show(ui, |ui| {
-                let snapshot = self.snapshot.clone();
-                let prediction = self.prediction.clone();
-                ui.columns(3, |columns| {
-                    self.metrics
-                        .ui(&mut columns[0], snapshot.as_deref(), prediction.as_deref());
-                    self.metrics.series_ui(
-                        &mut columns[1],
-                        snapshot.as_deref(),
-                        prediction.as_deref(),
-                    );
-                    self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
+            let total_height = ui.available_height();
+            egui::Panel::bottom("metrics")
+                .resizable(true)
+                .default_size((total_height * 0.36).max(200.0))
+                .size_range(150.0..=(total_height * 0.6).max(160.0))
+                .show(ui, |ui| {
+                    let snapshot = self.snapshot.clone();
+                    let prediction = self.prediction.clone();
+                    ui.columns(3, |columns| {
+                        self.metrics.ui(
+                            &mut columns[0],
+                            snapshot.as_deref(),
+                            prediction.as_deref(),
+                        );
+                        self.metrics.series_ui(
+                            &mut columns[1],
+                            snapshot.as_deref(),
+                            prediction.as_deref(),
+                        );
+                        self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
+                    });
                 });
-            });
+        }
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::StationaryState => self.central_ui(ui),
+            Tab::Network => self.network.ui(ui),
         });
         self.log_frame(&ctx, started, frame.info().cpu_usage);
     }
