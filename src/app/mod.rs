@@ -223,10 +223,7 @@ impl NeqlabApp {
             presentation: false,
             reset_views: true,
             simulation_view: SimulationView::default(),
-            network: NetworkPanel {
-                backend,
-                ..NetworkPanel::default()
-            },
+            network: NetworkPanel::with_backend(backend),
             prediction_view: PredictionView::default(),
             landscape_view: LandscapeView::default(),
             metrics: MetricsPanel,

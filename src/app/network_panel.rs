@@ -249,6 +249,13 @@ fn decade(m: f64) -> i32 {
 }
 
 impl NetworkPanel {
+    pub fn with_backend(backend: Backend) -> Self {
+        Self {
+            backend,
+            ..Self::default()
+        }
+    }
+
     /// Start a run with the current settings (synchronously with [`Backend::Inline`]).
     pub fn start(&mut self, ctx: &egui::Context) {
         if matches!(self.status, RunStatus::Running { .. }) {
