@@ -1,6 +1,7 @@
 //! Running a preset headless: the ensemble, its statistics and a report that the CLI prints
 //! and the exporters write. The GUI drives [`Ensemble`] itself, in small slices.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -8,7 +9,9 @@ use serde::Serialize;
 use crate::dynamics::Ensemble;
 use crate::preset::{Experiment, Preset};
 use crate::stats::grid::{GridHistogram, total_variation};
-use crate::stats::{EntropyProduction, IftPoint, MomentStats, Moments, sampled_diffusion};
+use crate::stats::{
+    EntropyProduction, IftPoint, MomentStats, Moments, SigmaHistogram, sampled_diffusion,
+};
 use crate::theory::{
     LinearTheory, TheoryOptions, fokker_planck, fokker_planck_grid, linear_theory,
 };
@@ -109,6 +112,17 @@ pub struct SimReport {
     /// `|simulated mean − theory.minimum|` (the minimum of `L`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_to_minimum: Option<f64>,
+    /// The `Σ` histogram behind the DFT slope (for plots; not serialised).
+    #[serde(skip)]
+    pub sigma_histogram: Option<SigmaHistogram>,
+}
+
+/// A run stopped by its cancel flag before it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the run was cancelled after {done} of {total} time units")]
+pub struct Cancelled {
+    pub done: u64,
+    pub total: u64,
 }
 
 impl std::ops::Deref for SimReport {
@@ -132,6 +146,32 @@ pub fn simulate(
     experiment: &Experiment,
     progress: &mut dyn FnMut(f64),
 ) -> (RunReport, Ensemble) {
+    match simulate_until(preset, experiment, progress, None) {
+        Ok(done) => done,
+        // Without a flag nothing cancels; keep the types honest all the same.
+        Err(stopped) => (stopped.1, stopped.2),
+    }
+}
+
+/// [`simulate`], checking `cancel` between slices of at most 256 time units: once it is set,
+/// the run stops at the next slice boundary and returns [`Cancelled`] (no report).
+pub fn simulate_cancellable(
+    preset: &Preset,
+    experiment: &Experiment,
+    progress: &mut dyn FnMut(f64),
+    cancel: &AtomicBool,
+) -> Result<(RunReport, Ensemble), Cancelled> {
+    simulate_until(preset, experiment, progress, Some(cancel)).map_err(|stopped| stopped.0)
+}
+
+type Stopped = (Cancelled, RunReport, Ensemble);
+
+fn simulate_until(
+    preset: &Preset,
+    experiment: &Experiment,
+    progress: &mut dyn FnMut(f64),
+    cancel: Option<&AtomicBool>,
+) -> Result<(RunReport, Ensemble), Box<Stopped>> {
     let spec = &preset.dynamics;
     let dynamics = experiment.dynamics;
     let landscape = experiment.landscape.as_ref();
@@ -168,7 +208,12 @@ pub fn simulate(
     };
     let started = Instant::now();
     let mut done = 0;
+    let mut cancelled = None;
     while done < total {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            cancelled = Some(Cancelled { done, total });
+            break;
+        }
         let slice = SLICE_UNITS.min(total - done);
         ensemble.advance(landscape, slice, &mut stats);
         done += slice;
@@ -198,7 +243,7 @@ pub fn simulate(
         seconds,
         sim: stats.0.0.moments().map(|moments| {
             let entropy = stats.0.1.as_ref().map(EntropyProduction::stats);
-            let diffusion_sampled = theory.as_ref().map(|t| {
+            let diffusion_sampled = theory.as_ref().filter(|_| cancelled.is_none()).map(|t| {
                 sampled_diffusion(
                     landscape,
                     dynamics,
@@ -217,6 +262,7 @@ pub fn simulate(
                 dft_slope: entropy.as_ref().and_then(|e| e.dft_slope),
                 dft_slope_error: entropy.as_ref().and_then(|e| e.dft_slope_error),
                 diffusion_sampled,
+                sigma_histogram: stats.0.1.as_ref().map(EntropyProduction::sigma_histogram),
             }
         }),
         theory,
@@ -225,7 +271,7 @@ pub fn simulate(
         fp: None,
         fp_error: None,
     };
-    match grid {
+    match grid.filter(|_| cancelled.is_none()) {
         None => {}
         Some(Err(error)) => report.fp_error = Some(error.to_string()),
         Some(Ok(grid)) => match fokker_planck(experiment, &preset.fp, report.theory.as_ref()) {
@@ -247,5 +293,60 @@ pub fn simulate(
             }
         },
     }
-    (report, ensemble)
+    match cancelled {
+        Some(cancelled) => Err(Box::new((cancelled, report, ensemble))),
+        None => Ok((report, ensemble)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short_net() -> (Preset, Experiment) {
+        let text = crate::preset::shipped("regression-net").expect("shipped");
+        let path = std::path::Path::new("presets/regression-net.toml");
+        let preset = Preset::from_toml(text, path)
+            .expect("parses")
+            .with_overrides(&[
+                "dynamics.walkers=4".into(),
+                "dynamics.steps=600".into(),
+                "dynamics.burn_in=100".into(),
+            ])
+            .expect("overrides");
+        let experiment = preset.build(path, Some(text)).expect("builds");
+        (preset, experiment)
+    }
+
+    /// A set flag stops the run at the first slice boundary; a clear one changes nothing.
+    #[test]
+    fn cancellable_run_stops_on_the_flag() {
+        let (preset, experiment) = short_net();
+        let cancel = AtomicBool::new(false);
+        let mut calls = 0;
+        let result = simulate_cancellable(
+            &preset,
+            &experiment,
+            &mut |_| {
+                calls += 1;
+                cancel.store(true, Ordering::Relaxed);
+            },
+            &cancel,
+        );
+        assert_eq!(calls, 1);
+        assert_eq!(
+            result.err(),
+            Some(Cancelled {
+                done: 256,
+                total: 700
+            })
+        );
+        let cancel = AtomicBool::new(false);
+        let (report, _) =
+            simulate_cancellable(&preset, &experiment, &mut |_| {}, &cancel).expect("runs");
+        let sim = report.sim.expect("statistics");
+        assert_eq!(sim.mean.len(), 7);
+        let histogram = sim.sigma_histogram.expect("Σ histogram");
+        assert!(histogram.total() > 0);
+    }
 }

@@ -12,6 +12,7 @@ mod fluctuation;
 mod landscape_view;
 mod metrics;
 mod mnist_panel;
+mod network_panel;
 mod palette;
 mod plot2d;
 mod posterior_panel;
@@ -39,6 +40,7 @@ use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
+use network_panel::NetworkPanel;
 use plot2d::ViewContext;
 use posterior_panel::PosteriorPanel;
 use prediction_view::{PredictionView, SolveStatus};
@@ -117,6 +119,7 @@ enum Tab {
     StationaryState,
     Posterior,
     Mnist,
+    Network,
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
@@ -167,6 +170,7 @@ pub struct NeqlabApp {
     presentation: bool,
     reset_views: bool,
     simulation_view: SimulationView,
+    network: NetworkPanel,
     prediction_view: PredictionView,
     landscape_view: LandscapeView,
     metrics: MetricsPanel,
@@ -233,6 +237,7 @@ impl NeqlabApp {
             presentation: false,
             reset_views: true,
             simulation_view: SimulationView::default(),
+            network: NetworkPanel::with_backend(backend),
             prediction_view: PredictionView::default(),
             landscape_view: LandscapeView::default(),
             metrics: MetricsPanel,
@@ -579,6 +584,7 @@ impl NeqlabApp {
             ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
             ui.selectable_value(&mut self.tab, Tab::Posterior, "Posterior");
             ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
+            ui.selectable_value(&mut self.tab, Tab::Network, "Network");
             ui.separator();
             ui.label(
                 egui::RichText::new(
@@ -749,30 +755,30 @@ impl eframe::App for NeqlabApp {
         if let Some((path, kind)) = self.export_menu.confirm_ui(&ctx) {
             self.export_to(&path, kind);
         }
-        egui::Panel::left("controls")
-            .resizable(true)
-            .default_size(300.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    let mut edited = self.preset.clone();
-                    let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
-                    let actions = self.controls.ui(ui, &mut edited, n, self.playing);
-                    self.apply_edit(edited);
-                    if actions.toggle_play {
-                        self.set_playing(!self.playing);
-                    }
-                    if actions.step {
-                        self.playing = false;
-                        self.simulation.send(Command::Step);
-                    }
-                    if actions.reset {
-                        self.reset();
-                    }
-                });
-            });
-        let total_height = ui.available_height();
-        // The MNIST tab has its own curves: the 2-D metrics give it their room.
+        // The Network tab has its own controls and plots; the 2-D panels make room.
         if self.tab == Tab::StationaryState {
+            egui::Panel::left("controls")
+                .resizable(true)
+                .default_size(300.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        let mut edited = self.preset.clone();
+                        let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
+                        let actions = self.controls.ui(ui, &mut edited, n, self.playing);
+                        self.apply_edit(edited);
+                        if actions.toggle_play {
+                            self.set_playing(!self.playing);
+                        }
+                        if actions.step {
+                            self.playing = false;
+                            self.simulation.send(Command::Step);
+                        }
+                        if actions.reset {
+                            self.reset();
+                        }
+                    });
+                });
+            let total_height = ui.available_height();
             egui::Panel::bottom("metrics")
                 .resizable(true)
                 .default_size((total_height * 0.36).max(200.0))
@@ -805,6 +811,7 @@ impl eframe::App for NeqlabApp {
                 self.posterior.ui(ui, &self.preset, experiment);
             }
             Tab::Mnist => self.mnist.ui(ui),
+            Tab::Network => self.network.ui(ui),
         });
         // The MNIST job reports while another tab is shown, too.
         if self.tab != Tab::Mnist {

@@ -1096,7 +1096,7 @@ mod tests {
     use std::path::PathBuf;
 
     use egui_kittest::Harness;
-    use egui_kittest::kittest::{NodeT as _, Queryable as _};
+    use egui_kittest::kittest::Queryable as _;
     use neqlab::preset::Preset;
 
     use super::super::{Backend, NeqlabApp, Tab, load_named};

@@ -440,3 +440,84 @@ fn mnist_job_cancels_promptly() {
     harness.run_steps(2);
     assert_eq!(harness.state().tab, Tab::StationaryState);
 }
+
+fn network_tab() -> Harness<'static, NeqlabApp> {
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(2);
+    harness.get_by_label("Network").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().tab, Tab::Network);
+    harness
+}
+
+#[test]
+fn network_tab_runs_a_short_run() {
+    let mut harness = network_tab();
+    {
+        let preset = harness
+            .state_mut()
+            .network
+            .preset
+            .as_mut()
+            .expect("the shipped network preset loads");
+        preset.dynamics.walkers = 8;
+        preset.dynamics.steps = 3000;
+        preset.dynamics.burn_in = 500;
+    }
+    harness.get_by_label("Run").click();
+    harness.run_steps(2);
+    let panel = &harness.state().network;
+    assert!(
+        matches!(panel.status, network_panel::RunStatus::Done { .. }),
+        "{:?}",
+        panel.status
+    );
+    let result = panel.result.as_ref().expect("a result");
+    let d = result.dim();
+    assert_eq!(d, 7);
+    for matrix in [
+        &result.cov_sim,
+        &result.cov_theory,
+        &result.area_sim,
+        &result.circulation,
+    ] {
+        assert_eq!(matrix.len(), d * d);
+        assert!(matrix.iter().all(|v| v.is_finite()));
+    }
+    assert!(result.cov_sim.iter().any(|v| *v != 0.0));
+    let sim = result.report.sim.as_ref().expect("statistics");
+    let ift = sim.ift.as_ref().expect("IFT values");
+    assert_eq!(ift.len(), 5);
+    assert!(
+        ift.iter()
+            .all(|p| p.mean.is_finite() && p.error.is_finite())
+    );
+    assert_eq!(result.curve.len(), result.band.len());
+    // The numbers are on screen.
+    harness.get_by_label_contains("IFT k = 1..5");
+    harness.get_by_label_contains("diagonal sim/theory");
+}
+
+#[test]
+fn network_cancel_stops_a_long_run() {
+    let mut harness = network_tab();
+    harness.state_mut().network.backend = Backend::Threaded;
+    harness.get_by_label("Run").click();
+    harness.run_steps(1);
+    assert!(matches!(
+        harness.state().network.status,
+        network_panel::RunStatus::Running { .. }
+    ));
+    harness.get_by_label("Cancel").click();
+    harness.run_steps(1);
+    // Block on the worker's report (no sleeps, no timing).
+    harness.state_mut().network.wait();
+    let status = harness.state().network.status.clone();
+    let network_panel::RunStatus::Cancelled(cancelled) = status else {
+        panic!("not cancelled: {status:?}");
+    };
+    assert!(cancelled.done < cancelled.total);
+    assert!(harness.state().network.result.is_none());
+    harness.run_steps(1);
+    harness.get_by_label_contains("Cancelled after");
+}

@@ -6,7 +6,9 @@ pub mod entropy;
 pub mod grid;
 pub mod moments;
 
-pub use entropy::{EntropyProduction, EntropyStats, IftPoint, gaussian_kl, sampled_diffusion};
+pub use entropy::{
+    EntropyProduction, EntropyStats, IftPoint, SigmaHistogram, gaussian_kl, sampled_diffusion,
+};
 pub use moments::{MomentStats, Moments};
 
 use crate::dynamics::Observer;
