@@ -201,28 +201,12 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 /// Load a preset by path or by shipped name, with overrides, and build it.
 pub fn load(preset: &str, overrides: &[String]) -> Result<(Preset, Experiment, PathBuf)> {
-    let path = PathBuf::from(preset);
-    if path.exists() {
-        let (p, e) = preset::load_experiment(&path, overrides)?;
-        return Ok((p, e, path));
-    }
-    let name = preset.trim_end_matches(".toml");
-    let text = preset::shipped(name).with_context(|| {
-        format!(
-            "{preset}: no such file, and no shipped preset of that name (shipped: {})",
-            preset::SHIPPED
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
-    let label = PathBuf::from(format!("presets/{name}.toml"));
-    let mut p = Preset::from_toml(text, &label)?;
+    let (text, label) = preset::read_named(preset)?;
+    let mut p = Preset::from_toml(&text, &label)?;
     if !overrides.is_empty() {
         p = p.with_overrides(overrides)?;
     }
-    let e = p.build(&label, Some(text))?;
+    let e = p.build(&label, Some(&text))?;
     Ok((p, e, label))
 }
 
@@ -397,10 +381,10 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     };
     let d = sim.mean.len();
     println!("\n{:<8} {:>14} {:>14}", "weight", "mean", "std");
-    for a in 0..d {
+    for (a, name) in names.iter().enumerate().take(d) {
         println!(
             "{:<8} {:>14.6e} {:>14.6e}",
-            names[a],
+            name,
             sim.mean[a],
             sim.cov[a * d + a].max(0.0).sqrt()
         );

@@ -38,6 +38,9 @@ pub enum PresetError {
     /// TOML syntax, unknown keys, wrong types (the message carries line and column).
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// Neither a file nor the name of a shipped preset.
+    #[error("{name}: no such file, and no shipped preset of that name (shipped: {shipped})")]
+    NotFound { name: String, shipped: String },
     /// A `--set table.key=value` argument that cannot be applied.
     #[error("--set {argument}: {message}")]
     Override { argument: String, message: String },
@@ -346,6 +349,34 @@ pub fn shipped(name: &str) -> Option<&'static str> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, text)| *text)
+}
+
+/// The text of a preset named by a file path or by a shipped name, and the path that labels
+/// it (`presets/NAME.toml` for a shipped one).
+pub fn read_named(name: &str) -> Result<(String, PathBuf), PresetError> {
+    let path = PathBuf::from(name);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        return Ok((text, path));
+    }
+    let stem = name.trim_end_matches(".toml");
+    match shipped(stem) {
+        Some(text) => Ok((
+            text.to_string(),
+            PathBuf::from(format!("presets/{stem}.toml")),
+        )),
+        None => Err(PresetError::NotFound {
+            name: name.to_string(),
+            shipped: SHIPPED
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// Read a preset file, apply overrides and build it: the one call the CLI needs.

@@ -194,7 +194,7 @@ fn simulate_until(
     let grid =
         (landscape.dim() == 2).then(|| fokker_planck_grid(experiment, &preset.fp, theory.as_ref()));
     let histogram = match &grid {
-        Some(Ok(grid)) => Some(GridHistogram::new(grid.clone(), spec.burn_in)),
+        Some(Ok(grid)) => Some(GridHistogram::new(*grid, spec.burn_in)),
         _ => None,
     };
     let mut stats = (

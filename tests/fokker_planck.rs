@@ -444,10 +444,10 @@ fn bowl_histogram_matches_the_solution() {
         .expect("solves")
         .coarsened(4)
         .expect("128 = 4 · 32");
-    let grid = solution.grid.clone();
+    let grid = solution.grid;
 
     let (walkers, burn_in, steps, groups) = (8192, 300, 1500, 8);
-    let mut observer = Grouped(vec![GridHistogram::new(grid.clone(), burn_in); groups]);
+    let mut observer = Grouped(vec![GridHistogram::new(grid, burn_in); groups]);
     let mut ensemble = Ensemble::new(&bowl, dynamics, walkers, &start, 7);
     ensemble.advance(&bowl, burn_in + steps, &mut observer);
     let merged = observer.merged();
@@ -583,12 +583,12 @@ fn double_well_matches_simulation() {
     assert_eq!(solution.negative_cells, 0);
     let solve_seconds = solution.solve_seconds;
     let solution = solution.coarsened(4).expect("128 = 4 · 32");
-    let grid = solution.grid.clone();
+    let grid = solution.grid;
 
     let (walkers, burn_in, steps, groups) = (4096, 6000, 4000, 8);
     let positions: Vec<f64> = (0..walkers).flat_map(|k| minima[k % 2]).collect();
     let mut ensemble = Ensemble::from_positions(landscape, dynamics, positions, 11);
-    let mut observer = Grouped(vec![GridHistogram::new(grid.clone(), burn_in); groups]);
+    let mut observer = Grouped(vec![GridHistogram::new(grid, burn_in); groups]);
     ensemble.advance(landscape, burn_in + steps, &mut observer);
     assert_eq!(ensemble.diverged_walkers(), 0);
     let merged = observer.merged();

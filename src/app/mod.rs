@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use egui::{Key, ViewportCommand};
 use neqlab::preset::{self, Experiment, Preset};
 
@@ -81,24 +80,8 @@ pub fn run(preset: Option<&str>) -> anyhow::Result<()> {
 
 /// A preset by file path or shipped name, with the path that labels it.
 pub fn load_named(name: &str) -> anyhow::Result<(Preset, PathBuf)> {
-    let path = PathBuf::from(name);
-    if path.exists() {
-        let preset = Preset::load(&path, &[])?;
-        return Ok((preset, path));
-    }
-    let stem = name.trim_end_matches(".toml");
-    let text = preset::shipped(stem).with_context(|| {
-        format!(
-            "{name}: no such file, and no shipped preset of that name (shipped: {})",
-            preset::SHIPPED
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
-    let label = PathBuf::from(format!("presets/{stem}.toml"));
-    Ok((Preset::from_toml(text, &label)?, label))
+    let (text, label) = preset::read_named(name)?;
+    Ok((Preset::from_toml(&text, &label)?, label))
 }
 
 fn window_title(preset: &Preset) -> String {

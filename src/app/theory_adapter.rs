@@ -114,7 +114,6 @@ fn fallback_grid(experiment: &Experiment, fp: &FpSpec) -> Grid2d {
 /// solver thread (and once at start-up).
 pub fn plot_grid(experiment: &Experiment, preset: &Preset) -> Grid2d {
     fokker_planck_grid(experiment, &preset.fp, None)
-        .map(Grid2d::from)
         .unwrap_or_else(|_| fallback_grid(experiment, &preset.fp))
 }
 
@@ -132,7 +131,6 @@ pub fn predict(experiment: &Experiment, fp: &FpSpec) -> Result<Prediction, Strin
     let theory = linear_theory(experiment, &TheoryOptions::default());
     let library_linear = theory.as_ref().ok();
     let grid = fokker_planck_grid(experiment, fp, library_linear)
-        .map(Grid2d::from)
         .unwrap_or_else(|_| fallback_grid(experiment, fp));
     let on_grid = FpSpec {
         grid: grid.nx,

@@ -203,6 +203,22 @@ fn current_arrows(grid: &Grid2d, mass: &[f64], current: &[[f64; 2]], scale: f64)
         .collect()
 }
 
+/// White crosses on the minima of `L`.
+fn minima_points(minima: &[[f64; 2]]) -> PointSet {
+    PointSet {
+        points: minima.to_vec(),
+        color: palette::WHITE,
+        opacity: 1.0,
+        size: 9.0,
+        marker: Marker::Cross,
+        label: if minima.len() == 1 {
+            "minimum of L".into()
+        } else {
+            "minima of L".into()
+        },
+    }
+}
+
 fn peak_density(grid: &Grid2d, mass: &[f64]) -> f64 {
     mass.iter().copied().fold(0.0, f64::max) / grid.cell_area()
 }
@@ -269,7 +285,7 @@ pub fn grid_panels(
         None
     };
     let grid = match &simulated {
-        Some(s) => s.histogram.grid().clone(),
+        Some(s) => *s.histogram.grid(),
         None => {
             let bounds = preset.fp.bounds.unwrap_or_else(|| {
                 let theory = linear_theory(experiment, &TheoryOptions::default()).ok();
@@ -355,18 +371,7 @@ pub fn grid_panels(
             &arrow_label,
         );
         if !minima.is_empty() {
-            panel.points.push(PointSet {
-                points: minima.clone(),
-                color: palette::WHITE,
-                opacity: 1.0,
-                size: 9.0,
-                marker: Marker::Cross,
-                label: if minima.len() == 1 {
-                    "minimum of L".into()
-                } else {
-                    "minima of L".into()
-                },
-            });
+            panel.points.push(minima_points(&minima));
         }
         if let Ok(theory) = linear_theory(experiment, &TheoryOptions::default())
             && theory.mean.len() == 2
@@ -455,18 +460,7 @@ pub fn view_panels(
             arrow_label,
         );
         if !minima.is_empty() {
-            panel.points.push(PointSet {
-                points: minima.to_vec(),
-                color: palette::WHITE,
-                opacity: 1.0,
-                size: 9.0,
-                marker: Marker::Cross,
-                label: if minima.len() == 1 {
-                    "minimum of L".into()
-                } else {
-                    "minima of L".into()
-                },
-            });
+            panel.points.push(minima_points(minima));
         }
         if let Some((centre, cov)) = theory_gaussian {
             panel.ellipses.push(Ellipse {

@@ -93,7 +93,7 @@ impl GridHistogram {
 
 impl Observer for GridHistogram {
     fn fork(&self) -> Self {
-        Self::new(self.grid.clone(), self.burn_in)
+        Self::new(self.grid, self.burn_in)
     }
 
     fn observe(&mut self, _walker: usize, unit: u64, before: &[f64], after: &[f64]) {

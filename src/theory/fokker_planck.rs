@@ -453,7 +453,7 @@ pub fn solve_stationary(
     }
 
     Ok(FpSolution {
-        grid: grid.clone(),
+        grid: *grid,
         density,
         current,
         solve_seconds: started.elapsed().as_secs_f64(),
