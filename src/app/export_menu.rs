@@ -322,6 +322,7 @@ fn view_figure(sources: &ExportSources<'_>) -> Result<Figure, String> {
         &minima,
         sim_gaussian,
         theory_gaussian,
+        1.0,
     );
     if panels.is_empty() {
         return Err("Nothing to draw yet: press play and wait for the prediction.".into());

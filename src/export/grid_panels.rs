@@ -204,7 +204,7 @@ fn current_arrows(grid: &Grid2d, mass: &[f64], current: &[[f64; 2]], scale: f64)
 }
 
 /// White crosses on the minima of `L`.
-fn minima_points(minima: &[[f64; 2]]) -> PointSet {
+pub(crate) fn minima_points(minima: &[[f64; 2]]) -> PointSet {
     PointSet {
         points: minima.to_vec(),
         color: palette::WHITE,
@@ -276,7 +276,6 @@ pub fn grid_panels(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Vec<Panel>, ExportError> {
     let minima = minima(experiment);
-    let tau = relaxation_time(experiment, &minima);
     // The Fokker–Planck grid: the simulation's window when there is one, so both panels
     // share their cells.
     let simulated = if show_sim {
@@ -308,89 +307,53 @@ pub fn grid_panels(
         None
     };
     let sim_mass = simulated.as_ref().map(|s| s.histogram.density());
-    let peak = match (&solution, &sim_mass) {
-        (Some(fp), _) => peak_density(&grid, &fp.density),
-        (None, Some(mass)) => peak_density(&grid, mass),
-        _ => 1.0,
-    };
-    let range = [0.0, peak.max(f64::MIN_POSITIVE)];
-    let mut arrow_scale = tau / peak.max(f64::MIN_POSITIVE);
-    // A magnification is the caller's explicit choice and is printed in the legend; it is
-    // never automatic, because a weak current (the finite-sample residual of an
-    // "equilibrium" bowl) would look like a strong one.
-    let gain = if arrow_gain.is_finite() && arrow_gain > 0.0 {
-        arrow_gain
-    } else {
-        1.0
-    };
-    arrow_scale *= gain;
-    let arrow_label = if gain != 1.0 {
-        format!("current J (flow in one relaxation time, ×{gain})")
-    } else {
-        "current J (flow in one relaxation time)".to_string()
-    };
-    let mut panels = Vec::new();
-    if let (Some(simulated), Some(mass)) = (&simulated, &sim_mass) {
-        let mut panel = density_panel(
-            "Simulation: histogram and current",
-            experiment,
-            &grid,
+    let sim_current = simulated.as_ref().map(|s| s.histogram.current());
+    let simulation_field = match (&sim_mass, &sim_current) {
+        (Some(mass), Some(current)) => Some(GridField {
+            grid: &grid,
             mass,
-            &simulated.histogram.current(),
-            arrow_scale,
-            range,
-            &arrow_label,
-        );
-        if let Some((mean, cov)) = gaussian_fit(&simulated.positions)
-            && minima.len() <= 1
-        {
-            panel.ellipses.push(Ellipse {
-                centre: mean,
-                cov,
-                sigmas: 2.0,
-                color: palette::ORANGE,
-                dashed: false,
-                label: "2σ ellipse of the walkers".into(),
-            });
-        }
+            current,
+        }),
+        _ => None,
+    };
+    let prediction_field = solution.as_ref().map(|fp| GridField {
+        grid: &grid,
+        mass: &fp.density,
+        current: &fp.current,
+    });
+    let single_minimum = minima.len() <= 1;
+    let sim_gaussian = simulated
+        .as_ref()
+        .and_then(|s| gaussian_fit(&s.positions))
+        .filter(|_| single_minimum);
+    let theory_gaussian = solution
+        .as_ref()
+        .and_then(|_| linear_theory(experiment, &TheoryOptions::default()).ok())
+        .filter(|t| t.mean.len() == 2 && single_minimum)
+        .map(|t| {
+            (
+                [t.mean[0], t.mean[1]],
+                [t.cov[0], t.cov[1], t.cov[2], t.cov[3]],
+            )
+        });
+    let mut panels = view_panels(
+        experiment,
+        simulation_field,
+        prediction_field,
+        &minima,
+        sim_gaussian,
+        theory_gaussian,
+        arrow_gain,
+    );
+    if let Some(simulated) = &simulated {
         let outside = simulated.histogram.outside_fraction();
         if outside > 0.01 {
-            panel.title = format!("{} ({:.0} % outside)", panel.title, 100.0 * outside);
+            panels[0].title = format!("{} ({:.0} % outside)", panels[0].title, 100.0 * outside);
         }
-        panels.push(panel);
     }
-    if let Some(solution) = &solution {
-        let mut panel = density_panel(
-            "Fokker–Planck: stationary density and current",
-            experiment,
-            &grid,
-            &solution.density,
-            &solution.current,
-            arrow_scale,
-            range,
-            &arrow_label,
-        );
-        if !minima.is_empty() {
-            panel.points.push(minima_points(&minima));
-        }
-        if let Ok(theory) = linear_theory(experiment, &TheoryOptions::default())
-            && theory.mean.len() == 2
-            && minima.len() <= 1
-        {
-            panel.ellipses.push(Ellipse {
-                centre: [theory.mean[0], theory.mean[1]],
-                cov: [theory.cov[0], theory.cov[1], theory.cov[2], theory.cov[3]],
-                sigmas: 2.0,
-                color: palette::ORANGE,
-                dashed: true,
-                label: "2σ ellipse, linear theory".into(),
-            });
-        }
-        if let Some(mass) = &sim_mass {
-            let tv = crate::stats::grid::total_variation(mass, &solution.density);
-            panel.title = format!("{} (TV to simulation {tv:.3})", panel.title);
-        }
-        panels.push(panel);
+    if let (Some(solution), Some(mass), Some(panel)) = (&solution, &sim_mass, panels.last_mut()) {
+        let tv = crate::stats::grid::total_variation(mass, &solution.density);
+        panel.title = format!("{} (TV to simulation {tv:.3})", panel.title);
     }
     Ok(panels)
 }
@@ -407,6 +370,9 @@ pub struct GridField<'a> {
 /// the same colour scale, arrow scale and overlays as `neqlab figure`: one density range (the
 /// prediction's peak when there is one) and arrows showing the flow in one relaxation time.
 /// `sim_gaussian` and `theory_gaussian` are `(mean, covariance)` drawn as 2σ ellipses.
+/// `arrow_gain` magnifies the arrows; a magnification is the caller's explicit choice and is
+/// printed in the legend, never automatic, because a weak current (the finite-sample residual
+/// of an "equilibrium" bowl) would look like a strong one.
 pub fn view_panels(
     experiment: &Experiment,
     simulation: Option<GridField<'_>>,
@@ -414,6 +380,7 @@ pub fn view_panels(
     minima: &[[f64; 2]],
     sim_gaussian: Option<([f64; 2], [f64; 4])>,
     theory_gaussian: Option<([f64; 2], [f64; 4])>,
+    arrow_gain: f64,
 ) -> Vec<Panel> {
     let tau = relaxation_time(experiment, minima);
     let peak = prediction
@@ -422,8 +389,18 @@ pub fn view_panels(
         .unwrap_or(1.0)
         .max(f64::MIN_POSITIVE);
     let range = [0.0, peak];
-    let arrow_scale = tau / peak;
-    let arrow_label = "current J (flow in one relaxation time)";
+    let gain = if arrow_gain.is_finite() && arrow_gain > 0.0 {
+        arrow_gain
+    } else {
+        1.0
+    };
+    let arrow_scale = gain * tau / peak;
+    let arrow_label = if gain != 1.0 {
+        format!("current J (flow in one relaxation time, ×{gain})")
+    } else {
+        "current J (flow in one relaxation time)".to_string()
+    };
+    let arrow_label = arrow_label.as_str();
     let mut panels = Vec::new();
     if let Some(field) = simulation {
         let mut panel = density_panel(
@@ -469,7 +446,7 @@ pub fn view_panels(
                 sigmas: 2.0,
                 color: palette::ORANGE,
                 dashed: true,
-                label: "2σ ellipse of the linearised theory".into(),
+                label: "2σ ellipse, linear theory".into(),
             });
         }
         panels.push(panel);
@@ -513,6 +490,7 @@ mod view_tests {
             &[[0.0, 0.0]],
             None,
             Some(([0.0, 0.0], [1e-3, 0.0, 0.0, 1e-3])),
+            1.0,
         );
         assert_eq!(panels.len(), 2);
         let range = |p: &Panel| p.heatmap.as_ref().and_then(|h| h.range).expect("range");

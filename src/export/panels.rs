@@ -406,18 +406,7 @@ pub fn landscape_panel(
         ),
     });
     if !minima.is_empty() {
-        points.push(PointSet {
-            points: minima.clone(),
-            color: palette::WHITE,
-            opacity: 1.0,
-            size: 9.0,
-            marker: Marker::Cross,
-            label: if minima.len() == 1 {
-                "minimum of L".into()
-            } else {
-                "minima of L".into()
-            },
-        });
+        points.push(super::grid_panels::minima_points(&minima));
     }
     let mut ellipses = Vec::new();
     if minima.len() <= 1
