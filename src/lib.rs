@@ -14,9 +14,11 @@
 //! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
+//! - [`background`]: background threads that yield to the interface.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
+pub mod background;
 pub mod dynamics;
 pub mod export;
 pub mod landscape;

@@ -134,6 +134,7 @@ impl MnistPanel {
         let spawned = std::thread::Builder::new()
             .name("mnist-load".into())
             .spawn(move || {
+                neqlab::background::lower_priority();
                 let result = DataSet::read_folder(&folder).map_err(|e| e.to_string());
                 // The panel may be gone: nobody left to tell.
                 let _ = sender.send(result);

@@ -65,6 +65,9 @@ pub fn run(preset: Option<&str>) -> anyhow::Result<()> {
             .with_maximized(true)
             .with_min_inner_size([900.0, 600.0]),
         renderer: eframe::Renderer::Glow,
+        // Dithering costs a noise evaluation per pixel; a software rasteriser (a projector
+        // laptop without a GPU driver, a VM) spends most of a frame in the fragment shader.
+        dithering: false,
         ..Default::default()
     };
     eframe::run_native(
@@ -724,6 +727,18 @@ impl NeqlabApp {
     }
 }
 
+/// A panel frame without a background fill: the window is already cleared to the panel
+/// colour, and filling every panel again would double the pixels a software rasteriser
+/// shades per frame.
+fn bare_panel(ui: &egui::Ui, central: bool) -> egui::Frame {
+    let frame = if central {
+        egui::Frame::central_panel(ui.style())
+    } else {
+        egui::Frame::side_top_panel(ui.style())
+    };
+    frame.fill(egui::Color32::TRANSPARENT)
+}
+
 impl eframe::App for NeqlabApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let started = Instant::now();
@@ -731,7 +746,7 @@ impl eframe::App for NeqlabApp {
         self.fit_window(&ctx);
         self.poll(&ctx);
         self.keyboard(&ctx);
-        egui::Panel::top("menu").show(ui, |ui| {
+        egui::Panel::top("menu").frame(bare_panel(ui, false)).show(ui, |ui| {
             self.menu_ui(ui);
             self.caption_ui(ui);
         });
@@ -741,6 +756,7 @@ impl eframe::App for NeqlabApp {
         // The Network tab has its own controls and plots; the 2-D panels make room.
         if self.tab == Tab::StationaryState {
             egui::Panel::left("controls")
+                .frame(bare_panel(ui, false))
                 .resizable(true)
                 .default_size(300.0)
                 .show(ui, |ui| {
@@ -763,6 +779,7 @@ impl eframe::App for NeqlabApp {
                 });
             let total_height = ui.available_height();
             egui::Panel::bottom("metrics")
+                .frame(bare_panel(ui, false))
                 .resizable(true)
                 .default_size((total_height * 0.36).max(200.0))
                 .size_range(150.0..=(total_height * 0.6).max(160.0))
@@ -784,7 +801,9 @@ impl eframe::App for NeqlabApp {
                     });
                 });
         }
-        egui::CentralPanel::default().show(ui, |ui| match self.tab {
+        egui::CentralPanel::default()
+            .frame(bare_panel(ui, true))
+            .show(ui, |ui| match self.tab {
             Tab::StationaryState => self.central_ui(ui),
             Tab::Posterior => {
                 let experiment = self
@@ -801,6 +820,12 @@ impl eframe::App for NeqlabApp {
             self.mnist.poll();
         }
         self.log_frame(&ctx, started, frame.info().cpu_usage);
+    }
+
+    /// The window is cleared to the panel colour, so panels need not paint their own
+    /// backgrounds (see [`bare_panel`]).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

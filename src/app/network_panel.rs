@@ -792,6 +792,11 @@ fn spawn_worker(ctx: egui::Context) -> std::io::Result<Worker> {
     std::thread::Builder::new()
         .name("network-run".into())
         .spawn(move || {
+            neqlab::background::lower_priority();
+            let pool = neqlab::background::thread_pool(
+                "network-run",
+                super::worker::background_threads(),
+            );
             for command in command_rx {
                 match command {
                     NetCommand::Run {
@@ -803,7 +808,11 @@ fn spawn_worker(ctx: egui::Context) -> std::io::Result<Worker> {
                             let _ = event_tx.send(NetEvent::Progress(p));
                             ctx.request_repaint();
                         };
-                        let outcome = analyse(&preset, &path, &mut progress, &cancel);
+                        let mut run = || analyse(&preset, &path, &mut progress, &cancel);
+                        let outcome = match &pool {
+                            Some(pool) => pool.install(run),
+                            None => run(),
+                        };
                         if event_tx.send(NetEvent::Finished(outcome)).is_err() {
                             return;
                         }

@@ -78,6 +78,8 @@ pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2])
         .default_y_bounds(b[2], b[3])
         .allow_double_click_reset(true)
         .show_grid(false)
+        // The heatmap covers the plot; a background under it would only cost fill rate.
+        .show_background(false)
         .grid_spacing(40.0..=300.0)
         .x_axis_label(names[0].clone())
         .y_axis_label(names[1].clone());

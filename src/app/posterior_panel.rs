@@ -228,11 +228,9 @@ impl Drop for PosteriorJob {
 }
 
 fn job_loop(receiver: Receiver<Request>, shared: Arc<Shared>, ctx: egui::Context) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(super::worker::background_threads())
-        .thread_name(|i| format!("neqlab-posterior-{i}"))
-        .build()
-        .ok();
+    neqlab::background::lower_priority();
+    let pool =
+        neqlab::background::thread_pool("neqlab-posterior", super::worker::background_threads());
     while let Ok(first) = receiver.recv() {
         // Keep only the newest request of each kind; exact curves first.
         let mut pending: [Option<Request>; 3] = [None, None, None];

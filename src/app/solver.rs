@@ -124,11 +124,9 @@ impl Drop for Solver {
 
 fn solver_loop(receiver: Receiver<SolveRequest>, slot: Slot, ctx: egui::Context) {
     // Keep the solve off the UI thread's core too (see `worker::background_threads`).
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(super::worker::background_threads())
-        .thread_name(|i| format!("neqlab-solver-{i}"))
-        .build()
-        .ok();
+    neqlab::background::lower_priority();
+    let pool =
+        neqlab::background::thread_pool("neqlab-solver", super::worker::background_threads());
     while let Ok(mut request) = receiver.recv() {
         // Only the newest request matters.
         while let Ok(newer) = receiver.try_recv() {

@@ -566,11 +566,8 @@ pub fn background_threads() -> usize {
 }
 
 fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, units: u64) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(background_threads())
-        .thread_name(|i| format!("neqlab-simulation-{i}"))
-        .build()
-        .ok();
+    neqlab::background::lower_priority();
+    let pool = neqlab::background::thread_pool("neqlab-simulation", background_threads());
     let mut state = WorkerState::new(units);
     let publish = |state: &WorkerState| {
         let snapshot = state.snapshot().map(Arc::new);

@@ -728,6 +728,7 @@ pub fn run(
             let helper = std::thread::Builder::new()
                 .name("mnist-compare".into())
                 .spawn_scoped(scope, move || {
+                    crate::background::lower_priority();
                     stationary(shared, other, trained_copy, config.seed.wrapping_add(2))
                 });
             let main = stationary(shared, dynamics, trained, main_seed);
@@ -812,6 +813,7 @@ impl MnistJob {
         let thread = std::thread::Builder::new()
             .name("mnist".into())
             .spawn(move || {
+                crate::background::lower_priority();
                 let send = |sender: &Sender<JobMessage>, message| {
                     // The receiver may be gone (job dropped): nothing left to tell.
                     let _ = sender.send(message);

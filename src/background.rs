@@ -1,0 +1,71 @@
+//! Background computation yields to whoever draws.
+//!
+//! The app, a simulation, a Fokker–Planck solve and an MNIST run share a laptop's few cores;
+//! on a machine without a GPU driver the window is rasterised in software on those same cores.
+//! Threads that compute mark themselves as background work, so the scheduler serves the
+//! interface first and the computation takes every cycle the interface leaves.
+
+/// Niceness added to a background thread (Linux: 0 is normal, 19 the lowest priority). At
+/// +10 the scheduler weights a thread about 10× below a normal one when both want the core.
+pub const BACKGROUND_NICENESS: i32 = 10;
+
+/// Lower the calling thread's scheduling priority to [`BACKGROUND_NICENESS`].
+///
+/// Only this thread changes (on Linux, niceness is per thread). Lowering one's own priority
+/// needs no privilege; a failure leaves the thread as it was, which is merely slower to yield.
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let tid = rustix::thread::gettid();
+        let current = getpriority_process(Some(tid)).unwrap_or(0);
+        if current < BACKGROUND_NICENESS {
+            let _ = setpriority_process(Some(tid), BACKGROUND_NICENESS);
+        }
+    }
+}
+
+/// A rayon pool of `threads` background threads named `name-0`, `name-1`, …
+pub fn thread_pool(name: &'static str, threads: usize) -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("{name}-{i}"))
+        .start_handler(|_| lower_priority())
+        .build()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    fn niceness() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("getpriority")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn lowers_only_the_calling_thread() {
+        let before = niceness();
+        let inside = std::thread::spawn(|| {
+            lower_priority();
+            niceness()
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(inside, BACKGROUND_NICENESS.max(before));
+        assert_eq!(niceness(), before, "the calling thread's priority leaked");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pool_threads_run_in_the_background() {
+        let pool = thread_pool("test-background", 2).expect("pool");
+        let seen: Vec<i32> = pool.install(|| {
+            use rayon::prelude::*;
+            (0..64).into_par_iter().map(|_| niceness()).collect()
+        });
+        assert!(seen.iter().all(|&n| n >= BACKGROUND_NICENESS), "{seen:?}");
+    }
+}
