@@ -746,10 +746,12 @@ impl eframe::App for NeqlabApp {
         self.fit_window(&ctx);
         self.poll(&ctx);
         self.keyboard(&ctx);
-        egui::Panel::top("menu").frame(bare_panel(ui, false)).show(ui, |ui| {
-            self.menu_ui(ui);
-            self.caption_ui(ui);
-        });
+        egui::Panel::top("menu")
+            .frame(bare_panel(ui, false))
+            .show(ui, |ui| {
+                self.menu_ui(ui);
+                self.caption_ui(ui);
+            });
         if let Some((path, kind)) = self.export_menu.confirm_ui(&ctx) {
             self.export_to(&path, kind);
         }
@@ -804,17 +806,17 @@ impl eframe::App for NeqlabApp {
         egui::CentralPanel::default()
             .frame(bare_panel(ui, true))
             .show(ui, |ui| match self.tab {
-            Tab::StationaryState => self.central_ui(ui),
-            Tab::Posterior => {
-                let experiment = self
-                    .experiment
-                    .as_ref()
-                    .filter(|_| self.config_error.is_none());
-                self.posterior.ui(ui, &self.preset, experiment);
-            }
-            Tab::Mnist => self.mnist.ui(ui),
-            Tab::Network => self.network.ui(ui),
-        });
+                Tab::StationaryState => self.central_ui(ui),
+                Tab::Posterior => {
+                    let experiment = self
+                        .experiment
+                        .as_ref()
+                        .filter(|_| self.config_error.is_none());
+                    self.posterior.ui(ui, &self.preset, experiment);
+                }
+                Tab::Mnist => self.mnist.ui(ui),
+                Tab::Network => self.network.ui(ui),
+            });
         // The MNIST job reports while another tab is shown, too.
         if self.tab != Tab::Mnist {
             self.mnist.poll();
