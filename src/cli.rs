@@ -931,7 +931,18 @@ fn mnist_command(
             a.ep_rate, a.ep_rate_stderr, a.ep_rate_formula
         );
         for (k, (value, error)) in a.ift.iter().zip(&a.ift_stderr).enumerate() {
-            println!("  <exp(-Sigma_{})> = {value:.4} ± {error:.4}", k + 1);
+            let effective = a.ift_effective.get(k).copied().unwrap_or(0.0);
+            let verdict = if a.ift_measured(k + 1) {
+                String::new()
+            } else {
+                format!(
+                    "  (carried by {effective:.1} effective windows: too few {unit}s recorded to test the IFT at this k)"
+                )
+            };
+            println!(
+                "  <exp(-Sigma_{})> = {value:.4} ± {error:.4}{verdict}",
+                k + 1
+            );
         }
         println!(
             "  DFT slope (k = {}): {:.3} ± {:.3}",

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 use egui::{Color32, RichText};
-use egui_plot::{HLine, Legend, Line, Plot, Points};
+use egui_plot::{HLine, Legend, Line, MarkerShape, Plot, Points};
 use neqlab::mnist::{
-    DataSet, JobMessage, MnistConfig, MnistJob, MnistPreset, MnistReport, Phase, Progress,
-    StationaryReport,
+    DataSet, EntropyAnalysis, JobMessage, MnistConfig, MnistJob, MnistPreset, MnistReport, Phase,
+    Progress, StationaryReport,
 };
 
 /// Test digits shown in the gallery (8 × 4).
@@ -515,36 +515,125 @@ fn stationary_ui(ui: &mut egui::Ui, run: &StationaryReport, projection_dim: usiz
         run.recorded_units,
         run.time_unit
     ));
-    let blue = Color32::from_rgb(90, 160, 255);
-    Plot::new(format!("mnist-ift-{}", run.replacement.name()))
+    let orange = Color32::from_rgb(255, 160, 60);
+    let mut series = vec![(
+        run.time_unit.to_string(),
+        a,
+        Color32::from_rgb(90, 160, 255),
+    )];
+    if let Some(every) = &run.analysis_per_step {
+        ui.label(
+            RichText::new(format!(
+                "every step ({} records; not a Markov chain at this resolution): <σ> = {:.3e} ± {:.1e} per step, DFT slope {:.2} ± {:.2}",
+                every.samples, every.ep_rate, every.ep_rate_stderr, every.dft_slope, every.dft_slope_stderr
+            ))
+            .color(orange),
+        );
+        series.push(("every step".to_owned(), every, orange));
+    }
+    ift_plot(
+        ui,
+        &format!("mnist-ift-{}", run.replacement.name()),
+        &series,
+    );
+}
+
+/// `⟨exp(−Σ_k)⟩` against `k` for each `(name, analysis, colour)`, with the line at 1.
+///
+/// Points carried by a handful of windows are not measurements: they are drawn hollow and
+/// grey, pinned to the edge when off scale, so they cannot squash the measured ones; a note
+/// under the plot gives their values.
+fn ift_plot(ui: &mut egui::Ui, id: &str, series: &[(String, &EntropyAnalysis, Color32)]) {
+    let grey = Color32::from_gray(140);
+    let (low, high) = (0.0, 2.0);
+    let longest = series
+        .iter()
+        .map(|(_, a, _)| a.ift.len())
+        .max()
+        .unwrap_or(0);
+    Plot::new(id)
         .height(180.0)
         .x_axis_label("trajectory length k")
         .y_axis_label("<exp(−Σ_k)>")
         .allow_scroll(false)
+        .legend(Legend::default())
         .include_x(0.5)
-        .include_x(a.ift.len() as f64 + 0.5)
+        .include_x(longest as f64 + 0.5)
         .include_y(0.9)
         .include_y(1.1)
         .show(ui, |plot_ui| {
             plot_ui.hline(HLine::new("1", 1.0).color(Color32::from_rgb(255, 90, 90)));
-            for (k, (&m, &e)) in a.ift.iter().zip(&a.ift_stderr).enumerate() {
-                let x = (k + 1) as f64;
-                if m.is_finite() && e.is_finite() {
-                    plot_ui.line(
-                        Line::new("± 1 s.e.", vec![[x, m - e], [x, m + e]])
-                            .color(blue)
-                            .width(1.5),
-                    );
+            let (mut rough, mut above, mut below) = (Vec::new(), Vec::new(), Vec::new());
+            for (offset, (name, a, colour)) in series.iter().enumerate() {
+                // Side by side when two series share a k.
+                let shift = 0.08 * offset as f64;
+                let mut measured = Vec::new();
+                for (k, (&m, &e)) in a.ift.iter().zip(&a.ift_stderr).enumerate() {
+                    let x = (k + 1) as f64 + shift;
+                    if !m.is_finite() {
+                        continue;
+                    }
+                    if !a.ift_measured(k + 1) {
+                        match m {
+                            m if m > high => above.push([x, high]),
+                            m if m < low => below.push([x, low]),
+                            m => rough.push([x, m]),
+                        }
+                        continue;
+                    }
+                    if e.is_finite() {
+                        let bar = vec![[x, (m - e).max(low)], [x, (m + e).min(high)]];
+                        plot_ui.line(Line::new(name.clone(), bar).color(*colour).width(1.5));
+                    }
+                    measured.push([x, m.clamp(low, high)]);
                 }
+                plot_ui.points(
+                    Points::new(name.clone(), measured)
+                        .radius(4.0)
+                        .color(*colour),
+                );
             }
-            let points: Vec<[f64; 2]> = a
-                .ift
-                .iter()
-                .enumerate()
-                .map(|(k, &m)| [(k + 1) as f64, m])
-                .collect();
-            plot_ui.points(Points::new("<exp(−Σ_k)>", points).radius(4.0).color(blue));
+            let hollow = |points: Vec<[f64; 2]>, shape| {
+                Points::new("not a measurement", points)
+                    .shape(shape)
+                    .filled(false)
+                    .radius(5.0)
+                    .color(grey)
+            };
+            plot_ui.points(hollow(rough, MarkerShape::Circle));
+            plot_ui.points(hollow(above, MarkerShape::Up));
+            plot_ui.points(hollow(below, MarkerShape::Down));
         });
+    let notes: Vec<String> = series
+        .iter()
+        .flat_map(|(name, a, _)| {
+            (1..=a.ift.len())
+                .filter(|&k| !a.ift_measured(k))
+                .map(move |k| {
+                    let value = a.ift[k - 1];
+                    let value = if (0.01..100.0).contains(&value.abs()) {
+                        format!("{value:.3}")
+                    } else {
+                        format!("{value:.2e}")
+                    };
+                    format!(
+                        "{name}, k = {k}: {value} from {:.1} effective windows",
+                        a.ift_effective[k - 1]
+                    )
+                })
+        })
+        .collect();
+    if !notes.is_empty() {
+        ui.label(
+            RichText::new(format!(
+                "Grey: not a measurement (fewer than {} effective windows; a few rare windows with Σ < 0 decide the mean). {}.",
+                neqlab::mnist::analysis::IFT_MIN_EFFECTIVE,
+                notes.join("; ")
+            ))
+            .small()
+            .color(grey),
+        );
+    }
 }
 
 fn phase_name(phase: Phase) -> &'static str {

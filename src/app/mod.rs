@@ -109,7 +109,7 @@ enum Tab {
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
-/// `interval_ms ui_ms previous_frame_cpu_ms playing solving`. While logging, the app repaints
+/// `interval_ms ui_ms previous_frame_cpu_ms playing solving mnist_running`. While logging, the app repaints
 /// continuously, so the interval measures how fast frames can be drawn.
 struct FrameLog {
     file: std::io::BufWriter<std::fs::File>,
@@ -704,6 +704,7 @@ impl NeqlabApp {
     fn log_frame(&mut self, ctx: &egui::Context, started: Instant, previous_cpu: Option<f32>) {
         let playing = self.playing;
         let solving = self.solving.is_some();
+        let training = self.mnist.is_running();
         if let Some(log) = &mut self.frame_log {
             ctx.request_repaint();
             let interval = log
@@ -713,11 +714,12 @@ impl NeqlabApp {
             log.last = Some(started);
             let _ = writeln!(
                 log.file,
-                "{interval:.3} {:.3} {:.3} {} {}",
+                "{interval:.3} {:.3} {:.3} {} {} {}",
                 started.elapsed().as_secs_f64() * 1e3,
                 previous_cpu.unwrap_or(0.0) * 1e3,
                 u8::from(playing),
-                u8::from(solving)
+                u8::from(solving),
+                u8::from(training)
             );
             log.lines += 1;
             if log.lines.is_multiple_of(60) {

@@ -52,11 +52,42 @@ pub struct EntropyAnalysis {
     pub ift: Vec<f64>,
     /// Standard errors of `ift`, counting `T/k` non-overlapping windows as independent.
     pub ift_stderr: Vec<f64>,
+    /// How many windows effectively carry each `ift` average: `(Σw)²/Σw²` with
+    /// `w = exp(−Σ_k)`. Below [`IFT_MIN_EFFECTIVE`] a handful of rare negative-Σ windows
+    /// decide the mean, and the standard error means nothing (see [`Self::ift_measured`]).
+    pub ift_effective: Vec<f64>,
     /// Trajectory length `k` used for the detailed fluctuation theorem.
     pub dft_k: usize,
     /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (1 in theory); NaN when the histogram is too thin.
     pub dft_slope: f64,
     pub dft_slope_stderr: f64,
+}
+
+/// Fewest effective windows for which `⟨exp(−Σ_k)⟩` counts as a measurement.
+pub const IFT_MIN_EFFECTIVE: f64 = 10.0;
+
+impl EntropyAnalysis {
+    /// Whether `⟨exp(−Σ_k)⟩` (`k` from 1) is carried by at least [`IFT_MIN_EFFECTIVE`]
+    /// windows rather than by one or two outliers.
+    pub fn ift_measured(&self, k: usize) -> bool {
+        k >= 1
+            && self
+                .ift_effective
+                .get(k - 1)
+                .is_some_and(|&n| n >= IFT_MIN_EFFECTIVE)
+    }
+}
+
+/// Effective number of samples behind a weighted mean with weights `w`: `(Σw)²/Σw²`,
+/// between 1 (one weight dominates) and `w.len()` (all equal).
+fn effective_count(weights: &[f64]) -> f64 {
+    let sum: f64 = weights.iter().sum();
+    let squares: f64 = weights.iter().map(|w| w * w).sum();
+    if squares > 0.0 && squares.is_finite() {
+        sum * sum / squares
+    } else {
+        0.0
+    }
 }
 
 fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
@@ -146,6 +177,7 @@ pub fn analyse(
     let ep_rate_formula = -(&area * &diffusion_inverse * &area * &sigma_inverse).trace();
     let mut ift = Vec::with_capacity(max_k);
     let mut ift_stderr = Vec::with_capacity(max_k);
+    let mut ift_effective = Vec::with_capacity(max_k);
     for k in 1..=max_k {
         let windows = window_sums(&sigma, k);
         let exps: Vec<f64> = windows.iter().map(|s| (-s).exp()).collect();
@@ -154,6 +186,8 @@ pub fn analyse(
             / (exps.len() - 1).max(1) as f64;
         ift.push(mean_exp);
         ift_stderr.push((var / (steps / k).max(1) as f64).sqrt());
+        // Overlapping windows are correlated over k steps: count non-overlapping ones.
+        ift_effective.push(effective_count(&exps) * (steps / k).max(1) as f64 / exps.len() as f64);
     }
     let (dft_slope, dft_slope_stderr) = dft_slope(&window_sums(&sigma, dft_k.max(1)));
     Ok(EntropyAnalysis {
@@ -167,6 +201,7 @@ pub fn analyse(
         ep_rate_formula,
         ift,
         ift_stderr,
+        ift_effective,
         dft_k: dft_k.max(1),
         dft_slope,
         dft_slope_stderr,
@@ -286,6 +321,15 @@ mod tests {
         );
         for (k, value) in analysis.ift.iter().enumerate() {
             assert!((value - 1.0).abs() < 0.05, "k = {}: {value}", k + 1);
+            // Σ_k here has a spread of order 0.1: the weights are nearly equal.
+            let windows = 200_000.0 / (k + 1) as f64;
+            assert!(
+                analysis.ift_effective[k] > 0.9 * windows,
+                "k = {}: {} effective of {windows}",
+                k + 1,
+                analysis.ift_effective[k]
+            );
+            assert!(analysis.ift_measured(k + 1));
         }
         assert!(
             (analysis.dft_slope - 1.0).abs() < 0.2,
@@ -309,6 +353,18 @@ mod tests {
             analysis.ep_rate,
             analysis.ep_rate_stderr
         );
+    }
+
+    #[test]
+    fn effective_count_spots_a_dominating_weight() {
+        assert!((effective_count(&[1.0; 50]) - 50.0).abs() < 1e-12);
+        let mut weights = vec![1.0; 200];
+        weights[17] = (13.0f64).exp();
+        assert!(effective_count(&weights) < 1.01);
+        // Two equal giants: two effective samples.
+        weights[40] = (13.0f64).exp();
+        assert!((effective_count(&weights) - 2.0).abs() < 0.01);
+        assert_eq!(effective_count(&[]), 0.0);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Fokker–Planck equation.
 //!
 //! - [`fokker_planck`]: the stationary 2-D Fokker–Planck solver.
+//! - [`force`]: the thermodynamic force `D⁻¹ J/p` of a solution, for entropy production on
+//!   landscapes the linearised theory does not describe.
 //! - [`linear`]: [`linear_theory`] — minimum, Hessian, diffusion matrix, Lyapunov covariance,
 //!   circulation and entropy production rate, per time unit (a step with replacement, an
 //!   epoch without).
@@ -18,6 +20,7 @@
 
 pub mod exact;
 pub mod fokker_planck;
+pub mod force;
 pub mod linear;
 pub mod lyapunov;
 pub mod wor;
