@@ -5,32 +5,43 @@
 //! Threads that compute mark themselves as background work, so the scheduler serves the
 //! interface first and the computation takes every cycle the interface leaves.
 
-/// Niceness added to a background thread (Linux: 0 is normal, 19 the lowest priority). At
-/// +10 the scheduler weights a thread about 10× below a normal one when both want the core.
+/// Niceness of background computation (Linux: 0 is normal, 19 the lowest priority). At +10
+/// the scheduler weights a thread about 10× below a normal one when both want the core.
 pub const BACKGROUND_NICENESS: i32 = 10;
 
+/// Niceness of background work someone is waiting for (a prediction after a slider moved):
+/// below the interface, about 3× above [`BACKGROUND_NICENESS`].
+pub const PROMPT_NICENESS: i32 = 5;
+
 /// Lower the calling thread's scheduling priority to [`BACKGROUND_NICENESS`].
+pub fn lower_priority() {
+    lower_priority_to(BACKGROUND_NICENESS);
+}
+
+/// Lower the calling thread's scheduling priority to `niceness` (never raise it).
 ///
 /// Only this thread changes (on Linux, niceness is per thread). Lowering one's own priority
 /// needs no privilege; a failure leaves the thread as it was, which is merely slower to yield.
-pub fn lower_priority() {
+pub fn lower_priority_to(niceness: i32) {
     #[cfg(target_os = "linux")]
     {
         use rustix::process::{getpriority_process, setpriority_process};
         let tid = rustix::thread::gettid();
         let current = getpriority_process(Some(tid)).unwrap_or(0);
-        if current < BACKGROUND_NICENESS {
-            let _ = setpriority_process(Some(tid), BACKGROUND_NICENESS);
+        if current < niceness {
+            let _ = setpriority_process(Some(tid), niceness);
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
 }
 
-/// A rayon pool of `threads` background threads named `name-0`, `name-1`, …
-pub fn thread_pool(name: &'static str, threads: usize) -> Option<rayon::ThreadPool> {
+/// A rayon pool of `threads` threads named `name-0`, `name-1`, … at `niceness`.
+pub fn thread_pool(name: &'static str, threads: usize, niceness: i32) -> Option<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(move |i| format!("{name}-{i}"))
-        .start_handler(|_| lower_priority())
+        .start_handler(move |_| lower_priority_to(niceness))
         .build()
         .ok()
 }
@@ -61,7 +72,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn pool_threads_run_in_the_background() {
-        let pool = thread_pool("test-background", 2).expect("pool");
+        let pool = thread_pool("test-background", 2, BACKGROUND_NICENESS).expect("pool");
         let seen: Vec<i32> = pool.install(|| {
             use rayon::prelude::*;
             (0..64).into_par_iter().map(|_| niceness()).collect()

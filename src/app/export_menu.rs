@@ -12,7 +12,7 @@ use neqlab::export::{self, ExportError, Figure, data};
 use neqlab::preset::{Experiment, Preset};
 use neqlab::stats::Moments;
 
-use super::theory_adapter::{Prediction, SIGMA_BINS};
+use super::theory_adapter::{EntropySource, Prediction, SIGMA_BINS};
 use super::worker::Snapshot;
 
 /// What a save writes.
@@ -158,6 +158,10 @@ struct Statistics<'a> {
     theory_cov: Option<[f64; 4]>,
     theory_circulation: Option<[f64; 4]>,
     theory_ep_rate: Option<f64>,
+    /// The prediction the app compares with: `theory_ep_rate`, or with several minima the
+    /// Fokker–Planck `∫ Jᵀ D⁻¹ J / p`.
+    predicted_ep_rate: Option<f64>,
+    predicted_ep_source: Option<&'static str>,
     minima: Option<&'a [[f64; 2]]>,
 }
 
@@ -267,6 +271,13 @@ pub fn export(
                 theory_cov: linear.map(|l| l.covariance),
                 theory_circulation: linear.map(|l| l.circulation),
                 theory_ep_rate: linear.map(|l| l.ep_rate),
+                predicted_ep_rate: sources.prediction.and_then(Prediction::ep_rate),
+                predicted_ep_source: sources.prediction.and_then(Prediction::entropy_source).map(
+                    |s| match s {
+                        EntropySource::Linear => "linearised",
+                        EntropySource::FokkerPlanck => "fokker-planck",
+                    },
+                ),
                 minima: sources.prediction.map(|p| p.minima.as_slice()),
             };
             data::save_json(path, &statistics)

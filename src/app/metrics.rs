@@ -4,7 +4,7 @@
 use egui::Color32;
 use egui_plot::{HLine, Legend, Line, Plot};
 
-use super::theory_adapter::{Prediction, gaussian_kl, total_variation};
+use super::theory_adapter::{EntropySource, Prediction, gaussian_kl, total_variation};
 use super::worker::Snapshot;
 
 /// Above this `‖[H, Σ]‖ / ‖{H, Σ}‖` the state is called nonequilibrium.
@@ -64,8 +64,8 @@ impl MetricsPanel {
                 ui.label("KL(sim || pred), Gaussian fits");
                 let kl = snapshot
                     .and_then(|s| s.moments.as_ref())
-                    .zip(linear)
-                    .and_then(|(m, p)| gaussian_kl(&m.mean, &m.cov, &p.mean, &p.covariance));
+                    .zip(prediction.and_then(Prediction::reference_gaussian))
+                    .and_then(|(m, (mean, cov))| gaussian_kl(&m.mean, &m.cov, &mean, &cov));
                 ui.label(kl.map(|k| format!("{k:.4e}")).unwrap_or_else(|| "—".into()));
                 ui.end_row();
                 ui.label(format!("entropy production / {unit}, simulated"));
@@ -78,11 +78,22 @@ impl MetricsPanel {
                 );
                 ui.end_row();
                 ui.label(format!("entropy production / {unit}, predicted"));
+                let source = match prediction.and_then(Prediction::entropy_source) {
+                    Some(EntropySource::FokkerPlanck) => {
+                        "∫ Jᵀ D⁻¹ J / p over the Fokker–Planck solution (several minima: no single linearisation applies); σ = D⁻¹(J/p) · Δw along each walker"
+                    }
+                    Some(EntropySource::Linear) => {
+                        "−tr(C D⁻¹ C Σ⁻¹) of the linearised theory; σ = v(w̃)ᵀ D⁻¹ Δw with v = −C Σ⁻¹ (w − w*)"
+                    }
+                    None => "no prediction",
+                };
                 ui.label(
-                    linear
-                        .map(|p| format!("{:.4e}", p.ep_rate))
+                    prediction
+                        .and_then(Prediction::ep_rate)
+                        .map(|r| format!("{r:.4e}"))
                         .unwrap_or_else(|| "—".into()),
-                );
+                )
+                .on_hover_text(source);
                 ui.end_row();
                 ui.label("stochastic area C_12 (sim / pred)");
                 let area = snapshot
@@ -90,8 +101,9 @@ impl MetricsPanel {
                     .filter(|m| m.area.len() == 4)
                     .map(|m| format!("{:.3e}", m.area[1]))
                     .unwrap_or_else(|| "—".into());
-                let c = linear
-                    .map(|p| format!("{:.3e}", p.circulation[1]))
+                let c = prediction
+                    .and_then(Prediction::area)
+                    .map(|c| format!("{c:.3e}"))
                     .unwrap_or_else(|| "—".into());
                 ui.label(format!("{area} / {c}"));
                 ui.end_row();
@@ -130,10 +142,9 @@ impl MetricsPanel {
             .legend(Legend::default())
             .show(ui, |plot_ui| {
                 plot_ui.line(Line::new("simulated", ep).color(Color32::from_rgb(90, 160, 255)));
-                if let Some(p) = prediction.and_then(|p| p.linear.as_ref()) {
-                    plot_ui.hline(
-                        HLine::new("predicted", p.ep_rate).color(Color32::from_rgb(255, 90, 90)),
-                    );
+                if let Some(rate) = prediction.and_then(Prediction::ep_rate) {
+                    plot_ui
+                        .hline(HLine::new("predicted", rate).color(Color32::from_rgb(255, 90, 90)));
                 }
             });
         ui.label("mean loss of the walkers");

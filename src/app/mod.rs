@@ -49,7 +49,7 @@ use theory_adapter::{EntropyModel, Grid2d, Prediction};
 use worker::{Command, SimConfig, SimulationHandle, Snapshot};
 
 /// How long the controls must rest before a new prediction is solved.
-pub const DEBOUNCE: Duration = Duration::from_millis(300);
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// The default preset when none is named.
 pub const DEFAULT_PRESET: &str = "bowl-current";
@@ -426,7 +426,7 @@ impl NeqlabApp {
                         self.simulation.send(Command::SetEntropyModel {
                             generation: result.generation,
                             model,
-                            ep_rate: prediction.linear.map_or(0.0, |l| l.ep_rate),
+                            ep_rate: prediction.ep_rate().unwrap_or(0.0),
                         });
                     }
                     if self.prediction.as_ref().map(|p| p.grid) != Some(prediction.grid) {
@@ -501,7 +501,7 @@ impl NeqlabApp {
             self.simulation.send(Command::SetEntropyModel {
                 generation: self.generation,
                 model,
-                ep_rate: p.linear.map_or(0.0, |l| l.ep_rate),
+                ep_rate: p.ep_rate().unwrap_or(0.0),
             });
         }
     }

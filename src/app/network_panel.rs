@@ -793,8 +793,11 @@ fn spawn_worker(ctx: egui::Context) -> std::io::Result<Worker> {
         .name("network-run".into())
         .spawn(move || {
             neqlab::background::lower_priority();
-            let pool =
-                neqlab::background::thread_pool("network-run", super::worker::background_threads());
+            let pool = neqlab::background::thread_pool(
+                "network-run",
+                super::worker::background_threads(),
+                neqlab::background::BACKGROUND_NICENESS,
+            );
             for command in command_rx {
                 match command {
                     NetCommand::Run {

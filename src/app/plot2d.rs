@@ -80,7 +80,11 @@ pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2])
         .show_grid(false)
         // The heatmap covers the plot; a background under it would only cost fill rate.
         .show_background(false)
-        .grid_spacing(40.0..=300.0)
+        .grid_spacing(20.0..=90.0)
+        // Tick labels here are short numbers: keep them on narrow plots (1280×800) too.
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x().label_spacing(34.0..=50.0),
+        ])
         .x_axis_label(names[0].clone())
         .y_axis_label(names[1].clone());
     if reset {

@@ -229,8 +229,11 @@ impl Drop for PosteriorJob {
 
 fn job_loop(receiver: Receiver<Request>, shared: Arc<Shared>, ctx: egui::Context) {
     neqlab::background::lower_priority();
-    let pool =
-        neqlab::background::thread_pool("neqlab-posterior", super::worker::background_threads());
+    let pool = neqlab::background::thread_pool(
+        "neqlab-posterior",
+        super::worker::background_threads(),
+        neqlab::background::BACKGROUND_NICENESS,
+    );
     while let Ok(first) = receiver.recv() {
         // Keep only the newest request of each kind; exact curves first.
         let mut pending: [Option<Request>; 3] = [None, None, None];

@@ -123,10 +123,15 @@ impl Drop for Solver {
 }
 
 fn solver_loop(receiver: Receiver<SolveRequest>, slot: Slot, ctx: egui::Context) {
-    // Keep the solve off the UI thread's core too (see `worker::background_threads`).
-    neqlab::background::lower_priority();
-    let pool =
-        neqlab::background::thread_pool("neqlab-solver", super::worker::background_threads());
+    // A solve is what the user waits for after moving a slider: ahead of the simulation,
+    // behind the interface.
+    use neqlab::background::{PROMPT_NICENESS, lower_priority_to, thread_pool};
+    lower_priority_to(PROMPT_NICENESS);
+    let pool = thread_pool(
+        "neqlab-solver",
+        super::worker::prompt_threads(),
+        PROMPT_NICENESS,
+    );
     while let Ok(mut request) = receiver.recv() {
         // Only the newest request matters.
         while let Ok(newer) = receiver.try_recv() {

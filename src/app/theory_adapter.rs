@@ -7,13 +7,17 @@
 //! and [`EntropyStats`] (entropy production with a `Σ` histogram for every `k = 1..5`, which
 //! the app's fluctuation-theorem view needs and `stats::entropy` does not expose yet).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use neqlab::dynamics::{Observer, TimeUnit};
 use neqlab::landscape::Landscape;
 use neqlab::landscape::newton::newton_minimum;
 use neqlab::preset::{Experiment, FpSpec, Preset};
-use neqlab::theory::{TheoryOptions, fokker_planck, fokker_planck_grid, linear_theory};
+use neqlab::theory::force::GridForce;
+use neqlab::theory::{
+    TheoryOptions, drift_and_diffusion, fokker_planck, fokker_planck_grid, linear_theory,
+};
 
 pub use neqlab::stats::entropy::gaussian_kl;
 pub use neqlab::stats::grid::total_variation;
@@ -37,8 +41,105 @@ pub struct Prediction {
     /// The linearised theory, when it exists (see `linear_error`).
     pub linear: Option<Linear>,
     pub linear_error: Option<String>,
+    /// The thermodynamic force `D⁻¹ J/p` of the Fokker–Planck solution (when it exists).
+    pub force: Option<Arc<GridForce>>,
     pub time_unit: TimeUnit,
     pub solve_seconds: f64,
+}
+
+/// Where the predicted entropy production comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntropySource {
+    /// The linearised theory about the minimum: `−tr(C D⁻¹ C Σ⁻¹)`.
+    Linear,
+    /// The Fokker–Planck solution: `∫ Jᵀ D⁻¹ J / p` (several minima: no single linearisation
+    /// describes the stationary state).
+    FokkerPlanck,
+}
+
+impl Prediction {
+    /// Several minima: the linearised theory describes one basin only, so the comparisons
+    /// use the Fokker–Planck solution instead.
+    pub fn several_minima(&self) -> bool {
+        self.minima.len() > 1
+    }
+
+    /// Which model predicts entropy production: the Fokker–Planck force with several
+    /// minima (or without a linear theory), else the linearised theory.
+    pub fn entropy_source(&self) -> Option<EntropySource> {
+        let linear = self.linear.is_some_and(|l| l.diffusion_inverse.is_some());
+        match (linear, self.force.is_some()) {
+            (true, true) if self.several_minima() => Some(EntropySource::FokkerPlanck),
+            (true, _) => Some(EntropySource::Linear),
+            (false, true) => Some(EntropySource::FokkerPlanck),
+            (false, false) => None,
+        }
+    }
+
+    /// Predicted entropy production per time unit, from [`Self::entropy_source`].
+    pub fn ep_rate(&self) -> Option<f64> {
+        match self.entropy_source()? {
+            EntropySource::Linear => self.linear.map(|l| l.ep_rate),
+            EntropySource::FokkerPlanck => self.force.as_ref().map(|f| f.rate()),
+        }
+    }
+
+    /// Mean and covariance (row-major) the simulation's Gaussian fit is compared with: the
+    /// linearised theory's, or with several minima the moments of the Fokker–Planck density.
+    pub fn reference_gaussian(&self) -> Option<([f64; 2], [f64; 4])> {
+        match (&self.density, self.linear) {
+            (Some(density), _) if self.several_minima() => Some(grid_moments(&self.grid, density)),
+            (_, Some(l)) => Some((l.mean, l.covariance)),
+            (Some(density), None) => Some(grid_moments(&self.grid, density)),
+            (None, None) => None,
+        }
+    }
+
+    /// The stochastic area `C_12` per time unit: the linearised `C`, or with several minima
+    /// `∫ (x₁ J₂ − x₂ J₁)/2 dw` about the mean of the Fokker–Planck density (the same
+    /// quantity: the mean of `x ∘ dx` antisymmetrised is `∫ x Jᵀ dw` in the stationary state).
+    pub fn area(&self) -> Option<f64> {
+        match (&self.density, &self.current, self.linear) {
+            (Some(density), Some(current), _) if self.several_minima() => {
+                let (mean, _) = grid_moments(&self.grid, density);
+                let area = self.grid.cell_area();
+                Some(
+                    current
+                        .iter()
+                        .enumerate()
+                        .map(|(cell, j)| {
+                            let w = self.grid.centre_of(cell);
+                            let x = [w[0] - mean[0], w[1] - mean[1]];
+                            0.5 * (x[0] * j[1] - x[1] * j[0]) * area
+                        })
+                        .sum(),
+                )
+            }
+            (_, _, Some(l)) => Some(l.circulation[1]),
+            _ => None,
+        }
+    }
+}
+
+/// Mean and covariance (row-major) of a density given as mass per cell.
+fn grid_moments(grid: &Grid2d, mass: &[f64]) -> ([f64; 2], [f64; 4]) {
+    let total: f64 = mass.iter().sum::<f64>().max(1e-300);
+    let mut mean = [0.0; 2];
+    for (cell, m) in mass.iter().enumerate() {
+        let w = grid.centre_of(cell);
+        mean[0] += m * w[0] / total;
+        mean[1] += m * w[1] / total;
+    }
+    let mut cov = [0.0; 4];
+    for (cell, m) in mass.iter().enumerate() {
+        let w = grid.centre_of(cell);
+        let x = [w[0] - mean[0], w[1] - mean[1]];
+        cov[0] += m * x[0] * x[0] / total;
+        cov[1] += m * x[0] * x[1] / total;
+        cov[3] += m * x[1] * x[1] / total;
+    }
+    cov[2] = cov[1];
+    (mean, cov)
 }
 
 /// The 2-D linearised theory in fixed-size form.
@@ -136,10 +237,6 @@ pub fn predict(experiment: &Experiment, fp: &FpSpec) -> Result<Prediction, Strin
         grid: grid.nx,
         bounds: Some(grid.bounds),
     };
-    let (density, current, fp_error) = match fokker_planck(experiment, &on_grid, library_linear) {
-        Ok(solution) => (Some(solution.density), Some(solution.current), None),
-        Err(e) => (None, None, Some(e.to_string())),
-    };
     let loss = cell_losses(landscape, grid);
     let mut minima: Vec<[f64; 2]> = Vec::new();
     let starts = std::iter::once(experiment.start.clone()).chain(landscape.minimum_hints());
@@ -155,6 +252,21 @@ pub fn predict(experiment: &Experiment, fp: &FpSpec) -> Result<Prediction, Strin
             }
         }
     }
+    // The force costs a second pass of D(w) over the grid: only when it is used (several
+    // minima, or no linear theory).
+    let force_needed = minima.len() > 1 || library_linear.is_none();
+    let (density, current, force, fp_error) =
+        match fokker_planck(experiment, &on_grid, library_linear) {
+            Ok(solution) => {
+                let force = force_needed
+                    .then(|| drift_and_diffusion(experiment, library_linear).ok())
+                    .flatten()
+                    .and_then(|fields| GridForce::new(&solution, &fields))
+                    .map(Arc::new);
+                (Some(solution.density), Some(solution.current), force, None)
+            }
+            Err(e) => (None, None, None, Some(e.to_string())),
+        };
     Ok(Prediction {
         grid,
         density,
@@ -164,6 +276,7 @@ pub fn predict(experiment: &Experiment, fp: &FpSpec) -> Result<Prediction, Strin
         minima,
         linear: library_linear.and_then(Linear::from_library),
         linear_error: theory.as_ref().err().map(|e| e.to_string()),
+        force,
         time_unit: experiment.dynamics.time_unit(),
         solve_seconds: started.elapsed().as_secs_f64(),
     })
@@ -287,24 +400,53 @@ impl Observer for GridHistogram {
     }
 }
 
-/// The linear model the entropy estimator needs: `v(w) = −K (w − mean)`, `K = C Σ⁻¹`, and
-/// `D⁻¹`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EntropyModel {
-    pub mean: [f64; 2],
-    pub k: [f64; 4],
-    pub diffusion_inverse: [f64; 4],
+/// The model the entropy estimator needs: `σ = v(w̃)ᵀ D⁻¹ Δw` (THEORY.md section 3).
+#[derive(Clone, Debug)]
+pub enum EntropyModel {
+    /// The linearised theory: `v(w) = −K (w − mean)`, `K = C Σ⁻¹`, constant `D⁻¹`.
+    Linear {
+        mean: [f64; 2],
+        k: [f64; 4],
+        diffusion_inverse: [f64; 4],
+    },
+    /// `σ = F(w̃)·Δw` with the Fokker–Planck force `F = D⁻¹ J/p`.
+    Grid(Arc<GridForce>),
 }
 
 impl EntropyModel {
+    /// The model of [`Prediction::entropy_source`].
     pub fn from_prediction(p: &Prediction) -> Option<Self> {
-        let linear = p.linear.as_ref()?;
-        let v = linear.velocity;
-        Some(Self {
-            mean: linear.mean,
-            k: v.map(|x| -x),
-            diffusion_inverse: linear.diffusion_inverse?,
-        })
+        match p.entropy_source()? {
+            EntropySource::Linear => {
+                let linear = p.linear.as_ref()?;
+                Some(Self::Linear {
+                    mean: linear.mean,
+                    k: linear.velocity.map(|x| -x),
+                    diffusion_inverse: linear.diffusion_inverse?,
+                })
+            }
+            EntropySource::FokkerPlanck => p.force.clone().map(Self::Grid),
+        }
+    }
+
+    /// Entropy produced by a step from `before` to `after` (midpoint rule).
+    pub fn sigma(&self, before: &[f64], after: &[f64]) -> f64 {
+        match self {
+            Self::Linear {
+                mean,
+                k,
+                diffusion_inverse: di,
+            } => {
+                let x = [
+                    0.5 * (before[0] + after[0]) - mean[0],
+                    0.5 * (before[1] + after[1]) - mean[1],
+                ];
+                let v = [-(k[0] * x[0] + k[1] * x[1]), -(k[2] * x[0] + k[3] * x[1])];
+                let dw = [after[0] - before[0], after[1] - before[1]];
+                v[0] * (di[0] * dw[0] + di[1] * dw[1]) + v[1] * (di[2] * dw[0] + di[3] * dw[1])
+            }
+            Self::Grid(force) => force.sigma([before[0], before[1]], [after[0], after[1]]),
+        }
     }
 }
 
@@ -374,18 +516,7 @@ impl Observer for EntropyStats {
         if unit < self.burn_in {
             return;
         }
-        let m = &self.model;
-        let x = [
-            0.5 * (before[0] + after[0]) - m.mean[0],
-            0.5 * (before[1] + after[1]) - m.mean[1],
-        ];
-        let v = [
-            -(m.k[0] * x[0] + m.k[1] * x[1]),
-            -(m.k[2] * x[0] + m.k[3] * x[1]),
-        ];
-        let dw = [after[0] - before[0], after[1] - before[1]];
-        let di = m.diffusion_inverse;
-        let sigma = v[0] * (di[0] * dw[0] + di[1] * dw[1]) + v[1] * (di[2] * dw[0] + di[3] * dw[1]);
+        let sigma = self.model.sigma(before, after);
         if !sigma.is_finite() {
             return;
         }
@@ -459,5 +590,46 @@ mod tests {
         assert_eq!(root.density(), whole.density());
         assert_eq!(root.current(), whole.current());
         assert!((whole.density().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    fn shipped_prediction(name: &str) -> Prediction {
+        let text = neqlab::preset::shipped(name).expect("shipped");
+        let path = std::path::PathBuf::from(format!("presets/{name}.toml"));
+        let preset = Preset::from_toml(text, &path).expect("preset");
+        let experiment = preset.build(&path, Some(text)).expect("experiment");
+        predict(&experiment, &preset.fp).expect("prediction")
+    }
+
+    /// One basin: the linearised theory predicts; two wells: the Fokker–Planck force does,
+    /// and its rate, Gaussian and area come from the solution (positive rate, a mean between
+    /// the wells, a spread wider than either well's linearisation).
+    #[test]
+    fn several_minima_switch_the_predictions_to_the_fokker_planck_solution() {
+        let bowl = shipped_prediction("bowl-current");
+        assert_eq!(bowl.entropy_source(), Some(EntropySource::Linear));
+        let linear = bowl.linear.expect("linear theory");
+        assert_eq!(bowl.ep_rate(), Some(linear.ep_rate));
+        assert_eq!(bowl.area(), Some(linear.circulation[1]));
+        assert!(
+            bowl.force.is_none(),
+            "no second D(w) pass when it is not used"
+        );
+
+        let wells = shipped_prediction("double-well");
+        assert_eq!(wells.minima.len(), 2);
+        assert_eq!(wells.entropy_source(), Some(EntropySource::FokkerPlanck));
+        let force = wells.force.as_ref().expect("force");
+        assert_eq!(wells.ep_rate(), Some(force.rate()));
+        assert!(force.rate() > 0.0);
+        assert!(matches!(
+            EntropyModel::from_prediction(&wells),
+            Some(EntropyModel::Grid(_))
+        ));
+        let (mean, cov) = wells.reference_gaussian().expect("moments");
+        let [a, b] = [wells.minima[0][0], wells.minima[1][0]];
+        assert!(mean[0] > a.min(b) && mean[0] < a.max(b), "mean {mean:?}");
+        let one_well = wells.linear.expect("linear about one well").covariance[0];
+        assert!(cov[0] > 4.0 * one_well, "{} vs {one_well}", cov[0]);
+        assert!(wells.area().is_some_and(f64::is_finite));
     }
 }

@@ -556,8 +556,8 @@ impl Drop for SimulationHandle {
     }
 }
 
-/// Threads for background work: all cores but one, so that the UI thread always has a core
-/// to draw on.
+/// Threads for background work: all cores but one, so that the UI thread (and a software
+/// rasteriser's threads) always have a core to draw on, even where niceness is not available.
 pub fn background_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get().saturating_sub(1))
@@ -565,9 +565,24 @@ pub fn background_threads() -> usize {
         .max(1)
 }
 
+/// Threads for work someone waits for (a prediction after a slider moved): on Linux every
+/// core, since these threads run below the interface's priority and only in short bursts;
+/// elsewhere [`background_threads`].
+pub fn prompt_threads() -> usize {
+    if cfg!(target_os = "linux") {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        background_threads()
+    }
+}
+
 fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, units: u64) {
     neqlab::background::lower_priority();
-    let pool = neqlab::background::thread_pool("neqlab-simulation", background_threads());
+    let pool = neqlab::background::thread_pool(
+        "neqlab-simulation",
+        background_threads(),
+        neqlab::background::BACKGROUND_NICENESS,
+    );
     let mut state = WorkerState::new(units);
     let publish = |state: &WorkerState| {
         let snapshot = state.snapshot().map(Arc::new);

@@ -13,6 +13,10 @@
 //!
 //! so the minimum of the reduced `L` is `(w*_a, w*_b)` exactly. A failure of Newton's method
 //! is a [`LandscapeError::Minimum`].
+//!
+//! When both free weights are output weights (`w5`, `w6`, `w7`), the hidden layer is frozen:
+//! its activations are computed once per example, and a loss or gradient costs no `tanh`
+//! (the Fokker–Planck solve evaluates `S(w)` over all examples at every cell).
 
 use std::path::{Path, PathBuf};
 
@@ -74,7 +78,13 @@ pub struct RegressionNet2d {
     /// The full network's minimum `w*`; entries `free` are overwritten by the walker.
     frozen: [f64; NET_DIM],
     free: [usize; 2],
+    /// Hidden activations `(t_1, t_2)` of every example, when both free weights are output
+    /// weights (indices 4 to 6).
+    hidden: Option<Vec<[f64; 2]>>,
 }
+
+/// Output weights `w5, w6, w7` (zero-based) multiply `t_1`, `t_2` and 1.
+const FIRST_OUTPUT: usize = 4;
 
 impl RegressionNet2d {
     /// Build the full network, find its minimum by Newton's method, and freeze all but `free`.
@@ -103,11 +113,41 @@ impl RegressionNet2d {
         })?;
         let mut frozen = [0.0; NET_DIM];
         frozen.copy_from_slice(&minimum.w);
+        let model = net.model().clone();
+        let hidden = (a >= FIRST_OUTPUT && b >= FIRST_OUTPUT).then(|| {
+            model
+                .x
+                .iter()
+                .map(|&x| {
+                    [
+                        (frozen[0] * x + frozen[2]).tanh(),
+                        (frozen[1] * x + frozen[3]).tanh(),
+                    ]
+                })
+                .collect()
+        });
         Ok(Self {
-            model: net.model().clone(),
+            model,
             frozen,
             free: spec.free,
+            hidden,
         })
+    }
+
+    /// Output-layer feature of output weight `j` (4, 5 or 6) for example `i`.
+    #[inline(always)]
+    fn feature(hidden: [f64; 2], j: usize) -> f64 {
+        match j {
+            4 => hidden[0],
+            5 => hidden[1],
+            _ => 1.0,
+        }
+    }
+
+    /// Residual `r = f − y` of example `i` from its frozen hidden activations.
+    #[inline(always)]
+    fn cached_residual(&self, hidden: [f64; 2], i: usize, w: &[f64; NET_DIM]) -> f64 {
+        w[4] * hidden[0] + w[5] * hidden[1] + w[6] - self.model.y[i]
     }
 
     /// The full weights `w(u)`.
@@ -144,10 +184,27 @@ impl Landscape for RegressionNet2d {
     }
 
     fn example_loss(&self, i: usize, u: &[f64]) -> f64 {
-        self.model.loss(i, &self.full(u))
+        let w = self.full(u);
+        match &self.hidden {
+            Some(hidden) => {
+                let r = self.cached_residual(hidden[i], i, &w);
+                let norm2: f64 = w.iter().map(|v| v * v).sum();
+                0.5 * self.model.two_k * (r * r + self.model.l2 * norm2)
+            }
+            None => self.model.loss(i, &w),
+        }
     }
 
     fn add_example_gradient(&self, i: usize, u: &[f64], scale: f64, out: &mut [f64]) {
+        if let Some(hidden) = &self.hidden {
+            let w = self.full(u);
+            let c = scale * self.model.two_k;
+            let r = self.cached_residual(hidden[i], i, &w);
+            for (k, &j) in self.free.iter().enumerate() {
+                out[k] += c * (r * Self::feature(hidden[i], j) + self.model.l2 * w[j]);
+            }
+            return;
+        }
         let mut g = [0.0; NET_DIM];
         self.model.add_gradient(i, &self.full(u), scale, &mut g);
         out[0] += g[self.free[0]];
@@ -165,6 +222,14 @@ impl Landscape for RegressionNet2d {
     }
 
     fn batch_gradient(&self, batch: &[usize], u: &[f64], out: &mut [f64]) {
+        if self.hidden.is_some() {
+            out[..2].fill(0.0);
+            let scale = 1.0 / batch.len() as f64;
+            for &i in batch {
+                self.add_example_gradient(i, u, scale, out);
+            }
+            return;
+        }
         let mut g = [0.0; NET_DIM];
         self.model.batch_gradient(batch, &self.full(u), &mut g);
         out[0] = g[self.free[0]];
@@ -232,6 +297,43 @@ mod tests {
                 prop_assert!((fast[a] - slow[a]).abs() < 1e-12 * scale);
             }
         }
+    }
+
+    /// With output weights free, the cached hidden layer gives the full network's loss and
+    /// gradient (here the uncached path is the full model itself).
+    #[test]
+    fn cached_hidden_layer_matches_the_full_model() {
+        for free in [[4, 5], [5, 6], [6, 4]] {
+            let spec = RegressionNet2dSpec {
+                free,
+                ..RegressionNet2dSpec::default()
+            };
+            let net = RegressionNet2d::new(&spec, Path::new(".")).expect("valid");
+            assert!(net.hidden.is_some(), "{free:?} are output weights");
+            for (i, u) in [(0, [0.3, -1.2]), (17, [-0.8, 0.4]), (199, [1.5, 2.0])] {
+                let w = net.full(&u);
+                let full_loss = net.model.loss(i, &w);
+                assert!((net.example_loss(i, &u) - full_loss).abs() <= 1e-12 * full_loss.abs());
+                let mut g = [0.0; NET_DIM];
+                net.model.add_gradient(i, &w, 0.7, &mut g);
+                let mut cached = [0.0; 2];
+                net.add_example_gradient(i, &u, 0.7, &mut cached);
+                for k in 0..2 {
+                    let expected = g[free[k]];
+                    assert!(
+                        (cached[k] - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+                        "{free:?} example {i}: {} vs {expected}",
+                        cached[k]
+                    );
+                }
+            }
+        }
+        let hidden_free = RegressionNet2dSpec {
+            free: [0, 4],
+            ..RegressionNet2dSpec::default()
+        };
+        let net = RegressionNet2d::new(&hidden_free, Path::new(".")).expect("valid");
+        assert!(net.hidden.is_none(), "w1 is a hidden weight: no cache");
     }
 
     /// The reduced gradient is the full network's gradient restricted to the free weights, and

@@ -41,14 +41,15 @@ impl GridForce {
         let mut force = vec![[0.0; 2]; grid.cells()];
         let mut rate = 0.0;
         for (cell, (&mass, j)) in solution.density.iter().zip(&solution.current).enumerate() {
-            if !(mass > MASS_FLOOR * largest) {
+            // NaN masses count as empty cells.
+            if mass.is_nan() || mass <= MASS_FLOOR * largest {
                 continue;
             }
             let p = mass / area;
             let v = [j[0] / p, j[1] / p];
             let [[d00, d01], [d10, d11]] = fields.diffusion(grid.centre_of(cell));
             let det = d00 * d11 - d01 * d10;
-            if !(det > 0.0) || !det.is_finite() {
+            if det.is_nan() || det <= 0.0 || !det.is_finite() {
                 return None;
             }
             let f = [
@@ -91,7 +92,8 @@ impl GridForce {
         let at = |ix: usize, iy: usize| self.force[g.index(ix, iy)];
         let (f00, f10, f01, f11) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
         std::array::from_fn(|a| {
-            (1.0 - ty) * ((1.0 - tx) * f00[a] + tx * f10[a]) + ty * ((1.0 - tx) * f01[a] + tx * f11[a])
+            (1.0 - ty) * ((1.0 - tx) * f00[a] + tx * f10[a])
+                + ty * ((1.0 - tx) * f01[a] + tx * f11[a])
         })
     }
 
@@ -141,7 +143,12 @@ mod tests {
         let theory = linear_theory(&e, &TheoryOptions::default()).expect("theory");
         let (force, _) = solve(&e, 128, &preset.fp);
         let relative = (force.rate() - theory.ep_rate).abs() / theory.ep_rate;
-        assert!(relative < 0.02, "grid {} vs linear {}", force.rate(), theory.ep_rate);
+        assert!(
+            relative < 0.02,
+            "grid {} vs linear {}",
+            force.rate(),
+            theory.ep_rate
+        );
         let k = theory.velocity_matrix();
         let dinv = theory.diffusion_inverse().expect("D invertible");
         let sd = [theory.cov[0].sqrt(), theory.cov[3].sqrt()];
@@ -151,12 +158,18 @@ mod tests {
             let x = [a * sd[0], b * sd[1]];
             let w = [theory.mean[0] + x[0], theory.mean[1] + x[1]];
             let v = [k[0] * x[0] + k[1] * x[1], k[2] * x[0] + k[3] * x[1]];
-            let f = [dinv[0] * v[0] + dinv[1] * v[1], dinv[2] * v[0] + dinv[3] * v[1]];
+            let f = [
+                dinv[0] * v[0] + dinv[1] * v[1],
+                dinv[2] * v[0] + dinv[3] * v[1],
+            ];
             let g = force.force(w);
             worst = worst.max((g[0] - f[0]).hypot(g[1] - f[1]));
             scale = scale.max(f[0].hypot(f[1]));
         }
-        assert!(worst < 0.02 * scale, "force mismatch {worst:e} of {scale:e}");
+        assert!(
+            worst < 0.02 * scale,
+            "force mismatch {worst:e} of {scale:e}"
+        );
     }
 
     #[test]
@@ -218,7 +231,9 @@ mod tests {
             if unit < self.burn_in {
                 return;
             }
-            let s = self.force.sigma([before[0], before[1]], [after[0], after[1]]);
+            let s = self
+                .force
+                .sigma([before[0], before[1]], [after[0], after[1]]);
             self.sum += s;
             self.steps += 1;
             self.partial += s;
@@ -309,9 +324,16 @@ mod tests {
             (simulated - rate).abs() < 5.0 * error + 0.1 * rate,
             "rate: simulated {simulated:e} ± {error:e}, predicted {rate:e}"
         );
-        let (ift, ift_error) =
-            mean_and_error(results.iter().map(|r| r.exp_sum / r.windows as f64).collect());
-        assert!((ift - 1.0).abs() < 5.0 * ift_error + 0.002, "IFT {ift} ± {ift_error}");
+        let (ift, ift_error) = mean_and_error(
+            results
+                .iter()
+                .map(|r| r.exp_sum / r.windows as f64)
+                .collect(),
+        );
+        assert!(
+            (ift - 1.0).abs() < 5.0 * ift_error + 0.002,
+            "IFT {ift} ± {ift_error}"
+        );
         // DFT: ln(n₊/n₋) per bin against the bin centre, weighted least squares through 0.
         let (mut sxy, mut sxx) = (0.0, 0.0);
         for j in 0..16 {
