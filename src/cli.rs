@@ -396,7 +396,8 @@ fn print_report(preset: &Preset, experiment: &Experiment, report: &RunReport) {
     if minima > 1 && report.theory.is_some() {
         println!(
             "note: the landscape has {minima} minima and the linearised theory describes only the \
-             one nearest the start point; compare the Fokker–Planck solution instead"
+             one nearest the start point: compare the covariance and area with the Fokker–Planck \
+             solution; entropy production above already uses it"
         );
     }
 }
@@ -563,10 +564,26 @@ fn print_theory(names: &[String], report: &RunReport) {
             relative_frobenius(&sim.area, &theory.circulation)
         );
     }
-    println!(
-        "\nentropy production per {unit}: theory {:.6e}",
-        theory.ep_rate
-    );
+    // With several minima σ uses the Fokker–Planck force, and its rate is the prediction.
+    let fokker_planck_rate = report.fp.as_ref().and_then(|fp| fp.ep_rate);
+    let predicted = match (sim.and_then(|s| s.ep_model), fokker_planck_rate) {
+        (Some("fokker-planck"), Some(rate)) => {
+            println!(
+                "\nentropy production per {unit}: linearised theory {:.6e} (one basin); \
+                 Fokker–Planck ∫ JᵀD⁻¹J/p {rate:.6e}",
+                theory.ep_rate
+            );
+            println!("σ = D⁻¹(J/p)·Δw with the Fokker–Planck solution's force (several minima)");
+            rate
+        }
+        _ => {
+            println!(
+                "\nentropy production per {unit}: theory {:.6e}",
+                theory.ep_rate
+            );
+            theory.ep_rate
+        }
+    };
     if let Some(sim) = sim
         && let Some(rate) = sim.ep_rate
     {
@@ -574,7 +591,7 @@ fn print_theory(names: &[String], report: &RunReport) {
             "                          simulation {:.6e} ± {:.1e} (rel.diff {:.4})",
             rate,
             sim.ep_rate_error.unwrap_or(f64::NAN),
-            relative_difference(rate, theory.ep_rate)
+            relative_difference(rate, predicted)
         );
         if let Some(ift) = &sim.ift {
             for point in ift {

@@ -1,6 +1,7 @@
 //! Running a preset headless: the ensemble, its statistics and a report that the CLI prints
 //! and the exporters write. The GUI drives [`Ensemble`] itself, in small slices.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -12,8 +13,10 @@ use crate::stats::grid::{GridHistogram, total_variation};
 use crate::stats::{
     EntropyProduction, IftPoint, MomentStats, Moments, SigmaHistogram, sampled_diffusion,
 };
+use crate::theory::force::GridForce;
 use crate::theory::{
-    LinearTheory, TheoryOptions, fokker_planck, fokker_planck_grid, linear_theory,
+    LinearTheory, TheoryOptions, drift_and_diffusion, fokker_planck, fokker_planck_grid,
+    linear_theory,
 };
 
 /// One-unit displacements from the predicted mean used for the sampled diffusion matrix.
@@ -80,6 +83,10 @@ pub struct FpReport {
     /// Smallest solved cell mass (negative only through round-off in the far tail).
     pub min_density: f64,
     pub negative_cells: usize,
+    /// Entropy production per time unit of the solution, `∫ Jᵀ D⁻¹ J / p` (computed when the
+    /// simulation's `σ` uses the solution's force).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ep_rate: Option<f64>,
 }
 
 /// Simulated statistics: the stationary moments plus, when the theory has a prediction,
@@ -92,6 +99,11 @@ pub struct SimReport {
     /// Mean entropy production per time unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ep_rate: Option<f64>,
+    /// The model behind `σ`: `"linearised"` (`v = −C Σ⁻¹ (w − w*)`, constant `D`), or
+    /// `"fokker-planck"` (the force `D⁻¹ J/p` of the 2-D solution, on landscapes with
+    /// several minima, where one linearisation cannot describe the stationary state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ep_model: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ep_rate_error: Option<f64>,
     /// `⟨exp(−Σ)⟩` for trajectories of 1 … 5 time units.
@@ -188,11 +200,37 @@ fn simulate_until(
         Err(error) => (None, Some(error.to_string())),
     };
     let theory_seconds = theory_started.elapsed().as_secs_f64();
-    let entropy = theory
-        .as_ref()
-        .and_then(|t| EntropyProduction::new(t, spec.burn_in, DFT_UNITS));
     let grid =
         (landscape.dim() == 2).then(|| fokker_planck_grid(experiment, &preset.fp, theory.as_ref()));
+    // Several minima: one linearisation cannot describe the stationary state, so `σ` uses the
+    // force of the Fokker–Planck solution, solved before the run (and reported after it).
+    let mut early_solution = None;
+    let mut force = None;
+    if landscape.minimum_hints().len() > 1
+        && let Some(Ok(_)) = &grid
+        && let Ok(solution) = fokker_planck(experiment, &preset.fp, theory.as_ref())
+    {
+        force = drift_and_diffusion(experiment, theory.as_ref())
+            .ok()
+            .and_then(|fields| GridForce::new(&solution, &fields))
+            .map(Arc::new);
+        early_solution = Some(solution);
+    }
+    let (entropy, ep_model) = match (&force, &theory) {
+        (Some(force), _) => (
+            Some(EntropyProduction::from_force(
+                force.clone(),
+                spec.burn_in,
+                DFT_UNITS,
+            )),
+            Some("fokker-planck"),
+        ),
+        (None, Some(t)) => (
+            EntropyProduction::new(t, spec.burn_in, DFT_UNITS),
+            Some("linearised"),
+        ),
+        (None, None) => (None, None),
+    };
     let histogram = match &grid {
         Some(Ok(grid)) => Some(GridHistogram::new(*grid, spec.burn_in)),
         _ => None,
@@ -257,6 +295,7 @@ fn simulate_until(
                 distance_to_minimum: theory.as_ref().map(|t| distance(&moments.mean, &t.minimum)),
                 moments,
                 ep_rate: entropy.as_ref().map(|e| e.ep_rate),
+                ep_model: entropy.as_ref().and(ep_model),
                 ep_rate_error: entropy.as_ref().map(|e| e.ep_rate_error),
                 ift: entropy.as_ref().map(|e| e.ift.clone()),
                 dft_slope: entropy.as_ref().and_then(|e| e.dft_slope),
@@ -274,7 +313,10 @@ fn simulate_until(
     match grid.filter(|_| cancelled.is_none()) {
         None => {}
         Some(Err(error)) => report.fp_error = Some(error.to_string()),
-        Some(Ok(grid)) => match fokker_planck(experiment, &preset.fp, report.theory.as_ref()) {
+        Some(Ok(grid)) => match early_solution
+            .map(Ok)
+            .unwrap_or_else(|| fokker_planck(experiment, &preset.fp, report.theory.as_ref()))
+        {
             Err(error) => report.fp_error = Some(error.to_string()),
             Ok(solution) => {
                 let histogram = stats.1.as_ref();
@@ -289,6 +331,7 @@ fn simulate_until(
                     solve_seconds: solution.solve_seconds,
                     min_density: solution.min_density,
                     negative_cells: solution.negative_cells,
+                    ep_rate: force.as_ref().map(|f| f.rate()),
                 });
             }
         },

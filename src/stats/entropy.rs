@@ -19,11 +19,14 @@
 //! are independent, so the correlation between successive windows of one walker is
 //! accounted for.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::dynamics::{Dynamics, Ensemble, Observer};
 use crate::landscape::Landscape;
 use crate::theory::LinearTheory;
+use crate::theory::force::GridForce;
 
 /// Longest trajectory, in time units, whose `⟨exp(−Σ)⟩` is measured.
 pub const MAX_UNITS: usize = 5;
@@ -105,6 +108,8 @@ pub struct EntropyProduction {
     velocity: Vec<f64>,
     /// `D⁻¹`, row-major.
     diffusion_inverse: Vec<f64>,
+    /// The Fokker–Planck force `D⁻¹ J/p` (2-D), used instead of the linear `v` when set.
+    force: Option<Arc<GridForce>>,
     /// Window length of the `Σ` histogram.
     histogram_units: usize,
     bin_width: f64,
@@ -121,7 +126,7 @@ pub struct EntropyProduction {
     outside: u64,
     // Scratch.
     midpoint: Vec<f64>,
-    force: Vec<f64>,
+    scratch: Vec<f64>,
 }
 
 /// One integral-fluctuation-theorem point.
@@ -164,21 +169,59 @@ impl EntropyProduction {
     pub fn new(theory: &LinearTheory, burn_in: u64, histogram_units: usize) -> Option<Self> {
         let dim = theory.dim();
         let diffusion_inverse = theory.diffusion_inverse()?;
+        Some(Self::with_model(
+            dim,
+            burn_in,
+            histogram_units,
+            theory.ep_rate,
+            (
+                theory.mean.clone(),
+                theory.velocity_matrix(),
+                diffusion_inverse,
+            ),
+            None,
+        ))
+    }
+
+    /// Entropy production with the force of a 2-D Fokker–Planck solution,
+    /// `σ = F(w̃) · Δw` with `F = D⁻¹ J/p` ([`GridForce`]): beyond the linearised theory, e.g.
+    /// on a landscape with several minima.
+    pub fn from_force(force: Arc<GridForce>, burn_in: u64, histogram_units: usize) -> Self {
+        let rate = force.rate();
+        Self::with_model(
+            2,
+            burn_in,
+            histogram_units,
+            rate,
+            (Vec::new(), Vec::new(), Vec::new()),
+            Some(force),
+        )
+    }
+
+    fn with_model(
+        dim: usize,
+        burn_in: u64,
+        histogram_units: usize,
+        predicted_rate: f64,
+        (mean, velocity, diffusion_inverse): (Vec<f64>, Vec<f64>, Vec<f64>),
+        force: Option<Arc<GridForce>>,
+    ) -> Self {
         let histogram_units = histogram_units.clamp(1, MAX_UNITS);
         // Σ over k units is nearly Gaussian with variance ≈ 2 × mean (the DFT); bins are a
         // fixed fraction of that predicted width.
-        let predicted_std = (2.0 * theory.ep_rate.max(0.0) * histogram_units as f64).sqrt();
+        let predicted_std = (2.0 * predicted_rate.max(0.0) * histogram_units as f64).sqrt();
         let bin_width = if predicted_std > 0.0 {
             predicted_std * BIN_WIDTH_IN_STD
         } else {
             0.0
         };
-        Some(Self {
+        Self {
             dim,
             burn_in,
-            mean: theory.mean.clone(),
-            velocity: theory.velocity_matrix(),
+            mean,
+            velocity,
             diffusion_inverse,
+            force,
             histogram_units,
             bin_width,
             group: 0,
@@ -190,30 +233,33 @@ impl EntropyProduction {
             histogram: vec![0; 2 * HALF_BINS],
             outside: 0,
             midpoint: vec![0.0; dim],
-            force: vec![0.0; dim],
-        })
+            scratch: vec![0.0; dim],
+        }
     }
 
     /// Entropy produced by one step from `before` to `after`,
     /// `v(w̃)ᵀ D⁻¹ (after − before)` with `w̃` the midpoint.
     pub fn entropy(&mut self, before: &[f64], after: &[f64]) -> f64 {
+        if let Some(force) = &self.force {
+            return force.sigma([before[0], before[1]], [after[0], after[1]]);
+        }
         let d = self.dim;
         for a in 0..d {
             self.midpoint[a] = 0.5 * (before[a] + after[a]) - self.mean[a];
         }
-        // force = D⁻¹ v(w̃)  (D⁻¹ symmetric)
+        // scratch = v(w̃); σ = (D⁻¹ v)ᵀ Δw  (D⁻¹ symmetric)
         for a in 0..d {
             let mut v = 0.0;
             for b in 0..d {
                 v += self.velocity[a * d + b] * self.midpoint[b];
             }
-            self.force[a] = v;
+            self.scratch[a] = v;
         }
         let mut sigma = 0.0;
         for a in 0..d {
             let mut f = 0.0;
             for b in 0..d {
-                f += self.diffusion_inverse[a * d + b] * self.force[b];
+                f += self.diffusion_inverse[a * d + b] * self.scratch[b];
             }
             sigma += f * (after[a] - before[a]);
         }
@@ -519,7 +565,8 @@ mod tests {
             histogram: vec![0; 2 * HALF_BINS],
             outside: 0,
             midpoint: vec![0.0],
-            force: vec![0.0],
+            scratch: vec![0.0],
+            force: None,
         };
         // Σ = v D⁻¹ Δw with v = 0 is zero: every one-unit trajectory lands in the bin [0, w).
         ep.begin_walker(0);
