@@ -109,8 +109,8 @@ enum Tab {
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
-/// `interval_ms ui_ms previous_frame_cpu_ms playing solving mnist_running`. While logging, the app repaints
-/// continuously, so the interval measures how fast frames can be drawn.
+/// `interval_ms ui_ms previous_frame_cpu_ms playing solving mnist_running`. While logging,
+/// the app repaints continuously, so the interval measures how fast frames can be drawn.
 struct FrameLog {
     file: std::io::BufWriter<std::fs::File>,
     last: Option<Instant>,
