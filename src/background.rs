@@ -5,13 +5,14 @@
 //! Threads that compute mark themselves as background work, so the scheduler serves the
 //! interface first and the computation takes every cycle the interface leaves.
 
-/// Niceness of background computation (Linux: 0 is normal, 19 the lowest priority). At +10
-/// the scheduler weights a thread about 10× below a normal one when both want the core.
-pub const BACKGROUND_NICENESS: i32 = 10;
+/// Niceness of background computation (Linux: 0 is normal, 19 the lowest priority). At +19
+/// the scheduler weights a thread about 70× below a normal one when both want the core, so
+/// a simulation or an MNIST run takes only the cycles the interface leaves.
+pub const BACKGROUND_NICENESS: i32 = 19;
 
 /// Niceness of background work someone is waiting for (a prediction after a slider moved):
-/// below the interface, about 3× above [`BACKGROUND_NICENESS`].
-pub const PROMPT_NICENESS: i32 = 5;
+/// about 10× below the interface, 7× above [`BACKGROUND_NICENESS`].
+pub const PROMPT_NICENESS: i32 = 10;
 
 /// Lower the calling thread's scheduling priority to [`BACKGROUND_NICENESS`].
 pub fn lower_priority() {

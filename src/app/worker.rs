@@ -28,6 +28,10 @@ const WALKER_SAMPLE: usize = 2000;
 const TRAIL_LENGTH: usize = 120;
 /// The worker publishes at most this often while playing (about 60 updates per second).
 const MIN_UPDATE: Duration = Duration::from_millis(16);
+/// A new snapshot is drawn within this delay: at most about 30 redraws per second come from
+/// the simulation (input still redraws at once), and the cycles a faster redraw would cost
+/// go to simulating.
+const SNAPSHOT_REDRAW: Duration = Duration::from_millis(33);
 
 /// What the worker simulates.
 #[derive(Clone)]
@@ -589,7 +593,7 @@ fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, 
         if let Ok(mut slot) = latest.lock() {
             *slot = snapshot;
         }
-        ctx.request_repaint();
+        ctx.request_repaint_after(SNAPSHOT_REDRAW);
     };
     let mut next_update = Instant::now();
     loop {
