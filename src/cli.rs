@@ -477,6 +477,9 @@ fn print_theory(names: &[String], report: &RunReport) {
             .map(|p| format!("; D_WOR from {p} permutations"))
             .unwrap_or_default()
     );
+    if let Some(note) = &report.theory_note {
+        println!("note: {note}");
+    }
     let eigenvalues = theory.hessian_eigenvalues();
     println!(
         "Hessian eigenvalues: {}",

@@ -58,6 +58,9 @@ pub struct RunReport {
     pub theory_error: Option<String>,
     /// Seconds spent on the theory.
     pub theory_seconds: f64,
+    /// Why the theory's predictions are only approximate here ([`expansion_note`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory_note: Option<String>,
     /// The 2-D Fokker–Planck solution against the simulated histogram (2-D landscapes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fp: Option<FpReport>,
@@ -304,6 +307,9 @@ fn simulate_until(
                 sigma_histogram: stats.0.1.as_ref().map(EntropyProduction::sigma_histogram),
             }
         }),
+        theory_note: theory
+            .as_ref()
+            .and_then(|t| expansion_note(t, &experiment.dynamics)),
         theory,
         theory_error,
         theory_seconds,
@@ -340,6 +346,32 @@ fn simulate_until(
         Some(cancelled) => Err(Box::new((cancelled, report, ensemble))),
         None => Ok((report, ensemble)),
     }
+}
+
+/// The threshold of [`expansion_note`] on `η h_max` (with replacement) or `η M h_max`
+/// (without).
+pub const EXPANSION_LIMIT: f64 = 0.3;
+
+/// A validity note when the expansion in `η` of THEORY.md is stretched: `η M h_max > 0.3`
+/// without replacement or `η h_max > 0.3` with, `h_max` the largest eigenvalue of the
+/// theory's Hessian.
+pub fn expansion_note(
+    theory: &LinearTheory,
+    dynamics: &crate::dynamics::Dynamics,
+) -> Option<String> {
+    let h_max = theory.hessian_eigenvalues().last().copied().unwrap_or(0.0);
+    let (product, label) = match dynamics.replacement {
+        crate::dynamics::Replacement::Wor => (
+            dynamics.eta * dynamics.batches_per_epoch() as f64 * h_max,
+            "η·M·h",
+        ),
+        crate::dynamics::Replacement::Wr => (dynamics.eta * h_max, "η·h"),
+    };
+    (product > EXPANSION_LIMIT).then(|| {
+        format!(
+            "the expansion in η of THEORY.md needs {label} ≪ 1 (here {product:.2}): predictions are approximate"
+        )
+    })
 }
 
 #[cfg(test)]
