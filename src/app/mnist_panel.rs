@@ -198,13 +198,24 @@ impl MnistPanel {
 
     /// Tests: block until the job sends its next message (or `timeout` passes), handle it.
     #[cfg(test)]
+    ///
+    /// Once the job has hung up (its last message taken), wait for its thread to end too: the
+    /// senders drop a moment before the thread counts as finished, and a background thread
+    /// may not be scheduled for a while on a busy machine.
     pub fn wait_for_message(&mut self, timeout: std::time::Duration) {
-        let message = self
-            .job
-            .as_ref()
-            .and_then(|job| job.messages().recv_timeout(timeout).ok());
-        if let Some(message) = message {
-            self.handle(message);
+        use std::sync::mpsc::RecvTimeoutError;
+        let Some(job) = &self.job else {
+            return;
+        };
+        match job.messages().recv_timeout(timeout) {
+            Ok(message) => self.handle(message),
+            Err(RecvTimeoutError::Disconnected) => {
+                let deadline = std::time::Instant::now() + timeout;
+                while !job.is_finished() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
         }
     }
 

@@ -727,8 +727,9 @@ pub fn run(
         std::thread::scope(|scope| {
             let helper = std::thread::Builder::new()
                 .name("mnist-compare".into())
+                // Threads inherit their creator's niceness: a background job's helper stays
+                // in the background, and `neqlab mnist` keeps its normal priority.
                 .spawn_scoped(scope, move || {
-                    crate::background::lower_priority();
                     stationary(shared, other, trained_copy, config.seed.wrapping_add(2))
                 });
             let main = stationary(shared, dynamics, trained, main_seed);
