@@ -80,10 +80,10 @@ impl MetricsPanel {
                 ui.label(format!("entropy production / {unit}, predicted"));
                 let source = match prediction.and_then(Prediction::entropy_source) {
                     Some(EntropySource::FokkerPlanck) => {
-                        "∫ Jᵀ D⁻¹ J / p over the Fokker–Planck solution (several minima: no single linearisation applies); σ = D⁻¹(J/p) · Δw along each walker"
+                        "integral of J^T D^-1 J / p over the Fokker–Planck solution (several minima: no single linearisation applies); each step produces σ = (D^-1 J/p) · Δw at its midpoint"
                     }
                     Some(EntropySource::Linear) => {
-                        "−tr(C D⁻¹ C Σ⁻¹) of the linearised theory; σ = v(w̃)ᵀ D⁻¹ Δw with v = −C Σ⁻¹ (w − w*)"
+                        "−tr(C D^-1 C Σ^-1) of the linearised theory; each step produces σ = v^T D^-1 Δw at its midpoint, v = −C Σ^-1 (w − w*)"
                     }
                     None => "no prediction",
                 };
