@@ -21,8 +21,9 @@ pub fn lower_priority() {
 
 /// Lower the calling thread's scheduling priority to `niceness` (never raise it).
 ///
-/// Only this thread changes (on Linux, niceness is per thread). Lowering one's own priority
-/// needs no privilege; a failure leaves the thread as it was, which is merely slower to yield.
+/// Only this thread changes (on Linux, niceness is per thread), and threads it creates
+/// afterwards inherit it. Lowering one's own priority needs no privilege; a failure leaves the
+/// thread as it was, which is merely slower to yield.
 pub fn lower_priority_to(niceness: i32) {
     #[cfg(target_os = "linux")]
     {

@@ -197,11 +197,11 @@ impl MnistPanel {
     }
 
     /// Tests: block until the job sends its next message (or `timeout` passes), handle it.
-    #[cfg(test)]
     ///
     /// Once the job has hung up (its last message taken), wait for its thread to end too: the
     /// senders drop a moment before the thread counts as finished, and a background thread
     /// may not be scheduled for a while on a busy machine.
+    #[cfg(test)]
     pub fn wait_for_message(&mut self, timeout: std::time::Duration) {
         use std::sync::mpsc::RecvTimeoutError;
         let Some(job) = &self.job else {
