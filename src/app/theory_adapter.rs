@@ -41,8 +41,12 @@ pub struct Prediction {
     /// The linearised theory, when it exists (see `linear_error`).
     pub linear: Option<Linear>,
     pub linear_error: Option<String>,
-    /// The thermodynamic force `D⁻¹ J/p` of the Fokker–Planck solution (when it exists).
+    /// The thermodynamic force `D⁻¹ J/p` of the Fokker–Planck solution (several minima only).
     pub force: Option<Arc<GridForce>>,
+    /// Mean and covariance (row-major) of the Fokker–Planck density.
+    pub fp_gaussian: Option<([f64; 2], [f64; 4])>,
+    /// The stochastic area `C_12` of the Fokker–Planck solution (see [`Prediction::area`]).
+    pub fp_area: Option<f64>,
     pub time_unit: TimeUnit,
     pub solve_seconds: f64,
 }
@@ -87,11 +91,9 @@ impl Prediction {
     /// Mean and covariance (row-major) the simulation's Gaussian fit is compared with: the
     /// linearised theory's, or with several minima the moments of the Fokker–Planck density.
     pub fn reference_gaussian(&self) -> Option<([f64; 2], [f64; 4])> {
-        match (&self.density, self.linear) {
-            (Some(density), _) if self.several_minima() => Some(grid_moments(&self.grid, density)),
-            (_, Some(l)) => Some((l.mean, l.covariance)),
-            (Some(density), None) => Some(grid_moments(&self.grid, density)),
-            (None, None) => None,
+        match self.linear {
+            Some(l) if !self.several_minima() => Some((l.mean, l.covariance)),
+            _ => self.fp_gaussian,
         }
     }
 
@@ -99,26 +101,25 @@ impl Prediction {
     /// `∫ (x₁ J₂ − x₂ J₁)/2 dw` about the mean of the Fokker–Planck density (the same
     /// quantity: the mean of `x ∘ dx` antisymmetrised is `∫ x Jᵀ dw` in the stationary state).
     pub fn area(&self) -> Option<f64> {
-        match (&self.density, &self.current, self.linear) {
-            (Some(density), Some(current), _) if self.several_minima() => {
-                let (mean, _) = grid_moments(&self.grid, density);
-                let area = self.grid.cell_area();
-                Some(
-                    current
-                        .iter()
-                        .enumerate()
-                        .map(|(cell, j)| {
-                            let w = self.grid.centre_of(cell);
-                            let x = [w[0] - mean[0], w[1] - mean[1]];
-                            0.5 * (x[0] * j[1] - x[1] * j[0]) * area
-                        })
-                        .sum(),
-                )
-            }
-            (_, _, Some(l)) => Some(l.circulation[1]),
-            _ => None,
+        match self.linear {
+            Some(l) if !self.several_minima() => Some(l.circulation[1]),
+            _ => self.fp_area,
         }
     }
+}
+
+/// `∫ (x₁ J₂ − x₂ J₁)/2 dw` with `x = w − mean`, from cell currents.
+fn grid_area(grid: &Grid2d, current: &[[f64; 2]], mean: [f64; 2]) -> f64 {
+    let area = grid.cell_area();
+    current
+        .iter()
+        .enumerate()
+        .map(|(cell, j)| {
+            let w = grid.centre_of(cell);
+            let x = [w[0] - mean[0], w[1] - mean[1]];
+            0.5 * (x[0] * j[1] - x[1] * j[0]) * area
+        })
+        .sum()
 }
 
 /// Mean and covariance (row-major) of a density given as mass per cell.
@@ -267,10 +268,17 @@ pub fn predict(experiment: &Experiment, fp: &FpSpec) -> Result<Prediction, Strin
             }
             Err(e) => (None, None, None, Some(e.to_string())),
         };
+    let fp_gaussian = density.as_deref().map(|d| grid_moments(&grid, d));
+    let fp_area = current
+        .as_deref()
+        .zip(fp_gaussian)
+        .map(|(j, (mean, _))| grid_area(&grid, j, mean));
     Ok(Prediction {
         grid,
         density,
         current,
+        fp_gaussian,
+        fp_area,
         fp_error,
         loss,
         minima,

@@ -548,26 +548,9 @@ mod tests {
     /// The histogram accessor places each trajectory's `Σ` in the bin whose edges hold it.
     #[test]
     fn sigma_histogram_bins() {
-        let mut ep = EntropyProduction {
-            dim: 1,
-            burn_in: 0,
-            mean: vec![0.0],
-            velocity: vec![0.0],
-            diffusion_inverse: vec![1.0],
-            histogram_units: 1,
-            bin_width: 0.5,
-            group: 0,
-            partial: [0.0; MAX_UNITS],
-            filled: [0; MAX_UNITS],
-            active: [false; MAX_UNITS],
-            rate: GroupSums::new(),
-            exp_minus: vec![GroupSums::new(); MAX_UNITS],
-            histogram: vec![0; 2 * HALF_BINS],
-            outside: 0,
-            midpoint: vec![0.0],
-            scratch: vec![0.0],
-            force: None,
-        };
+        let mut ep =
+            EntropyProduction::with_model(1, 0, 1, 0.0, (vec![0.0], vec![0.0], vec![1.0]), None);
+        ep.bin_width = 0.5;
         // Σ = v D⁻¹ Δw with v = 0 is zero: every one-unit trajectory lands in the bin [0, w).
         ep.begin_walker(0);
         for unit in 0..3 {
