@@ -1,6 +1,6 @@
 //! One walker-step of SGD with replacement (B = 10): draw a batch, compute the batch
 //! gradient, update. For the bowl (N = 100) and the seven-weight regression network
-//! (N = 200, THEORY.md section 6). `neqlab bench` measures whole ensembles on all cores.
+//! (N = 200, docs/theory.md section 6). `neqlab bench` measures whole ensembles on all cores.
 
 use std::hint::black_box;
 use std::path::Path;

@@ -453,7 +453,7 @@ fn relative_frobenius(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-/// The linearised theory next to the simulation, with relative differences (THEORY.md
+/// The linearised theory next to the simulation, with relative differences (docs/theory.md
 /// sections 3, 4, 7).
 fn print_theory(names: &[String], report: &RunReport) {
     print_fokker_planck(report);

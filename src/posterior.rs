@@ -1,4 +1,4 @@
-//! SGLD against SGWORLD on a posterior known exactly (THEORY.md sections 4 and 5).
+//! SGLD against SGWORLD on a posterior known exactly (docs/theory.md sections 4 and 5).
 //!
 //! On a quadratic landscape (Bayesian linear regression) the target `exp(−L/T)` is the
 //! Gaussian `N(μ, T H̄⁻¹)`, and the stationary states of SGLD, SGWORLD and full-batch ULA are
@@ -135,7 +135,7 @@ fn standard_errors(samples: &[Vec<f64>]) -> Vec<f64> {
 /// Run `dynamics` from `start` and measure the stationary moments and their KL from `target`.
 ///
 /// With replacement every step after burn-in is a sample; without replacement every epoch
-/// boundary (THEORY.md section 2). Standard errors come from `spec.groups` groups of
+/// boundary (docs/theory.md section 2). Standard errors come from `spec.groups` groups of
 /// independent walkers, so they include the time correlation of each walker's samples.
 pub fn simulate_stationary(
     landscape: &dyn Landscape,

@@ -50,7 +50,7 @@ pub struct RunReport {
     pub seconds: f64,
     /// Stationary statistics; absent when `steps = 0` or every walker diverged.
     pub sim: Option<SimReport>,
-    /// The linearised theory (THEORY.md sections 3, 4); absent when it has no prediction.
+    /// The linearised theory (docs/theory.md sections 3, 4); absent when it has no prediction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<LinearTheory>,
     /// Why the theory has no prediction ("no prediction: ...").
@@ -69,7 +69,7 @@ pub struct RunReport {
     pub fp_error: Option<String>,
 }
 
-/// The Fokker–Planck solve of a run (THEORY.md sections 3, 7).
+/// The Fokker–Planck solve of a run (docs/theory.md sections 3, 7).
 #[derive(Clone, Debug, Serialize)]
 pub struct FpReport {
     /// Cells `[nx, ny]`.
@@ -93,7 +93,7 @@ pub struct FpReport {
 }
 
 /// Simulated statistics: the stationary moments plus, when the theory has a prediction,
-/// entropy production measured with its `v` and `D` (THEORY.md section 7) and the sampled
+/// entropy production measured with its `v` and `D` (docs/theory.md section 7) and the sampled
 /// diffusion matrix at its mean. Dereferences to the [`Moments`].
 #[derive(Clone, Debug, Serialize)]
 pub struct SimReport {
@@ -352,7 +352,7 @@ fn simulate_until(
 /// (without).
 pub const EXPANSION_LIMIT: f64 = 0.3;
 
-/// A validity note when the expansion in `η` of THEORY.md is stretched: `η M h_max > 0.3`
+/// A validity note when the expansion in `η` of docs/theory.md is stretched: `η M h_max > 0.3`
 /// without replacement or `η h_max > 0.3` with, `h_max` the largest eigenvalue of the
 /// theory's Hessian.
 pub fn expansion_note(
@@ -369,7 +369,7 @@ pub fn expansion_note(
     };
     (product > EXPANSION_LIMIT).then(|| {
         format!(
-            "the expansion in η of THEORY.md needs {label} ≪ 1 (here {product:.2}): predictions are approximate"
+            "the expansion in η of docs/theory.md needs {label} ≪ 1 (here {product:.2}): predictions are approximate"
         )
     })
 }

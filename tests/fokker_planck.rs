@@ -1,5 +1,5 @@
 //! The stationary Fokker–Planck solver against exact solutions and against simulation
-//! (THEORY.md sections 3 and 7).
+//! (docs/theory.md sections 3 and 7).
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble, Observer};
 use std::path::Path;
@@ -528,7 +528,7 @@ fn discrete_lyapunov(m: Matrix, q: Matrix) -> Matrix {
     [[s[0], s[1]], [s[1], s[2]]]
 }
 
-/// SGD with replacement on the double well (THEORY.md section 3 with a position-dependent,
+/// SGD with replacement on the double well (docs/theory.md section 3 with a position-dependent,
 /// non-commuting `D(w)`), end to end: the shipped `double-well` preset is built into an
 /// experiment, the theory's fields `A(w) = −η ∇L(w)`, `D(w) = (η²/2) c_B S(w) + η T I`
 /// ([`drift_and_diffusion`], checked here against the formulas written out from the
@@ -552,7 +552,7 @@ fn double_well_matches_simulation() {
     assert_eq!((dynamics.eta, dynamics.batch_size), (0.03, 10));
     let fields = drift_and_diffusion(&experiment, None).expect("a 2-D landscape with replacement");
 
-    // The fields, written out from the landscape (THEORY.md section 3).
+    // The fields, written out from the landscape (docs/theory.md section 3).
     let eta = dynamics.eta;
     let noise = 0.5 * eta * eta * dynamics.finite_population_factor();
     // Minima at w1 = ±sqrt(a² − k shear²) = ±sqrt(0.75) for the preset's a = k = 1, shear = 0.5.

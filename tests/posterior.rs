@@ -1,5 +1,5 @@
 //! Exact stationary moments of SGLD, SGWORLD and ULA on a posterior known exactly
-//! (THEORY.md sections 4 and 5): brute-force enumeration, walker simulations, and the
+//! (docs/theory.md sections 4 and 5): brute-force enumeration, walker simulations, and the
 //! `(N/B)²` law.
 
 use std::path::Path;
@@ -330,7 +330,7 @@ fn target_at_unit_temperature_is_the_bayesian_posterior() {
     }
 }
 
-/// The laws of THEORY.md section 4 on generated data (N = 100, σ = 0.5, x uniform on
+/// The laws of docs/theory.md section 4 on generated data (N = 100, σ = 0.5, x uniform on
 /// [−1, 1]; `H̄` eigenvalues about 130 and 400), at learning rates with `M η h_max ≤ 0.25`:
 /// the exact KL ratio SGLD/SGWORLD is about `(N/B)²` (within a factor 2) for B = 5, 10, 20;
 /// both KLs scale as `η²` (log-log slope within 0.2 of 2); SGWORLD stays within a factor 2 of
@@ -663,7 +663,7 @@ fn posterior_table_in_a_preset() {
 }
 
 /// SGWORLD's exact stationary mean moves from the minimum `μ` of `L` to the minimum `w_eff` of
-/// the effective landscape of THEORY.md section 4 (`neqlab::theory::wor`), a shift of order
+/// the effective landscape of docs/theory.md section 4 (`neqlab::theory::wor`), a shift of order
 /// `η`. Linear regression, N = 100, B = 10, at `M η h_max` = 0.04 and 0.12: the exact shift
 /// (20 000 permutations; its jackknife error is added, 4 standard errors) agrees with
 /// `w_eff − μ` to within 3 `M η h_max` relative (the next order), and is far from zero.

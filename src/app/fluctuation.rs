@@ -1,4 +1,4 @@
-//! Fluctuation theorems (THEORY.md section 3): the histogram of `Σ` over `k`-step stretches,
+//! Fluctuation theorems (docs/theory.md section 3): the histogram of `Σ` over `k`-step stretches,
 //! `ln P(Σ)/P(−Σ)` against `Σ` with the slope-1 line, and `⟨exp(−Σ)⟩` against `k`.
 
 use egui::Color32;

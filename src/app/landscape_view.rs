@@ -1,4 +1,4 @@
-//! The loss landscape `L(w)`: a shaded map, contours and the minima (THEORY.md section 1).
+//! The loss landscape `L(w)`: a shaded map, contours and the minima (docs/theory.md section 1).
 
 use egui::{Color32, Stroke};
 use egui_plot::{MarkerShape, Points};

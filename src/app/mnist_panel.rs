@@ -1,6 +1,6 @@
 //! The MNIST tab: train a small network on handwritten digits in the background, watch its
 //! loss and accuracy, then see the entropy production and the fluctuation theorems measured
-//! in the plane of its leading fluctuations (THEORY.md sections 1–3 and 7), with and without
+//! in the plane of its leading fluctuations (docs/theory.md sections 1–3 and 7), with and without
 //! replacement. All of it is [`neqlab::mnist`]; this panel only sends commands and draws.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! The Network tab: the seven-weight regression network (THEORY.md section 6) run to its
+//! The Network tab: the seven-weight regression network (docs/theory.md section 6) run to its
 //! stationary state by [`neqlab::run::simulate_cancellable`] on a named worker thread, then
 //! compared with the linear theory: the fitted curve with the stationary cloud's band, the
 //! simulated covariance against the Lyapunov solution, the stochastic area against the

@@ -1,4 +1,4 @@
-//! The Posterior tab: SGLD against SGWORLD on a posterior known exactly (THEORY.md sections
+//! The Posterior tab: SGLD against SGWORLD on a posterior known exactly (docs/theory.md sections
 //! 4 and 5, [`neqlab::posterior`]).
 //!
 //! On a quadratic landscape the target `exp(−L/T)` is a Gaussian and the stationary states of
@@ -1128,7 +1128,7 @@ mod tests {
         let report = panel.report.as_ref().expect("exact curves (inline job)");
         assert_eq!((report.n, report.batch), (100, 10));
         assert!(report.rows.len() >= 12, "{} rows", report.rows.len());
-        // THEORY.md section 5: KL_SGLD / KL_SGWORLD ≈ (1 + c_B N)² ≈ (N/B)² = 100 at small η
+        // docs/theory.md section 5: KL_SGLD / KL_SGWORLD ≈ (1 + c_B N)² ≈ (N/B)² = 100 at small η
         // (tests/posterior.rs measures 99 at 1e-3 of the stability limit).
         let (_, ratio) = panel.smallest_eta_ratio().expect("a stable row");
         assert!((50.0..200.0).contains(&ratio), "ratio {ratio}");

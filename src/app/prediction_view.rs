@@ -1,6 +1,6 @@
 //! The Fokker–Planck panel: the predicted stationary density and current, the Gaussian 1σ
 //! and 2σ ellipses of the linearised theory, the minimum `w*` and, without replacement, the
-//! effective minimum `w_eff` (THEORY.md sections 3 and 4).
+//! effective minimum `w_eff` (docs/theory.md sections 3 and 4).
 
 use egui::Color32;
 use egui_plot::{Line, LineStyle, MarkerShape, Points};

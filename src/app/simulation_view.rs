@@ -1,5 +1,5 @@
 //! The simulation panel: density histogram of the walkers, the empirical current, and
-//! optionally the walkers and a few trails (THEORY.md section 7).
+//! optionally the walkers and a few trails (docs/theory.md section 7).
 
 use egui::Color32;
 use egui_plot::{Line, MarkerShape, Points};

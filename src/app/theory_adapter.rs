@@ -1,7 +1,7 @@
 //! The one place where the app meets `neqlab::theory` and `neqlab::stats`.
 //!
 //! Everything the views need from the theory arrives as a [`Prediction`]: the linearised
-//! theory ([`linear_theory`], THEORY.md sections 3–4) and the stationary Fokker–Planck solve
+//! theory ([`linear_theory`], docs/theory.md sections 3–4) and the stationary Fokker–Planck solve
 //! ([`fokker_planck`]) on the grid of [`fokker_planck_grid`]. The simulation side uses
 //! [`GridHistogram`] (a fork-cheap version of `stats::grid::GridHistogram`, same estimator)
 //! and [`EntropyStats`] (entropy production with a `Σ` histogram for every `k = 1..5`, which
@@ -299,7 +299,7 @@ pub fn cell_losses(landscape: &dyn Landscape, grid: Grid2d) -> Vec<f64> {
         .collect()
 }
 
-/// Density histogram of walker positions and midpoint-binned current (THEORY.md section 7),
+/// Density histogram of walker positions and midpoint-binned current (docs/theory.md section 7),
 /// recorded once per time unit after `burn_in`.
 ///
 /// Only the root histogram holds the dense grid; the per-chunk forks made by
@@ -408,7 +408,7 @@ impl Observer for GridHistogram {
     }
 }
 
-/// The model the entropy estimator needs: `σ = v(w̃)ᵀ D⁻¹ Δw` (THEORY.md section 3).
+/// The model the entropy estimator needs: `σ = v(w̃)ᵀ D⁻¹ Δw` (docs/theory.md section 3).
 #[derive(Clone, Debug)]
 pub enum EntropyModel {
     /// The linearised theory: `v(w) = −K (w − mean)`, `K = C Σ⁻¹`, constant `D⁻¹`.
@@ -464,7 +464,7 @@ pub const MAX_K: usize = 5;
 pub const SIGMA_BINS: usize = 81;
 
 /// Entropy production `σ_n = v(w̃_n)ᵀ D⁻¹ Δw` per time unit, sums `Σ` over blocks of `k`
-/// consecutive units, their histograms and `⟨exp(−Σ)⟩` (THEORY.md section 3).
+/// consecutive units, their histograms and `⟨exp(−Σ)⟩` (docs/theory.md section 3).
 #[derive(Clone, Debug)]
 pub struct EntropyStats {
     model: EntropyModel,

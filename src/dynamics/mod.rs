@@ -1,4 +1,4 @@
-//! SGD, SGLD and SGWORLD with and without replacement (THEORY.md section 2), on ensembles of
+//! SGD, SGLD and SGWORLD with and without replacement (docs/theory.md section 2), on ensembles of
 //! independent walkers.
 //!
 //! | algorithm | batches | update |
@@ -241,7 +241,7 @@ impl Dynamics {
     }
 
     /// Finite-population factor of one with-replacement step, `c_B = (N − B) / (B (N − 1))`
-    /// (THEORY.md section 3).
+    /// (docs/theory.md section 3).
     pub fn finite_population_factor(&self) -> f64 {
         let (n, b) = (self.n_examples as f64, self.batch_size as f64);
         if self.n_examples < 2 {

@@ -1,4 +1,4 @@
-//! Minibatch schedules (THEORY.md section 2).
+//! Minibatch schedules (docs/theory.md section 2).
 //!
 //! With replacement a step draws `B` distinct indices uniformly at random, independently of
 //! earlier steps; without replacement an epoch draws a uniformly random permutation and cuts
@@ -107,7 +107,7 @@ mod tests {
         assert!(chi2 < 85.4, "chi-square {chi2} with 49 degrees of freedom");
     }
 
-    /// Pairs enter together with probability `B(B−1)/(N(N−1))` (THEORY.md section 5): the
+    /// Pairs enter together with probability `B(B−1)/(N(N−1))` (docs/theory.md section 5): the
     /// draws are subsets, not independent indices. 10⁵ batches of 4 from 6 give each of the
     /// 15 pairs an expected 40 000 joint draws with standard deviation about 155; 5σ = 800.
     #[test]

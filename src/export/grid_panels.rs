@@ -1,6 +1,6 @@
 //! The density panels: the simulated histogram and current (`sim`), the stationary
 //! Fokker–Planck solution (`fp`), and both side by side on one colour scale and one arrow
-//! scale (THEORY.md sections 3 and 7).
+//! scale (docs/theory.md sections 3 and 7).
 //!
 //! Arrows show the probability current `J` scaled by a fixed physical factor, the same in
 //! both panels: an arrow is `J · τ / p_peak` long, with `τ = 1 / (η · steps per unit ·

@@ -3,7 +3,7 @@
 //! | panel | shows |
 //! |---|---|
 //! | `landscape` | the loss `L(w)` (colour and contours), its minima, the walkers' cloud and the Gaussian fit of it |
-//! | `sim` | the simulated stationary density and its probability current (THEORY.md section 7) |
+//! | `sim` | the simulated stationary density and its probability current (docs/theory.md section 7) |
 //! | `fp` | the stationary Fokker–Planck density and current (section 3) |
 //! | `both` | `sim` and `fp` side by side on one colour scale |
 //! | `ft` | entropy production and the fluctuation theorems (section 3) |
@@ -313,7 +313,7 @@ pub fn gaussian_fit(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 4])> {
 
 /// Covariance `T H̄(w*)⁻¹` of the Gibbs density `exp(−L/T)` expanded to second order about
 /// the minimum `w*`: the equilibrium an unbiased Langevin sampler would reach (for a
-/// Bayesian loss at `T = 1`, the Laplace approximation of the posterior; THEORY.md
+/// Bayesian loss at `T = 1`, the Laplace approximation of the posterior; docs/theory.md
 /// sections 1, 4). `None` unless `H̄` is positive definite.
 pub fn gibbs_covariance(
     experiment: &Experiment,
@@ -467,7 +467,7 @@ pub fn landscape_panel(
 }
 
 /// The fluctuation-theorem panel: `⟨exp(−Σ)⟩` against the trajectory length with standard
-/// errors, against the integral fluctuation theorem's 1 (THEORY.md section 3); the title
+/// errors, against the integral fluctuation theorem's 1 (docs/theory.md section 3); the title
 /// carries the entropy production rate, simulated and predicted, and the DFT slope.
 pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
     let unavailable = |reason: String| ExportError::PanelDoesNotFit {
@@ -569,7 +569,7 @@ pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
 
 /// The posterior benchmark: KL divergence of the exact stationary states of SGLD, SGWORLD and
 /// full-batch ULA from the target `exp(−L/T)` against the learning rate, on log–log axes
-/// (THEORY.md sections 4, 5; [`crate::posterior`]). The learning rates are the preset's
+/// (docs/theory.md sections 4, 5; [`crate::posterior`]). The learning rates are the preset's
 /// `[posterior] etas`, else the module's defaults below ULA's stability limit.
 pub fn posterior_panel(preset: &Preset, experiment: &Experiment) -> Result<Panel, ExportError> {
     use crate::posterior::{PosteriorOptions, default_etas, posterior_report};

@@ -10,7 +10,7 @@
 //! `D` commutes with `H` and the stationary state is an equilibrium, to round-off (without
 //! the standardisation a finite sample would carry a spurious off-diagonal covariance of
 //! order `1/√N` and a small current); any other angle makes them fail to commute and the
-//! stationary state carries a rotating current (THEORY.md section 3).
+//! stationary state carries a rotating current (docs/theory.md section 3).
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};

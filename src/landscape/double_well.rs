@@ -23,7 +23,7 @@
 //!
 //! Gradients: `g_i = (w1 (w1² − a²) + t_i − k s_i r_i, k r_i)`, `r_i = w2 − s_i w1 − e_i`;
 //! Hessians: `h_i = [[3 w1² − a² + k s_i², −k s_i], [−k s_i, k]]`. The gradient covariance
-//! (THEORY.md section 1) depends on position: exactly `S_22(w) = k² (shear² w1² + offset²)`,
+//! (docs/theory.md section 1) depends on position: exactly `S_22(w) = k² (shear² w1² + offset²)`,
 //! and at `w2 = 0`, up to sample third and fourth moments of `ξ, ζ`,
 //! `S_12(w) ≈ −k shear tilt w1` and `S_11 ≈ tilt² + k² shear² offset² + 2 k² shear⁴ w1²`.
 //! So `S_12` changes sign between the wells while `H̄` stays diagonal there: `S` and `H̄`

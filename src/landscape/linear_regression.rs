@@ -8,7 +8,7 @@
 //! l_i(w) = N (y_i − w0 x_i − w1)² / (2σ²) + λ |w|² / 2.
 //! ```
 //!
-//! The factor `N` makes the mean loss the *whole* negative log posterior (THEORY.md
+//! The factor `N` makes the mean loss the *whole* negative log posterior (docs/theory.md
 //! section 1, Bayesian convention):
 //!
 //! ```text

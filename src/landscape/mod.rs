@@ -1,4 +1,4 @@
-//! Loss landscapes with per-example losses (THEORY.md section 1).
+//! Loss landscapes with per-example losses (docs/theory.md section 1).
 //!
 //! A [`Landscape`] knows the per-example losses `l_i(w)`, their gradients `g_i = ∇l_i` and
 //! Hessians `h_i = ∇∇l_i`; everything else (the full loss `L = (1/N) Σ_i l_i`, its gradient
@@ -50,7 +50,7 @@ impl LandscapeError {
 }
 
 /// Per-example quadratic form of a quadratic landscape:
-/// `l_i(w) = ½ wᵀ h_i w − b_iᵀ w + c_i`, so `g_i = h_i w − b_i` (THEORY.md section 5).
+/// `l_i(w) = ½ wᵀ h_i w − b_iᵀ w + c_i`, so `g_i = h_i w − b_i` (docs/theory.md section 5).
 #[derive(Clone, Debug)]
 pub struct QuadraticExamples {
     /// Dimension `d`.
@@ -61,7 +61,7 @@ pub struct QuadraticExamples {
     pub linear: Vec<Vec<f64>>,
 }
 
-/// A loss landscape with per-example losses (THEORY.md section 1).
+/// A loss landscape with per-example losses (docs/theory.md section 1).
 ///
 /// Vectors are slices of length [`dim`](Landscape::dim); matrices are row-major `d × d`
 /// slices. The `add_*` methods accumulate `scale ·` their quantity into `out`, so that batch
@@ -141,7 +141,7 @@ pub trait Landscape: Send + Sync {
     }
 }
 
-/// Gradient covariance over examples, `S(w) = (1/N) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ` (THEORY.md
+/// Gradient covariance over examples, `S(w) = (1/N) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ` (docs/theory.md
 /// section 1), row-major `d × d`.
 pub fn gradient_covariance(landscape: &dyn Landscape, w: &[f64]) -> Vec<f64> {
     let d = landscape.dim();

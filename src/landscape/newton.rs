@@ -1,4 +1,4 @@
-//! Newton's method for the minimum of a landscape (THEORY.md sections 3, 6).
+//! Newton's method for the minimum of a landscape (docs/theory.md sections 3, 6).
 //!
 //! Damped Newton with a backtracking line search. Where the Hessian is not positive
 //! definite the step uses `|λ|` of each eigenvalue (a saddle-free Newton step) floored at a

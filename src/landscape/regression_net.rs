@@ -1,4 +1,4 @@
-//! The seven-weight nonlinear regression network of THEORY.md section 6.
+//! The seven-weight nonlinear regression network of docs/theory.md section 6.
 //!
 //! A 1–2–1 network with two tanh hidden units,
 //!
@@ -449,7 +449,7 @@ mod tests {
     }
 
     /// Newton's method converges from the paper-like start, to a point with a positive
-    /// definite Hessian whose eigenvalues span the range THEORY.md section 6 quotes (about 55
+    /// definite Hessian whose eigenvalues span the range docs/theory.md section 6 quotes (about 55
     /// to 3·10⁴), and `start()` is that point.
     #[test]
     fn newton_converges_from_the_paper_start() {

@@ -1,4 +1,4 @@
-//! The reduced regression network for the 2-D views (THEORY.md section 6).
+//! The reduced regression network for the 2-D views (docs/theory.md section 6).
 //!
 //! The seven-weight network of [`super::regression_net`] with two weights free,
 //! `free = [a, b]` (zero-based, default `[4, 5]`: the output weights `w5`, `w6`), and the

@@ -1,5 +1,5 @@
 //! Entropy production of a stationary trajectory in a few projected coordinates
-//! (THEORY.md sections 3 and 7), with every matrix estimated from the trajectory itself.
+//! (docs/theory.md sections 3 and 7), with every matrix estimated from the trajectory itself.
 //!
 //! Given `x_0 … x_T` in `R^k` (here: the weights projected on the leading principal
 //! directions of the stationary fluctuations, centred):
@@ -223,7 +223,7 @@ fn window_sums(values: &[f64], k: usize) -> Vec<f64> {
     out
 }
 
-/// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (THEORY.md section 3): a histogram of `|Σ|` up to
+/// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (docs/theory.md section 3): a histogram of `|Σ|` up to
 /// three standard deviations in 20 bins, split by sign; each bin with at least 10 counts on
 /// both sides gives `ln(n₊/n₋)` with variance `1/n₊ + 1/n₋`, and a weighted least-squares
 /// line through the origin gives the slope and its standard error.

@@ -358,7 +358,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// One update on the batch `order[start..start + B]` (THEORY.md section 2).
+    /// One update on the batch `order[start..start + B]` (docs/theory.md section 2).
     fn step(&mut self, start: usize) -> BatchTally {
         let b = self.dynamics.batch_size;
         let batch = &self.order[start..start + b];

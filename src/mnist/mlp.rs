@@ -1,5 +1,5 @@
 //! A small multilayer perceptron, `inputs → hidden → classes`, with softmax cross-entropy
-//! and a Gaussian prior, written as a negative log posterior (THEORY.md section 1).
+//! and a Gaussian prior, written as a negative log posterior (docs/theory.md section 1).
 //!
 //! # The loss and what η means
 //!

@@ -1,7 +1,7 @@
 //! MNIST in and out of equilibrium: an IDX loader, a small MLP written as a negative log
 //! posterior, and a background job that trains it, lets it fluctuate in the stationary state
 //! of SGD (or SGLD / SGWORLD), and measures entropy production in the plane of the leading
-//! principal directions of those fluctuations (THEORY.md sections 1–3 and 7).
+//! principal directions of those fluctuations (docs/theory.md sections 1–3 and 7).
 //!
 //! - [`idx`]: read and write IDX files (raw or gzip); the bundled 10 000-digit subset.
 //! - [`mlp`]: `784 → hidden → 10`, softmax cross-entropy plus L2, `L = Σ_i CE_i + (λ/2)|w|²`.

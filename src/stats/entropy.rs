@@ -1,4 +1,4 @@
-//! Entropy production and fluctuation theorems from simulation (THEORY.md sections 3, 7),
+//! Entropy production and fluctuation theorems from simulation (docs/theory.md sections 3, 7),
 //! the sampled diffusion matrix at a point, and the KL divergence of Gaussian fits.
 //!
 //! With the linearised theory's mean local velocity `v(w) = −C Σ⁻¹ (w − mean)` and diffusion
@@ -467,7 +467,7 @@ impl Observer for Displacements {
     }
 }
 
-/// The diffusion matrix at `point` sampled from simulation (THEORY.md section 7): half the
+/// The diffusion matrix at `point` sampled from simulation (docs/theory.md section 7): half the
 /// covariance of `samples` independent one-unit displacements (a step with replacement, an
 /// epoch without) from `point`, row-major. With replacement it must match
 /// `D(w) = (η²/2) c_B S(w) + η T I` exactly; without, `D_WOR + η M T I` up to `O(η)`

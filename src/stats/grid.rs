@@ -1,4 +1,4 @@
-//! Density and current histograms on a 2-D grid (THEORY.md section 7), to hold against the
+//! Density and current histograms on a 2-D grid (docs/theory.md section 7), to hold against the
 //! Fokker–Planck solution of [`crate::theory::fokker_planck`].
 //!
 //! - Density: the position at the start of every time unit after burn-in (every step with

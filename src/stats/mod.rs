@@ -1,4 +1,4 @@
-//! Estimators from simulation (THEORY.md section 7): moments of the stationary cloud and
+//! Estimators from simulation (docs/theory.md section 7): moments of the stationary cloud and
 //! the stochastic area matrix, entropy production and fluctuation theorems, accumulated by
 //! [`Observer`](crate::dynamics::Observer)s.
 

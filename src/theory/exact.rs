@@ -1,5 +1,5 @@
 //! Exact stationary moments of SGLD, SGWORLD and full-batch ULA on quadratic landscapes
-//! (THEORY.md sections 4 and 5).
+//! (docs/theory.md sections 4 and 5).
 //!
 //! When every per-example loss is quadratic, `l_i(w) = ½ wᵀ h_i w − b_iᵀ w + c_i`, one step of
 //! any of the algorithms is a random affine map
@@ -586,7 +586,7 @@ impl QuadraticModel {
         (later, q, noise * (2.0 * eta * temperature))
     }
 
-    /// The epoch map expanded to second order in `η` (THEORY.md section 4):
+    /// The epoch map expanded to second order in `η` (docs/theory.md section 4):
     /// `P₂ = I − η Σ_k H_k + η² Σ_{j<k} H_k H_j`, `q₂ = η Σ_k b̃_k − η² Σ_{j<k} H_k b̃_j`,
     /// with `H_k`, `b̃_k` the batch means of the `k`-th batch of `permutation`.
     pub fn epoch_map_second_order(

@@ -1,4 +1,4 @@
-//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (THEORY.md sections 3
+//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (docs/theory.md sections 3
 //! and 4), for any landscape and algorithm.
 //!
 //! With replacement (time in steps), about the minimum `w*` of `L` with `H = H̄(w*)`:
@@ -224,7 +224,7 @@ pub struct EpochMap {
 }
 
 /// The linearised epoch map of SGD-WOR / SGWORLD about `w_eff`, beyond the leading order in
-/// `η M h` of THEORY.md section 4.
+/// `η M h` of docs/theory.md section 4.
 ///
 /// Inputs: `hessian_mean = H̄(w_eff)`, `hessian_eff = H_eff = ∇∇L_eff(w_eff)`, the minibatch
 /// diffusion `minibatch = D_WOR(w_eff)` per epoch (without the thermal term).
@@ -283,7 +283,7 @@ pub fn entropy_production_rate(c: &DMatrix<f64>, d: &DMatrix<f64>, sigma: &DMatr
 }
 
 /// The with-replacement diffusion matrix `D(w) = (η²/2) c_B S(w) + η T I` per step
-/// (THEORY.md section 3), row-major.
+/// (docs/theory.md section 3), row-major.
 pub fn wr_diffusion(landscape: &dyn Landscape, dynamics: &Dynamics, w: &[f64]) -> Vec<f64> {
     let d = landscape.dim();
     let eta = dynamics.eta;
@@ -368,7 +368,7 @@ fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, Th
 }
 
 /// Drift and diffusion fields of the 2-D Fokker–Planck equation of an experiment, per time
-/// unit (THEORY.md sections 3 and 4).
+/// unit (docs/theory.md sections 3 and 4).
 ///
 /// - With replacement: `A(w) = −η ∇L(w)`, `D(w) = (η²/2) c_B S(w) + η T I` (position
 ///   dependent).
@@ -513,7 +513,7 @@ pub fn fokker_planck_grid(
 }
 
 /// The stationary density and current of the 2-D Fokker–Planck equation of `experiment`
-/// (THEORY.md sections 3, 4) on the grid of [`fokker_planck_grid`], with the drift and
+/// (docs/theory.md sections 3, 4) on the grid of [`fokker_planck_grid`], with the drift and
 /// diffusion of [`drift_and_diffusion`]. Heavy (a sparse LU of `fp.grid²` unknowns): run it
 /// off the UI thread.
 pub fn fokker_planck(

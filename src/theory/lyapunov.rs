@@ -1,4 +1,4 @@
-//! Lyapunov equations of the linearised (Ornstein–Uhlenbeck) theory (THEORY.md section 3).
+//! Lyapunov equations of the linearised (Ornstein–Uhlenbeck) theory (docs/theory.md section 3).
 //!
 //! The continuous-time stationary covariance of `dx = −K x dt + noise` with diffusion matrix
 //! `D` solves `K Σ + Σ K = 2 D`; with `K = η H` this is the note's `H Σ + Σ H = (2/η) D`.

@@ -1,4 +1,4 @@
-//! Predictions from theory (THEORY.md sections 3 and 4): the linearised (Ornstein–Uhlenbeck)
+//! Predictions from theory (docs/theory.md sections 3 and 4): the linearised (Ornstein–Uhlenbeck)
 //! stationary state of SGD, SGLD and SGWORLD about a minimum, the without-replacement
 //! effective landscape and diffusion, and the drift and diffusion fields of the 2-D
 //! Fokker–Planck equation.

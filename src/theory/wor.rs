@@ -1,5 +1,5 @@
 //! Without replacement: the effective landscape and the per-epoch diffusion matrix
-//! (THEORY.md section 4).
+//! (docs/theory.md section 4).
 //!
 //! One WOR epoch from `w` sweeps the batches `B_1 … B_M` of a random permutation. To second
 //! order in `η` its displacement is
@@ -375,7 +375,7 @@ impl Accumulator {
     }
 }
 
-/// The per-epoch minibatch diffusion matrix of WOR at `w` (THEORY.md section 4), without the
+/// The per-epoch minibatch diffusion matrix of WOR at `w` (docs/theory.md section 4), without the
 /// thermal term `η M T I`.
 #[derive(Clone, Debug)]
 pub struct WorDiffusion {
@@ -657,7 +657,7 @@ pub(crate) mod tests {
     }
 
     /// The permutation mean of `Σ_{j<k} H_{B_k} g_{B_j}` is `M (M−1)/2 · K`, with
-    /// `K = (N/(N−1)) H̄ ḡ − (1/(N(N−1))) Σ_a h_a g_a` (THEORY.md section 4), checked exactly
+    /// `K = (N/(N−1)) H̄ ḡ − (1/(N(N−1))) Σ_a h_a g_a` (docs/theory.md section 4), checked exactly
     /// by enumerating all 720 permutations of 6 examples.
     #[test]
     fn second_order_mean_matches_the_effective_gradient() {
