@@ -2,22 +2,22 @@
 //!
 //! With replacement a step draws `B` distinct indices uniformly at random, independently of
 //! earlier steps; without replacement an epoch draws a uniformly random permutation and cuts
-//! it into consecutive batches. Both work in place on one index buffer of length `N`, so
-//! sampling allocates nothing.
+//! it into consecutive batches. Both work in place on buffers of length `N`, so sampling
+//! allocates nothing.
 
 use rand::{Rng, RngExt};
 
 /// An index buffer that yields random batches and permutations without allocating.
 ///
-/// Every draw starts from the identity arrangement, so the indices drawn depend only on the
-/// random stream, never on earlier draws.
+/// Every draw depends only on the random stream, never on earlier draws.
 #[derive(Clone, Debug)]
 pub struct BatchSampler {
+    /// The last permutation; reset to the identity before each shuffle.
     indices: Vec<usize>,
-    /// Positions swapped by the last with-replacement draw, undone before the next one.
-    swaps: Vec<usize>,
-    /// The buffer holds a full permutation and must be reset to the identity.
-    scrambled: bool,
+    /// The last with-replacement batch, in the order Floyd's algorithm chose it.
+    batch: Vec<usize>,
+    /// Membership bits of `batch` while it is drawn (all zero between draws).
+    members: Vec<u64>,
 }
 
 impl BatchSampler {
@@ -25,53 +25,101 @@ impl BatchSampler {
     pub fn new(n: usize) -> Self {
         Self {
             indices: (0..n).collect(),
-            swaps: Vec::with_capacity(n),
-            scrambled: false,
+            batch: Vec::with_capacity(n),
+            members: vec![0; n.div_ceil(64)],
         }
     }
 
-    fn restore_identity(&mut self) {
-        if self.scrambled {
-            for (i, slot) in self.indices.iter_mut().enumerate() {
-                *slot = i;
-            }
-            self.scrambled = false;
-        } else {
-            for (j, &r) in self.swaps.iter().enumerate().rev() {
-                self.indices.swap(j, r);
-            }
-        }
-        self.swaps.clear();
+    /// Number of examples `N`.
+    pub fn n_examples(&self) -> usize {
+        self.indices.len()
     }
 
-    /// `batch_size` distinct indices, uniformly at random: the first `B` steps of a
-    /// Fisher–Yates shuffle, `O(B)` work.
+    /// `batch_size` distinct indices, a uniformly random subset (docs/theory.md section 11).
+    ///
+    /// Floyd's algorithm: for `j = N − B, …, N − 1` draw `t` uniform in `0..=j` and add `t`,
+    /// or `j` if `t` is already in. By induction every `B`-subset comes out with probability
+    /// `1 / C(N, B)`. `B` uniform draws, `O(B)` work with a membership bitset, and each
+    /// 64-bit output of the generator serves two draws ([`uniform_below`] on its halves).
+    /// The order within the batch is not uniformly random, which only affects the rounding
+    /// of the batch sum.
     pub fn with_replacement<R: Rng + ?Sized>(
         &mut self,
         rng: &mut R,
         batch_size: usize,
     ) -> &[usize] {
-        self.restore_identity();
         let n = self.indices.len();
-        for j in 0..batch_size {
-            let r = rng.random_range(j..n);
-            self.indices.swap(j, r);
-            self.swaps.push(r);
+        assert!(batch_size <= n, "a batch of {batch_size} from {n} examples");
+        self.batch.clear();
+        let members = &mut self.members;
+        let mut add = |batch: &mut Vec<usize>, t: usize, j: usize| {
+            let seen = members[t >> 6] >> (t & 63) & 1 == 1;
+            let pick = if seen { j } else { t };
+            members[pick >> 6] |= 1 << (pick & 63);
+            batch.push(pick);
+        };
+        let mut j = n - batch_size;
+        if n <= u32::MAX as usize {
+            while j + 1 < n {
+                let word = rng.next_u64();
+                let t = uniform_below(rng, word as u32, (j + 1) as u32);
+                add(&mut self.batch, t as usize, j);
+                let t = uniform_below(rng, (word >> 32) as u32, (j + 2) as u32);
+                add(&mut self.batch, t as usize, j + 1);
+                j += 2;
+            }
+            if j < n {
+                let word = rng.next_u32();
+                let t = uniform_below(rng, word, (j + 1) as u32);
+                add(&mut self.batch, t as usize, j);
+            }
+        } else {
+            for j in j..n {
+                let t = rng.random_range(0..=j);
+                add(&mut self.batch, t, j);
+            }
         }
-        &self.indices[..batch_size]
+        for &i in &self.batch {
+            self.members[i >> 6] = 0;
+        }
+        &self.batch
     }
 
-    /// A uniformly random permutation of `0..n` (Fisher–Yates).
+    /// A uniformly random permutation of `0..n` (Fisher–Yates from the identity).
     pub fn permutation<R: Rng + ?Sized>(&mut self, rng: &mut R) -> &[usize] {
-        self.restore_identity();
+        for (i, slot) in self.indices.iter_mut().enumerate() {
+            *slot = i;
+        }
         let n = self.indices.len();
         for i in (1..n).rev() {
-            let j = rng.random_range(0..=i);
+            let j = if n <= u32::MAX as usize {
+                let word = rng.next_u32();
+                uniform_below(rng, word, (i + 1) as u32) as usize
+            } else {
+                rng.random_range(0..=i)
+            };
             self.indices.swap(i, j);
         }
-        self.scrambled = true;
         &self.indices
     }
+}
+
+/// A uniform integer in `0..range` from the 32 random bits `word`, exactly (Lemire's
+/// multiply-and-reject): `⌊word · range / 2³²⌋` is uniform once the `2³² mod range` values of
+/// `word` whose low product bits fall below that threshold are rejected and redrawn from
+/// `rng`. The threshold is only computed when the low bits fall below `range`, which happens
+/// with probability `range / 2³²`.
+#[inline(always)]
+pub fn uniform_below<R: Rng + ?Sized>(rng: &mut R, word: u32, range: u32) -> u32 {
+    debug_assert!(range > 0);
+    let mut product = u64::from(word) * u64::from(range);
+    if (product as u32) < range {
+        let threshold = range.wrapping_neg() % range;
+        while (product as u32) < threshold {
+            product = u64::from(rng.next_u32()) * u64::from(range);
+        }
+    }
+    (product >> 32) as u32
 }
 
 #[cfg(test)]
@@ -133,6 +181,43 @@ mod tests {
                     (count as f64 - expected).abs() < 800.0,
                     "pair count {count} vs {expected}"
                 );
+            }
+        }
+    }
+
+    /// With `range = 3·2³⁰` a quarter of the words are rejected; without the rejection the
+    /// residues `v mod 3` would come out with probabilities (1/2, 1/4, 1/4). With rejection
+    /// they are uniform: 3·10⁵ draws give 10⁵ per residue, standard deviation 258; 5σ = 1291.
+    #[test]
+    fn uniform_below_rejects_exactly() {
+        let mut rng = Pcg64Mcg::seed_from_u64(21);
+        let range = 3 << 30;
+        let mut counts = [0u64; 3];
+        for _ in 0..300_000 {
+            let word = rng.next_u32();
+            let v = uniform_below(&mut rng, word, range);
+            assert!(v < range);
+            counts[(v % 3) as usize] += 1;
+        }
+        for count in counts {
+            assert!((count as f64 - 1e5).abs() < 1291.0, "{counts:?}");
+        }
+    }
+
+    /// Every batch size from 1 to N, odd and even (the last draw of an odd batch takes a
+    /// fresh word), gives distinct indices in range.
+    #[test]
+    fn every_batch_size_gives_distinct_indices() {
+        let n = 13;
+        let mut sampler = BatchSampler::new(n);
+        let mut rng = Pcg64Mcg::seed_from_u64(4);
+        for b in 1..=n {
+            for _ in 0..50 {
+                let mut batch = sampler.with_replacement(&mut rng, b).to_vec();
+                batch.sort_unstable();
+                batch.dedup();
+                assert_eq!(batch.len(), b);
+                assert!(batch.iter().all(|&i| i < n));
             }
         }
     }

@@ -8,10 +8,12 @@
 pub mod bowl;
 pub mod csv;
 pub mod double_well;
+pub mod kernel;
 pub mod linear_regression;
 pub mod newton;
 pub mod regression_net;
 pub mod regression_net_2d;
+pub mod tanh;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use bowl::{Bowl, BowlSpec};
 pub use csv::CsvError;
 pub use double_well::{DoubleWell, DoubleWellSpec};
+pub use kernel::{GradientKernel, LANES, Lanes, WalkerKernel};
 pub use linear_regression::{LinearRegression, LinearRegressionSpec};
-pub use regression_net::{RegressionNet, RegressionNetSpec};
+pub use regression_net::{NetModel, RegressionNet, RegressionNetSpec};
 pub use regression_net_2d::{RegressionNet2d, RegressionNet2dSpec};
 
 /// Errors raised while building a landscape from its specification.
@@ -133,6 +136,12 @@ pub trait Landscape: Send + Sync {
     /// The per-example quadratic forms, when every `l_i` is quadratic.
     fn quadratic(&self) -> Option<QuadraticExamples> {
         None
+    }
+
+    /// The specialised minibatch-gradient kernel of this landscape's family, which steps
+    /// walkers in SIMD lanes (docs/theory.md section 11); `Generic` when there is none.
+    fn walker_kernel(&self) -> WalkerKernel<'_> {
+        WalkerKernel::Generic
     }
 
     /// Names of the weights, for tables and axis labels.
