@@ -167,14 +167,7 @@ fn lane_group<const D: usize, K: GradientKernel<D>, O: Observer>(
         let before = w;
         match dynamics.replacement {
             Replacement::Wr => {
-                for (l, rng) in rngs.iter_mut().enumerate() {
-                    if live[l] {
-                        let indices = sampler.with_replacement(rng, b);
-                        for (row, &i) in batch.iter_mut().zip(indices) {
-                            row[l] = i;
-                        }
-                    }
-                }
+                sampler.lanes_with_replacement(rngs, &live, &mut batch);
                 let g = stepping.kernel.lane_gradient(&batch, &w);
                 lane_update(&mut w, &g, eta, noise_std, rngs, &live);
             }

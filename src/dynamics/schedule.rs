@@ -7,17 +7,21 @@
 
 use rand::{Rng, RngExt};
 
+use crate::landscape::LANES;
+
 /// An index buffer that yields random batches and permutations without allocating.
 ///
-/// Every draw depends only on the random stream, never on earlier draws.
+/// Every draw starts from the identity arrangement, so the indices drawn depend only on the
+/// random stream, never on earlier draws.
 #[derive(Clone, Debug)]
 pub struct BatchSampler {
-    /// The last permutation; reset to the identity before each shuffle.
     indices: Vec<usize>,
-    /// The last with-replacement batch, in the order Floyd's algorithm chose it.
-    batch: Vec<usize>,
-    /// Membership bits of `batch` while it is drawn (all zero between draws).
-    members: Vec<u64>,
+    /// Positions swapped by the last with-replacement draw, undone before the next one.
+    swaps: Vec<usize>,
+    /// The buffer holds a full permutation and must be reset to the identity.
+    scrambled: bool,
+    /// Swaps made by the last with-replacement draw.
+    last_batch: usize,
 }
 
 impl BatchSampler {
@@ -25,8 +29,9 @@ impl BatchSampler {
     pub fn new(n: usize) -> Self {
         Self {
             indices: (0..n).collect(),
-            batch: Vec::with_capacity(n),
-            members: vec![0; n.div_ceil(64)],
+            swaps: vec![0; n],
+            scrambled: false,
+            last_batch: 0,
         }
     }
 
@@ -35,14 +40,24 @@ impl BatchSampler {
         self.indices.len()
     }
 
-    /// `batch_size` distinct indices, a uniformly random subset (docs/theory.md section 11).
-    ///
-    /// Floyd's algorithm: for `j = N − B, …, N − 1` draw `t` uniform in `0..=j` and add `t`,
-    /// or `j` if `t` is already in. By induction every `B`-subset comes out with probability
-    /// `1 / C(N, B)`. `B` uniform draws, `O(B)` work with a membership bitset, and each
-    /// 64-bit output of the generator serves two draws ([`uniform_below`] on its halves).
-    /// The order within the batch is not uniformly random, which only affects the rounding
-    /// of the batch sum.
+    fn restore_identity(&mut self, swapped: usize) {
+        if self.scrambled {
+            for (i, slot) in self.indices.iter_mut().enumerate() {
+                *slot = i;
+            }
+            self.scrambled = false;
+        } else {
+            for (j, &r) in self.swaps[..swapped].iter().enumerate().rev() {
+                self.indices.swap(j, r);
+            }
+        }
+    }
+
+    /// `batch_size` distinct indices, a uniformly random subset in uniformly random order
+    /// (docs/theory.md section 11.2): the first `B` steps of a Fisher–Yates shuffle, step
+    /// `j` swapping position `j` with a uniform position in `j..N`, `O(B)` work. Each 64-bit
+    /// output of the generator serves two steps ([`uniform_below`] on its halves); the swaps
+    /// are undone before the next draw.
     pub fn with_replacement<R: Rng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -50,46 +65,61 @@ impl BatchSampler {
     ) -> &[usize] {
         let n = self.indices.len();
         assert!(batch_size <= n, "a batch of {batch_size} from {n} examples");
-        self.batch.clear();
-        let members = &mut self.members;
-        let mut add = |batch: &mut Vec<usize>, t: usize, j: usize| {
-            let seen = members[t >> 6] >> (t & 63) & 1 == 1;
-            let pick = if seen { j } else { t };
-            members[pick >> 6] |= 1 << (pick & 63);
-            batch.push(pick);
-        };
-        let mut j = n - batch_size;
+        self.restore_identity(self.last_batch);
         if n <= u32::MAX as usize {
-            while j + 1 < n {
+            let mut j = 0;
+            while j + 1 < batch_size {
                 let word = rng.next_u64();
-                let t = uniform_below(rng, word as u32, (j + 1) as u32);
-                add(&mut self.batch, t as usize, j);
-                let t = uniform_below(rng, (word >> 32) as u32, (j + 2) as u32);
-                add(&mut self.batch, t as usize, j + 1);
+                let r = j + uniform_below(rng, word as u32, (n - j) as u32) as usize;
+                self.indices.swap(j, r);
+                self.swaps[j] = r;
+                let r =
+                    j + 1 + uniform_below(rng, (word >> 32) as u32, (n - j - 1) as u32) as usize;
+                self.indices.swap(j + 1, r);
+                self.swaps[j + 1] = r;
                 j += 2;
             }
-            if j < n {
+            if j < batch_size {
                 let word = rng.next_u32();
-                let t = uniform_below(rng, word, (j + 1) as u32);
-                add(&mut self.batch, t as usize, j);
+                let r = j + uniform_below(rng, word, (n - j) as u32) as usize;
+                self.indices.swap(j, r);
+                self.swaps[j] = r;
             }
         } else {
-            for j in j..n {
-                let t = rng.random_range(0..=j);
-                add(&mut self.batch, t, j);
+            for j in 0..batch_size {
+                let r = rng.random_range(j..n);
+                self.indices.swap(j, r);
+                self.swaps[j] = r;
             }
         }
-        for &i in &self.batch {
-            self.members[i >> 6] = 0;
+        self.last_batch = batch_size;
+        &self.indices[..batch_size]
+    }
+
+    /// The with-replacement batches of up to [`LANES`] walkers: walker `l` draws from
+    /// `rngs[l]` exactly the batch [`with_replacement`](Self::with_replacement) draws, into
+    /// `out[k][l]`, `k < B`; lanes that are not `live` (or beyond `rngs`) are left as they are.
+    pub fn lanes_with_replacement<R: Rng>(
+        &mut self,
+        rngs: &mut [R],
+        live: &[bool; LANES],
+        out: &mut [[usize; LANES]],
+    ) {
+        let batch_size = out.len();
+        for (l, rng) in rngs.iter_mut().enumerate().take(LANES) {
+            if live[l] {
+                let batch = self.with_replacement(rng, batch_size);
+                for (row, &i) in out.iter_mut().zip(batch) {
+                    row[l] = i;
+                }
+            }
         }
-        &self.batch
     }
 
     /// A uniformly random permutation of `0..n` (Fisher–Yates from the identity).
     pub fn permutation<R: Rng + ?Sized>(&mut self, rng: &mut R) -> &[usize] {
-        for (i, slot) in self.indices.iter_mut().enumerate() {
-            *slot = i;
-        }
+        self.restore_identity(self.last_batch);
+        self.last_batch = 0;
         let n = self.indices.len();
         for i in (1..n).rev() {
             let j = if n <= u32::MAX as usize {
@@ -100,6 +130,7 @@ impl BatchSampler {
             };
             self.indices.swap(i, j);
         }
+        self.scrambled = true;
         &self.indices
     }
 }
@@ -131,10 +162,18 @@ mod tests {
     /// Chi-square test that every example enters a with-replacement batch with probability
     /// `B/N`. With `N = 50` categories the statistic has 49 degrees of freedom (the counts sum
     /// to `steps · B`, which removes one); its 99.9% quantile is 85.4, so a correct sampler
-    /// fails this fixed-seed test with probability 0.1%. Also checks distinctness.
+    /// fails this fixed-seed test with probability 0.1% (less when `B/N` is large: an
+    /// inclusion count has variance `e (1 − B/N)`, below its mean `e`, so the statistic is
+    /// then smaller). Also checks distinctness.
     #[test]
     fn with_replacement_inclusion_is_uniform() {
-        let (n, b, steps) = (50, 7, 200_000);
+        for b in [7, 20] {
+            inclusion_is_uniform(b);
+        }
+    }
+
+    fn inclusion_is_uniform(b: usize) {
+        let (n, steps) = (50, 200_000);
         let mut sampler = BatchSampler::new(n);
         let mut rng = Pcg64Mcg::seed_from_u64(11);
         let mut counts = vec![0u64; n];
@@ -157,10 +196,17 @@ mod tests {
 
     /// Pairs enter together with probability `B(B−1)/(N(N−1))` (docs/theory.md section 5): the
     /// draws are subsets, not independent indices. 10⁵ batches of 4 from 6 give each of the
-    /// 15 pairs an expected 40 000 joint draws with standard deviation about 155; 5σ = 800.
+    /// 15 pairs an expected 40 000 joint draws with standard deviation about 155; batches of 5
+    /// (an odd size: the last step takes a fresh word) 66 667 with 149; 800 is over 5σ.
     #[test]
     fn with_replacement_pairs_follow_sampling_without_replacement() {
-        let (n, b, steps) = (6, 4, 100_000);
+        for b in [4, 5] {
+            pairs_follow_sampling_without_replacement(b);
+        }
+    }
+
+    fn pairs_follow_sampling_without_replacement(b: usize) {
+        let (n, steps) = (6, 100_000);
         let mut sampler = BatchSampler::new(n);
         let mut rng = Pcg64Mcg::seed_from_u64(5);
         let mut pairs = [[0u64; 6]; 6];
@@ -204,8 +250,8 @@ mod tests {
         }
     }
 
-    /// Every batch size from 1 to N, odd and even (the last draw of an odd batch takes a
-    /// fresh word), gives distinct indices in range.
+    /// Every batch size from 1 to N, odd and even (the last step of an odd batch takes a
+    /// fresh word), gives distinct indices in range, interleaved with permutations.
     #[test]
     fn every_batch_size_gives_distinct_indices() {
         let n = 13;
@@ -218,6 +264,34 @@ mod tests {
                 batch.dedup();
                 assert_eq!(batch.len(), b);
                 assert!(batch.iter().all(|&i| i < n));
+                if b % 3 == 0 {
+                    sampler.permutation(&mut rng);
+                }
+            }
+        }
+    }
+
+    /// The lane sampler gives each live lane exactly the batch the one-walker sampler draws
+    /// from the same stream, and leaves the other lanes alone.
+    #[test]
+    fn lanes_draw_what_each_walker_draws_alone() {
+        for (n, b) in [(100, 10), (200, 7), (13, 13), (70, 1)] {
+            let mut sampler = BatchSampler::new(n);
+            let mut rngs: Vec<Pcg64Mcg> = (0..6).map(Pcg64Mcg::seed_from_u64).collect();
+            let mut alone = rngs.clone();
+            let live = [true, false, true, true, true, true, true, true];
+            for _ in 0..200 {
+                let mut out = vec![[usize::MAX; LANES]; b];
+                sampler.lanes_with_replacement(&mut rngs, &live, &mut out);
+                for (l, rng) in alone.iter_mut().enumerate() {
+                    if live[l] {
+                        let batch = sampler.with_replacement(rng, b).to_vec();
+                        let lane: Vec<usize> = out.iter().map(|row| row[l]).collect();
+                        assert_eq!(lane, batch, "lane {l}");
+                    } else {
+                        assert!(out.iter().all(|row| row[l] == usize::MAX));
+                    }
+                }
             }
         }
     }
