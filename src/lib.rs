@@ -15,6 +15,7 @@
 //! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
+//! - [`jobs`]: the one background-job mechanism (commands, latest request wins, cancel, progress).
 //! - [`background`]: background threads that yield to the interface.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
@@ -22,6 +23,7 @@
 pub mod background;
 pub mod dynamics;
 pub mod export;
+pub mod jobs;
 pub mod landscape;
 pub mod mnist;
 pub mod posterior;
