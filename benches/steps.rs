@@ -1,10 +1,10 @@
 //! One walker-step of SGD with replacement (B = 10): draw a batch, compute the batch
 //! gradient, update. For the bowl (N = 100) and the seven-weight regression network
-//! (N = 200, docs/theory.md section 6). `neqlab bench` measures whole ensembles on all cores.
+//! (N = 200, docs/theory.md §6). `neqlab bench` measures whole ensembles on all cores.
 //!
 //! The first two benchmarks of each landscape keep the names and the code they had before the
 //! SIMD kernels (issue 15), so criterion's saved baselines compare like with like; the third
-//! steps one chunk of 64 walkers in SIMD lanes on one thread (docs/theory.md section 11).
+//! steps one chunk of 64 walkers in SIMD lanes on one thread (docs/theory.md §11).
 
 use std::hint::black_box;
 use std::path::Path;

@@ -1,10 +1,10 @@
 //! The throughput measurement behind `neqlab bench`: walker-steps per second of SGD with
 //! replacement (`B = 10`) on the bowl (`N = 100`) and on the seven-weight regression network
-//! (`N = 200`, docs/theory.md section 6), on every core, and of one walker on the network.
+//! (`N = 200`, docs/theory.md §6), on every core, and of one walker on the network.
 //! The settings match `shared/bench`'s NumPy and JAX references, so the ratios are fair.
 //!
 //! Each figure is the median of `repeats` timed runs of fresh ensembles (seeds `0, 1, …`);
-//! the kernels are those of docs/theory.md section 11.
+//! the kernels are those of docs/theory.md §11.
 
 use std::fmt;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! Landscapes with a [`GradientKernel`] (the bowl, the regression network) are stepped by
 //! [`super::lanes`]: several walkers at once in SIMD lanes, with the same floating-point
 //! operations in the same order for every walker as when it is stepped alone, so the
-//! positions do not depend on the path taken either (docs/theory.md section 11).
+//! positions do not depend on the path taken either (docs/theory.md §11).
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};

@@ -1,4 +1,4 @@
-//! Stepping walkers with a landscape family's [`GradientKernel`] (docs/theory.md section 11).
+//! Stepping walkers with a landscape family's [`GradientKernel`] (docs/theory.md §11).
 //!
 //! Two paths, with identical results bit for bit:
 //!

@@ -1,4 +1,4 @@
-//! Minibatch schedules (docs/theory.md section 2).
+//! Minibatch schedules (docs/theory.md §2).
 //!
 //! With replacement a step draws `B` distinct indices uniformly at random, independently of
 //! earlier steps; without replacement an epoch draws a uniformly random permutation and cuts
@@ -54,7 +54,7 @@ impl BatchSampler {
     }
 
     /// `batch_size` distinct indices, a uniformly random subset in uniformly random order
-    /// (docs/theory.md section 11.2): the first `B` steps of a Fisher–Yates shuffle, step
+    /// (docs/theory.md §11.2): the first `B` steps of a Fisher–Yates shuffle, step
     /// `j` swapping position `j` with a uniform position in `j..N`, `O(B)` work. Each 64-bit
     /// output of the generator serves two steps ([`uniform_below`] on its halves); the swaps
     /// are undone before the next draw.
@@ -194,7 +194,7 @@ mod tests {
         assert!(chi2 < 85.4, "chi-square {chi2} with 49 degrees of freedom");
     }
 
-    /// Pairs enter together with probability `B(B−1)/(N(N−1))` (docs/theory.md section 5): the
+    /// Pairs enter together with probability `B(B−1)/(N(N−1))` (docs/theory.md §5): the
     /// draws are subsets, not independent indices. 10⁵ batches of 4 from 6 give each of the
     /// 15 pairs an expected 40 000 joint draws with standard deviation about 155; batches of 5
     /// (an odd size: the last step takes a fresh word) 66 667 with 149; 800 is over 5σ.

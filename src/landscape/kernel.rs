@@ -1,5 +1,5 @@
 //! Minibatch-gradient kernels, one per landscape family, over lanes of walkers
-//! (docs/theory.md section 11).
+//! (docs/theory.md §11).
 //!
 //! The ensemble keeps walkers in groups of [`LANES`]: lane `l` of a [`Lanes`] array belongs to
 //! walker `l` of the group, so a landscape's arithmetic runs on all of them at once (structure
@@ -40,7 +40,7 @@ pub trait GradientKernel<const D: usize>: Sync {
 pub enum WalkerKernel<'a> {
     /// The two-dimensional anisotropic bowl.
     Bowl(&'a Bowl),
-    /// The seven-weight regression network of docs/theory.md section 6.
+    /// The seven-weight regression network of docs/theory.md §6.
     Net(&'a NetModel),
     /// No specialised kernel.
     Generic,

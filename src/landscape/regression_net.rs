@@ -1,4 +1,4 @@
-//! The seven-weight nonlinear regression network of docs/theory.md section 6.
+//! The seven-weight nonlinear regression network of docs/theory.md §6.
 //!
 //! A 1–2–1 network with two tanh hidden units,
 //!
@@ -265,7 +265,7 @@ impl NetModel {
     }
 }
 
-/// The seven batch sums of `g_B` (docs/theory.md section 6): with `a = r (1 − t_1²)`,
+/// The seven batch sums of `g_B` (docs/theory.md §6): with `a = r (1 − t_1²)`,
 /// `b = r (1 − t_2²)`, they are `Σa, Σa x, Σb, Σb x, Σr t_1, Σr t_2, Σr`.
 const SUMS: usize = 7;
 
@@ -534,7 +534,7 @@ mod tests {
     }
 
     /// Newton's method converges from the paper-like start, to a point with a positive
-    /// definite Hessian whose eigenvalues span the range docs/theory.md section 6 quotes (about 55
+    /// definite Hessian whose eigenvalues span the range docs/theory.md §6 quotes (about 55
     /// to 3·10⁴), and `start()` is that point.
     #[test]
     fn newton_converges_from_the_paper_start() {

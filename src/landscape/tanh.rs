@@ -1,4 +1,4 @@
-//! A branch-free `tanh` that vectorises, with a proven error bound (docs/theory.md section 11).
+//! A branch-free `tanh` that vectorises, with a proven error bound (docs/theory.md §11).
 //!
 //! For `a = |z|` clamped to `[0, 20]`,
 //!
@@ -18,7 +18,7 @@
 //! ulp). Because `m` is computed with a small *relative* error and `2 + m ∈ [1, 2]` never
 //! cancels, the quotient is accurate in relative terms everywhere, including `|z| ≪ 1` where
 //! the textbook `(1 − e)/(1 + e)` loses all relative accuracy. The rounding analysis in
-//! docs/theory.md section 11 bounds the error by [`TANH_ULP_BOUND`] units in the last place
+//! docs/theory.md §11 bounds the error by [`TANH_ULP_BOUND`] units in the last place
 //! of `tanh z`; the tests check it against `f64::tanh` over the whole line.
 //!
 //! Special values: `tanh(±0) = ±0`, subnormal `z` give `z` exactly, `|z| ≥ 20` gives `±1`
@@ -31,7 +31,7 @@
 //! [`super::kernel`] are tested bit-for-bit against their scalar references.
 
 /// The proven bound on `|tanh(z) − tanh z|` in units in the last place of the exact value
-/// (docs/theory.md section 11): the rounding analysis bounds the relative error by `5.5 u`
+/// (docs/theory.md §11): the rounding analysis bounds the relative error by `5.5 u`
 /// (`u = 2⁻⁵³`, and `u |y| < ulp(y)`), rounded up to 6 for the neglected second-order terms.
 /// The test sweeps observe at most 3 ulp against libm (whose own error reaches 2).
 pub const TANH_ULP_BOUND: f64 = 6.0;
