@@ -86,16 +86,24 @@ fn samplers(c: &mut Criterion) {
         let mut rng = Pcg64Mcg::seed_from_u64(1);
         let mut sampler = BatchSampler::new(n);
         c.bench_function(
-            &format!("N = {n}: Floyd, bitset, 32-bit halves (library)"),
+            &format!("N = {n}: partial Fisher-Yates, 32-bit halves (library)"),
             |b| b.iter(|| black_box(sampler.with_replacement(&mut rng, B)[0])),
         );
+        let mut members = vec![0u64; n.div_ceil(64)];
+        let mut picks = [0; B];
+        c.bench_function(&format!("N = {n}: Floyd, bitset, 32-bit halves"), |b| {
+            b.iter(|| {
+                floyd_bitset(&mut rng, n, &mut members, &mut picks);
+                black_box(picks[0])
+            })
+        });
         let mut fisher_yates = PartialFisherYates::new(n);
         c.bench_function(
             &format!("N = {n}: partial Fisher-Yates, random_range"),
             |b| b.iter(|| black_box(fisher_yates.draw(&mut rng, false)[0])),
         );
         c.bench_function(
-            &format!("N = {n}: partial Fisher-Yates, 32-bit words"),
+            &format!("N = {n}: partial Fisher-Yates, a 32-bit word per step"),
             |b| b.iter(|| black_box(fisher_yates.draw(&mut rng, true)[0])),
         );
         let mut out = [0; B];

@@ -18,7 +18,8 @@ use super::lanes::{self, Chunk, Stepping};
 use super::{BatchSampler, Dynamics, Replacement};
 use crate::landscape::{GradientKernel, LANES, Landscape, Lanes, WalkerKernel};
 
-/// Walkers per parallel work item. Fixed, so that the merge order never depends on threads.
+/// Walkers per parallel work item unless the observer asks for more
+/// ([`Observer::walkers_per_part`]). Fixed, so that the merge order never depends on threads.
 pub const CHUNK: usize = 64;
 
 /// Something that watches walkers move, one time unit (a step with replacement, an epoch
@@ -33,6 +34,16 @@ pub trait Observer: Send + Sync + Sized {
     fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]);
     /// Add the statistics of a later chunk.
     fn merge(&mut self, other: Self);
+
+    /// How many walkers one forked part covers (the ensemble rounds it up to a multiple of
+    /// [`LANES`]; the default is [`CHUNK`]). Each part costs a [`fork`](Observer::fork) and a
+    /// [`merge`](Observer::merge), so an observer with a large state (a histogram of 128 × 128
+    /// cells is 384 KiB) should ask for parts of a thousand walkers or more. The value must
+    /// not depend on the number of threads: parts are merged in order, so results stay the
+    /// same bits whatever the thread count. Positions never depend on it.
+    fn walkers_per_part(&self) -> usize {
+        CHUNK
+    }
 
     /// Whether this observer's results stay correct when the units of a group of walkers
     /// arrive interleaved in time: `begin_walker` for each walker of the group, then unit `t`
@@ -108,6 +119,9 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn accepts_interleaved_walkers(&self) -> bool {
         self.0.accepts_interleaved_walkers() && self.1.accepts_interleaved_walkers()
     }
+    fn walkers_per_part(&self) -> usize {
+        self.0.walkers_per_part().max(self.1.walkers_per_part())
+    }
     fn observe_lanes(
         &mut self,
         first_walker: usize,
@@ -140,6 +154,12 @@ impl<O: Observer> Observer for Vec<O> {
     fn accepts_interleaved_walkers(&self) -> bool {
         self.iter().all(Observer::accepts_interleaved_walkers)
     }
+    fn walkers_per_part(&self) -> usize {
+        self.iter()
+            .map(Observer::walkers_per_part)
+            .max()
+            .unwrap_or(CHUNK)
+    }
     fn observe_lanes(
         &mut self,
         first_walker: usize,
@@ -151,6 +171,12 @@ impl<O: Observer> Observer for Vec<O> {
         self.iter_mut()
             .for_each(|o| o.observe_lanes(first_walker, unit, live, before, after));
     }
+}
+
+/// Walkers per forked observer part: the observer's wish, at least one lane group, rounded up
+/// to whole lane groups.
+fn part_walkers<O: Observer>(observer: &O) -> usize {
+    observer.walkers_per_part().max(1).next_multiple_of(LANES)
 }
 
 /// The random stream of walker `walker` under `seed`.
@@ -320,16 +346,17 @@ impl Ensemble {
             units,
         };
         let template: &O = observer;
+        let part_walkers = part_walkers(observer);
         let parts: Vec<O> = self
             .positions
-            .par_chunks_mut(CHUNK * D)
-            .zip(self.rngs.par_chunks_mut(CHUNK))
-            .zip(self.diverged.par_chunks_mut(CHUNK))
+            .par_chunks_mut(part_walkers * D)
+            .zip(self.rngs.par_chunks_mut(part_walkers))
+            .zip(self.diverged.par_chunks_mut(part_walkers))
             .enumerate()
             .map(|(chunk, ((positions, rngs), diverged))| {
                 let mut part = template.fork();
                 let chunk = Chunk {
-                    first_walker: chunk * CHUNK,
+                    first_walker: chunk * part_walkers,
                     positions,
                     rngs,
                     diverged,
@@ -356,11 +383,12 @@ impl Ensemble {
         let start_time = self.time;
         let escape_radius = landscape.escape_radius();
         let template: &O = observer;
+        let part_walkers = part_walkers(observer);
         let parts: Vec<O> = self
             .positions
-            .par_chunks_mut(CHUNK * d)
-            .zip(self.rngs.par_chunks_mut(CHUNK))
-            .zip(self.diverged.par_chunks_mut(CHUNK))
+            .par_chunks_mut(part_walkers * d)
+            .zip(self.rngs.par_chunks_mut(part_walkers))
+            .zip(self.diverged.par_chunks_mut(part_walkers))
             .enumerate()
             .map(|(chunk, ((positions, rngs), diverged))| {
                 let mut part = template.fork();
@@ -374,7 +402,7 @@ impl Ensemble {
                     if *walker_diverged {
                         continue;
                     }
-                    let walker = chunk * CHUNK + k;
+                    let walker = chunk * part_walkers + k;
                     part.begin_walker(walker);
                     for unit in start_time..start_time + units {
                         scratch.before.copy_from_slice(w);
@@ -690,6 +718,62 @@ mod tests {
             );
             assert!(lanes == generic, "{}: lanes vs generic", landscape.kind());
         }
+    }
+
+    /// Parts larger than a chunk (an observer asking for 100 walkers gets parts of 104) see
+    /// every walker-step once, in the same order whatever the thread count, and leave the
+    /// positions as they are.
+    #[test]
+    fn large_observer_parts_change_nothing_but_their_size() {
+        #[derive(Default)]
+        struct Large(Interleaved);
+        impl Observer for Large {
+            fn fork(&self) -> Self {
+                Self::default()
+            }
+            fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
+                self.0.observe(walker, unit, before, after);
+            }
+            fn merge(&mut self, other: Self) {
+                self.0.merge(other.0);
+            }
+            fn accepts_interleaved_walkers(&self) -> bool {
+                true
+            }
+            fn walkers_per_part(&self) -> usize {
+                100
+            }
+        }
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
+        let dynamics = Dynamics::new(Algorithm::Sgld, None, 0.05, 10, 0.3, 100).expect("valid");
+        let run = |threads: usize, large: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| {
+                let mut ensemble = Ensemble::new(&bowl, dynamics, 250, &[1.0, 1.0], 3);
+                let records = if large {
+                    let mut observer = Large::default();
+                    ensemble.advance(&bowl, 20, &mut observer);
+                    observer.0.0.0
+                } else {
+                    ensemble.advance(&bowl, 20, &mut ());
+                    Vec::new()
+                };
+                let records: Vec<_> = records
+                    .into_iter()
+                    .map(|(w, u, p)| (w, u, bits(&p)))
+                    .collect();
+                (bits(ensemble.positions()), records)
+            })
+        };
+        let (plain, _) = run(1, false);
+        let (one, records_one) = run(1, true);
+        let (two, records_two) = run(2, true);
+        assert_eq!(records_one.len(), 250 * 20);
+        assert!(plain == one && one == two);
+        assert!(records_one == records_two, "merge order depends on threads");
     }
 
     #[test]

@@ -42,8 +42,8 @@ const SATURATION: f64 = 20.0;
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` split so that `k · LN2_HI` is exact for `|k| < 2^21`: the high part has its low 21
 /// mantissa bits zero (fdlibm's constants); `|LN2_HI + LN2_LO − ln 2| < 2⁻⁸⁸`.
-const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// `1.5 · 2^52`: adding it rounds a number below `2^51` in magnitude to an integer, which
 /// then sits in the low mantissa bits.
 const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
