@@ -59,6 +59,7 @@
 use std::time::Instant;
 
 use faer::prelude::*;
+use faer::sparse::linalg::solvers::Lu;
 use faer::sparse::{SparseColMat, Triplet};
 use rayon::prelude::*;
 
@@ -343,7 +344,7 @@ struct Jump {
 }
 
 /// Solve the stationary Fokker–Planck equation `0 = −∇·J`, `J_a = A_a p − Σ_b ∂_b (D_ab p)`
-/// (docs/theory.md section 3) on `grid` with no-flux boundaries. See the module documentation for
+/// (docs/theory.md sections 3 and 8) on `grid` with no-flux boundaries. See the module documentation for
 /// the scheme. `diffusion` is symmetrised (`D_xy ← ½(D_xy + D_yx)`) and must be positive
 /// definite everywhere on the grid.
 pub fn solve_stationary(
@@ -351,55 +352,24 @@ pub fn solve_stationary(
     drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
     diffusion: &(dyn Fn([f64; 2]) -> [[f64; 2]; 2] + Sync),
 ) -> Result<FpSolution, FpError> {
+    solve_stationary_factorised(grid, drift, diffusion).map(|(solution, _)| solution)
+}
+
+/// [`solve_stationary`], also returning the factorised operator of the solve, for the spectral
+/// gap of [`crate::theory::relaxation`] (docs/theory.md section 9) at the price of a few more
+/// triangular solves and no second factorisation.
+pub fn solve_stationary_factorised(
+    grid: &Grid2d,
+    drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
+    diffusion: &(dyn Fn([f64; 2]) -> [[f64; 2]; 2] + Sync),
+) -> Result<(FpSolution, FactorisedGenerator), FpError> {
     let started = Instant::now();
     grid.validate()?;
+    let chain = assemble(grid, drift, diffusion)?;
     let n = grid.cells();
-    let (nx, ny) = (grid.nx, grid.ny);
     let [hx, hy] = grid.cell_size();
-
-    // Local data at every cell centre, in parallel (the closures may be expensive).
-    let cells: Vec<CellData> = (0..n)
-        .into_par_iter()
-        .map(|cell| cell_data(grid.centre_of(cell), drift, diffusion, [hx, hy]))
-        .collect::<Result<_, _>>()?;
-    let stencil_reach = cells
-        .iter()
-        .flat_map(|c| c.stencil.iter())
-        .filter(|(weight, _)| *weight > 0.0)
-        .map(|(_, v)| v[0].unsigned_abs().max(v[1].unsigned_abs()) as usize)
-        .max()
-        .unwrap_or(1);
-
-    // Every jump of the chain, in parallel by source cell.
-    let cells = &cells;
-    let jumps: Vec<Jump> = (0..n)
-        .into_par_iter()
-        .flat_map_iter(|source| {
-            let (ix, iy) = ((source % nx) as i64, (source / nx) as i64);
-            let here = cells[source];
-            here.stencil
-                .into_iter()
-                .filter(|(weight, _)| *weight > 0.0)
-                .flat_map(|(weight, v)| [(weight, v), (weight, [-v[0], -v[1]])])
-                .filter_map(move |(weight, v)| {
-                    let (tx, ty) = (ix + v[0], iy + v[1]);
-                    if tx < 0 || ty < 0 || tx >= nx as i64 || ty >= ny as i64 {
-                        return None;
-                    }
-                    let target = ty as usize * nx + tx as usize;
-                    let there = cells[target];
-                    let peclet = 0.5
-                        * (v[0] as f64 * (here.b[0] + there.b[0])
-                            + v[1] as f64 * (here.b[1] + there.b[1]));
-                    Some(Jump {
-                        source,
-                        target,
-                        rate: weight * bernoulli(-peclet),
-                        displacement: [v[0] as f64 * hx, v[1] as f64 * hy],
-                    })
-                })
-        })
-        .collect();
+    let cells = &chain.cells;
+    let jumps = chain.jumps;
 
     // Qᵀ π = 0 with the equation of one `anchor` cell replaced by `π_anchor = 1`, which keeps
     // the matrix as sparse as the stencil (a dense normalisation row Σ π = 1 makes the sparse
@@ -416,19 +386,21 @@ pub fn solve_stationary(
     for jump in &jumps {
         out_rate[jump.source] += jump.rate;
     }
-    let mut density = solve_anchored(&jumps, &out_rate, anchor)?;
-    if !well_scaled(&density) {
+    let mut anchored = solve_anchored(&jumps, &out_rate, anchor)?;
+    if !well_scaled(&anchored.solution) {
         // The anchor sat where the mass is astronomically small (e.g. the shallower well at a
         // low temperature): anchor again at the most populated cell of the first attempt.
-        let second = density
+        let second = anchored
+            .solution
             .iter()
             .enumerate()
             .filter(|(_, m)| !m.is_nan())
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map(|(c, _)| c)
             .ok_or(FpError::NonFiniteSolution)?;
-        density = solve_anchored(&jumps, &out_rate, second)?;
+        anchored = solve_anchored(&jumps, &out_rate, second)?;
     }
+    let mut density = std::mem::take(&mut anchored.solution);
     let total: f64 = density.iter().sum();
     if !(total.is_finite() && total > 0.0) || density.iter().any(|x| !x.is_finite()) {
         return Err(FpError::NonFiniteSolution);
@@ -452,15 +424,144 @@ pub fn solve_stationary(
         }
     }
 
-    Ok(FpSolution {
+    let generator = FactorisedGenerator {
+        lu: anchored.lu,
+        anchor: anchored.anchor,
+        stationary: density.clone(),
+        jumps,
+        out_rate,
+    };
+    let solution = FpSolution {
         grid: *grid,
         density,
         current,
         solve_seconds: started.elapsed().as_secs_f64(),
         min_density,
         negative_cells,
+        stencil_reach: chain.stencil_reach,
+    };
+    Ok((solution, generator))
+}
+
+/// The jump process of the scheme: local data per cell, every jump, the stencil's reach.
+struct Chain {
+    cells: Vec<CellData>,
+    jumps: Vec<Jump>,
+    stencil_reach: usize,
+}
+
+/// Local data at every cell centre and every jump of the chain, in parallel (the closures may
+/// be expensive).
+fn assemble(
+    grid: &Grid2d,
+    drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
+    diffusion: &(dyn Fn([f64; 2]) -> [[f64; 2]; 2] + Sync),
+) -> Result<Chain, FpError> {
+    let n = grid.cells();
+    let (nx, ny) = (grid.nx, grid.ny);
+    let [hx, hy] = grid.cell_size();
+    let cells: Vec<CellData> = (0..n)
+        .into_par_iter()
+        .map(|cell| cell_data(grid.centre_of(cell), drift, diffusion, [hx, hy]))
+        .collect::<Result<_, _>>()?;
+    let stencil_reach = cells
+        .iter()
+        .flat_map(|c| c.stencil.iter())
+        .filter(|(weight, _)| *weight > 0.0)
+        .map(|(_, v)| v[0].unsigned_abs().max(v[1].unsigned_abs()) as usize)
+        .max()
+        .unwrap_or(1);
+    let cells_ref = &cells;
+    let jumps: Vec<Jump> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|source| {
+            let (ix, iy) = ((source % nx) as i64, (source / nx) as i64);
+            let here = cells_ref[source];
+            here.stencil
+                .into_iter()
+                .filter(|(weight, _)| *weight > 0.0)
+                .flat_map(|(weight, v)| [(weight, v), (weight, [-v[0], -v[1]])])
+                .filter_map(move |(weight, v)| {
+                    let (tx, ty) = (ix + v[0], iy + v[1]);
+                    if tx < 0 || ty < 0 || tx >= nx as i64 || ty >= ny as i64 {
+                        return None;
+                    }
+                    let target = ty as usize * nx + tx as usize;
+                    let there = cells_ref[target];
+                    let peclet = 0.5
+                        * (v[0] as f64 * (here.b[0] + there.b[0])
+                            + v[1] as f64 * (here.b[1] + there.b[1]));
+                    Some(Jump {
+                        source,
+                        target,
+                        rate: weight * bernoulli(-peclet),
+                        displacement: [v[0] as f64 * hx, v[1] as f64 * hy],
+                    })
+                })
+        })
+        .collect();
+    Ok(Chain {
+        cells,
+        jumps,
         stencil_reach,
     })
+}
+
+/// The discretised Fokker–Planck operator `Qᵀ` of a solve (`∂_t p = Qᵀ p` on the cells), with
+/// the sparse LU of its anchored form kept, so that systems in `Qᵀ` restricted to
+/// perturbations of zero total mass cost one pair of triangular solves each
+/// (docs/theory.md section 9).
+///
+/// Why this deflates the zero eigenvalue: the columns of `Qᵀ` sum to zero, so the perturbations
+/// `u` with `Σ u = 0` form an invariant subspace that holds every eigenvector except the
+/// stationary `π` (which has mass 1). On that subspace `Qᵀ` is invertible. The anchored matrix
+/// `M` (the rows of `Qᵀ`, except row `a`, replaced by `x_a = 0`) solves it: for `Σ w = 0`,
+/// `M x = (w with w_a ← 0)` gives `(Qᵀ x)_i = w_i` for `i ≠ a`, and row `a` follows because
+/// the columns sum to zero; `v = x − (Σ x) π` is then the zero-mass solution of `Qᵀ v = w`.
+pub struct FactorisedGenerator {
+    lu: Lu<usize, f64>,
+    anchor: usize,
+    /// The normalised stationary masses `π`.
+    stationary: Vec<f64>,
+    jumps: Vec<Jump>,
+    out_rate: Vec<f64>,
+}
+
+impl FactorisedGenerator {
+    /// Number of cells.
+    pub fn cells(&self) -> usize {
+        self.out_rate.len()
+    }
+
+    /// The stationary masses `π` (summing to 1).
+    pub fn stationary(&self) -> &[f64] {
+        &self.stationary
+    }
+
+    /// `Qᵀ x`: the rate of change of the masses `x` under the discretised Fokker–Planck
+    /// equation, per time unit.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut y: Vec<f64> = x
+            .iter()
+            .zip(&self.out_rate)
+            .map(|(xi, out)| -out * xi)
+            .collect();
+        for jump in &self.jumps {
+            y[jump.target] += jump.rate * x[jump.source];
+        }
+        y
+    }
+
+    /// The zero-mass solution `v` of `Qᵀ v = w` (see the type's documentation); `w` is first
+    /// projected onto zero total mass (`w ← w − mean(w)`).
+    pub fn solve_zero_mass(&self, w: &[f64]) -> Vec<f64> {
+        let n = self.cells();
+        let mean = w.iter().sum::<f64>() / n as f64;
+        let rhs = Col::<f64>::from_fn(n, |i| if i == self.anchor { 0.0 } else { w[i] - mean });
+        let x = self.lu.solve(&rhs);
+        let mass: f64 = (0..n).map(|i| x[i]).sum();
+        (0..n).map(|i| x[i] - mass * self.stationary[i]).collect()
+    }
 }
 
 /// Whether an unnormalised solution is finite and far from overflow.
@@ -468,9 +569,16 @@ fn well_scaled(solution: &[f64]) -> bool {
     solution.iter().all(|m| m.is_finite() && m.abs() < 1e200)
 }
 
+/// An unnormalised solution of the anchored system and its factorisation.
+struct Anchored {
+    solution: Vec<f64>,
+    lu: Lu<usize, f64>,
+    anchor: usize,
+}
+
 /// The stationary equations `Qᵀ π = 0` with the equation of cell `anchor` replaced by
 /// `π_anchor = 1` (scaled like the other rows), solved by sparse LU; unnormalised.
-fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Vec<f64>, FpError> {
+fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Anchored, FpError> {
     let n = out_rate.len();
     let scale = if out_rate[anchor] > 0.0 && out_rate[anchor].is_finite() {
         out_rate[anchor]
@@ -497,7 +605,11 @@ fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Vec
         .map_err(|e| FpError::Solver(format!("LU factorisation: {e:?}")))?;
     let rhs = Col::<f64>::from_fn(n, |i| if i == anchor { scale } else { 0.0 });
     let solution = lu.solve(&rhs);
-    Ok((0..n).map(|i| solution[i]).collect())
+    Ok(Anchored {
+        solution: (0..n).map(|i| solution[i]).collect(),
+        lu,
+        anchor,
+    })
 }
 
 /// Drift and diffusion at one cell centre, turned into the Selling stencil and `b̃`.
@@ -690,9 +802,13 @@ mod tests {
         for j in &jumps {
             out_rate[j.source] += j.rate;
         }
-        let first = solve_anchored(&jumps, &out_rate, 2).expect("solves");
+        let first = solve_anchored(&jumps, &out_rate, 2)
+            .expect("solves")
+            .solution;
         assert!(!well_scaled(&first));
-        let second = solve_anchored(&jumps, &out_rate, 0).expect("solves");
+        let second = solve_anchored(&jumps, &out_rate, 0)
+            .expect("solves")
+            .solution;
         assert!(well_scaled(&second));
         assert!((second[0] - 1.0).abs() < 1e-12 && (second[1] / 1e-250 - 1.0).abs() < 1e-12);
     }
