@@ -12,6 +12,7 @@
 //! - [`lyapunov`]: continuous and discrete Lyapunov equations in the eigenbasis.
 //! - [`relaxation`]: relaxation times from the spectral gap of the Fokker–Planck operator and
 //!   from the linearised map (section 9).
+//! - [`start`]: where walkers start: a point, or a sample of the predicted stationary density.
 //! - [`exact`]: exact stationary moments of SGLD, SGWORLD and ULA on quadratic landscapes
 //!   (section 5), no expansion in `η`.
 //! - [`wor`]: the effective landscape `L_eff`, its minimum `w_eff`, and the per-epoch
@@ -26,6 +27,7 @@ pub mod force;
 pub mod linear;
 pub mod lyapunov;
 pub mod relaxation;
+pub mod start;
 pub mod wor;
 
 pub use linear::{
