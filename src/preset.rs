@@ -219,7 +219,9 @@ impl Default for ViewSpec {
 /// A preset turned into objects: the landscape and the validated dynamics.
 #[derive(Clone)]
 pub struct Experiment {
+    /// The loss landscape.
     pub landscape: Arc<dyn Landscape>,
+    /// The validated update rule.
     pub dynamics: Dynamics,
     /// The start point (length `d`): where a point start puts the walkers, and where
     /// Newton's method looks for the minimum.

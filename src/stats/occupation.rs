@@ -39,7 +39,10 @@ pub enum OccupationError {
     NoMinima,
     /// The loss is not finite at a cell centre.
     #[error("the loss is not finite at w = ({}, {})", at[0], at[1])]
-    NonFiniteLoss { at: [f64; 2] },
+    NonFiniteLoss {
+        /// The cell centre.
+        at: [f64; 2],
+    },
 }
 
 /// The basins of attraction of steepest descent on a grid (see the module documentation).

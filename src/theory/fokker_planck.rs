@@ -63,6 +63,8 @@ use faer::sparse::linalg::solvers::Lu;
 use faer::sparse::{SparseColMat, Triplet};
 use rayon::prelude::*;
 
+use super::relaxation::FactorisedGenerator;
+
 /// Largest number of cells per axis a grid may have.
 pub const MAX_CELLS_PER_AXIS: usize = 1024;
 
@@ -77,37 +79,64 @@ const NEGATIVE_TOLERANCE: f64 = 1e-10;
 /// What can go wrong when setting up or solving the stationary problem.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FpError {
+    /// Too few or too many cells.
     #[error(
         "fp.grid: the grid needs between 1 and {MAX_CELLS_PER_AXIS} cells per axis, got {nx} × {ny}"
     )]
-    GridSize { nx: usize, ny: usize },
+    GridSize {
+        /// Cells along `w1`.
+        nx: usize,
+        /// Cells along `w2`.
+        ny: usize,
+    },
+    /// Bounds not finite or not increasing.
     #[error(
         "fp.bounds: need [w1_min, w1_max, w2_min, w2_max], finite, with min < max, got {bounds:?}"
     )]
-    Bounds { bounds: [f64; 4] },
+    Bounds {
+        /// The bounds given.
+        bounds: [f64; 4],
+    },
+    /// The drift is not finite at a cell centre.
     #[error("the drift is not finite at w = ({}, {}): A = {drift:?}", at[0], at[1])]
-    NonFiniteDrift { at: [f64; 2], drift: [f64; 2] },
+    NonFiniteDrift {
+        /// The cell centre.
+        at: [f64; 2],
+        /// The drift there.
+        drift: [f64; 2],
+    },
+    /// The diffusion matrix is not finite at a cell centre.
     #[error("the diffusion matrix is not finite at w = ({}, {}): D = {diffusion:?}", at[0], at[1])]
     NonFiniteDiffusion {
+        /// The cell centre.
         at: [f64; 2],
+        /// The diffusion matrix there.
         diffusion: [[f64; 2]; 2],
     },
+    /// The diffusion matrix is singular or indefinite at a cell centre.
     #[error(
         "the diffusion matrix is singular or not positive definite at w = ({}, {}): D = {diffusion:?}; \
          the Fokker–Planck solve needs noise in every direction (a positive temperature helps)",
         at[0], at[1]
     )]
     SingularDiffusion {
+        /// The cell centre.
         at: [f64; 2],
+        /// The diffusion matrix there.
         diffusion: [[f64; 2]; 2],
     },
+    /// Selling's reduction did not terminate: the diffusion is too anisotropic.
     #[error("the diffusion matrix at w = ({}, {}) is too anisotropic for the grid: D = {diffusion:?}", at[0], at[1])]
     Anisotropy {
+        /// The cell centre.
         at: [f64; 2],
+        /// The diffusion matrix there.
         diffusion: [[f64; 2]; 2],
     },
+    /// The sparse LU failed.
     #[error("the sparse solve failed: {0}")]
     Solver(String),
+    /// The solution is not finite.
     #[error("the stationary density is not finite: the problem is singular on this grid")]
     NonFiniteSolution,
 }
@@ -116,7 +145,9 @@ pub enum FpError {
 /// Cells are numbered row-major, `iy * nx + ix`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Grid2d {
+    /// Cells along `w1`.
     pub nx: usize,
+    /// Cells along `w2`.
     pub ny: usize,
     /// `[x_min, x_max, y_min, y_max]`.
     pub bounds: [f64; 4],
@@ -225,6 +256,7 @@ impl Grid2d {
 /// The stationary state on a grid.
 #[derive(Clone, Debug)]
 pub struct FpSolution {
+    /// The grid.
     pub grid: Grid2d,
     /// Probability mass per cell, row-major `iy * nx + ix`, summing to 1.
     pub density: Vec<f64>,
@@ -336,10 +368,10 @@ struct CellData {
 
 /// One jump of the chain: from `source` to `target` at `rate`, displacement `[Δx, Δy]`.
 #[derive(Clone, Copy)]
-struct Jump {
-    source: usize,
-    target: usize,
-    rate: f64,
+pub(crate) struct Jump {
+    pub(crate) source: usize,
+    pub(crate) target: usize,
+    pub(crate) rate: f64,
     displacement: [f64; 2],
 }
 
@@ -355,9 +387,9 @@ pub fn solve_stationary(
     solve_stationary_factorised(grid, drift, diffusion).map(|(solution, _)| solution)
 }
 
-/// [`solve_stationary`], also returning the factorised operator of the solve, for the spectral
-/// gap of [`crate::theory::relaxation`] (docs/theory.md section 9) at the price of a few more
-/// triangular solves and no second factorisation.
+/// [`solve_stationary`], also returning the factorised operator of the solve
+/// ([`FactorisedGenerator`]) for the spectral gap of [`crate::theory::relaxation`]
+/// (docs/theory.md section 9): a few more triangular solves, no second factorisation.
 pub fn solve_stationary_factorised(
     grid: &Grid2d,
     drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
@@ -424,13 +456,13 @@ pub fn solve_stationary_factorised(
         }
     }
 
-    let generator = FactorisedGenerator {
-        lu: anchored.lu,
-        anchor: anchored.anchor,
-        stationary: density.clone(),
+    let generator = FactorisedGenerator::new(
+        anchored.lu,
+        anchored.anchor,
+        density.clone(),
         jumps,
         out_rate,
-    };
+    );
     let solution = FpSolution {
         grid: *grid,
         density,
@@ -505,63 +537,6 @@ fn assemble(
         jumps,
         stencil_reach,
     })
-}
-
-/// The discretised Fokker–Planck operator `Qᵀ` of a solve (`∂_t p = Qᵀ p` on the cells), with
-/// the sparse LU of its anchored form kept, so that systems in `Qᵀ` restricted to
-/// perturbations of zero total mass cost one pair of triangular solves each
-/// (docs/theory.md section 9).
-///
-/// Why this deflates the zero eigenvalue: the columns of `Qᵀ` sum to zero, so the perturbations
-/// `u` with `Σ u = 0` form an invariant subspace that holds every eigenvector except the
-/// stationary `π` (which has mass 1). On that subspace `Qᵀ` is invertible. The anchored matrix
-/// `M` (the rows of `Qᵀ`, except row `a`, replaced by `x_a = 0`) solves it: for `Σ w = 0`,
-/// `M x = (w with w_a ← 0)` gives `(Qᵀ x)_i = w_i` for `i ≠ a`, and row `a` follows because
-/// the columns sum to zero; `v = x − (Σ x) π` is then the zero-mass solution of `Qᵀ v = w`.
-pub struct FactorisedGenerator {
-    lu: Lu<usize, f64>,
-    anchor: usize,
-    /// The normalised stationary masses `π`.
-    stationary: Vec<f64>,
-    jumps: Vec<Jump>,
-    out_rate: Vec<f64>,
-}
-
-impl FactorisedGenerator {
-    /// Number of cells.
-    pub fn cells(&self) -> usize {
-        self.out_rate.len()
-    }
-
-    /// The stationary masses `π` (summing to 1).
-    pub fn stationary(&self) -> &[f64] {
-        &self.stationary
-    }
-
-    /// `Qᵀ x`: the rate of change of the masses `x` under the discretised Fokker–Planck
-    /// equation, per time unit.
-    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
-        let mut y: Vec<f64> = x
-            .iter()
-            .zip(&self.out_rate)
-            .map(|(xi, out)| -out * xi)
-            .collect();
-        for jump in &self.jumps {
-            y[jump.target] += jump.rate * x[jump.source];
-        }
-        y
-    }
-
-    /// The zero-mass solution `v` of `Qᵀ v = w` (see the type's documentation); `w` is first
-    /// projected onto zero total mass (`w ← w − mean(w)`).
-    pub fn solve_zero_mass(&self, w: &[f64]) -> Vec<f64> {
-        let n = self.cells();
-        let mean = w.iter().sum::<f64>() / n as f64;
-        let rhs = Col::<f64>::from_fn(n, |i| if i == self.anchor { 0.0 } else { w[i] - mean });
-        let x = self.lu.solve(&rhs);
-        let mass: f64 = (0..n).map(|i| x[i]).sum();
-        (0..n).map(|i| x[i] - mass * self.stationary[i]).collect()
-    }
 }
 
 /// Whether an unnormalised solution is finite and far from overflow.

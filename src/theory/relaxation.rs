@@ -43,11 +43,14 @@
 
 use std::time::Instant;
 
+use faer::Col;
+use faer::prelude::Solve;
+use faer::sparse::linalg::solvers::Lu;
 use nalgebra::{Complex, DMatrix, DVector};
 use serde::Serialize;
 
 use super::TheoryError;
-use super::fokker_planck::{FactorisedGenerator, FpSolution, solve_stationary_factorised};
+use super::fokker_planck::{FpSolution, Jump, solve_stationary_factorised};
 use super::linear::{LinearTheory, drift_and_diffusion, fokker_planck_grid, wor_epoch_map};
 use super::lyapunov::symmetric_eigen;
 use crate::dynamics::{Replacement, TimeUnit};
@@ -64,19 +67,112 @@ const MAX_RESTARTS: usize = 20;
 pub enum RelaxationError {
     /// The operator has too few cells for the number of modes asked for.
     #[error("the Fokker–Planck grid has {cells} cells, too few for {modes} relaxation modes")]
-    TooFewCells { cells: usize, modes: usize },
+    TooFewCells {
+        /// Cells of the grid.
+        cells: usize,
+        /// Modes asked for.
+        modes: usize,
+    },
     /// Arnoldi's method did not converge.
     #[error(
         "the slowest relaxation mode did not converge after {restarts} restarts \
          (relative residual {residual:.1e})"
     )]
-    NotConverged { restarts: usize, residual: f64 },
+    NotConverged {
+        /// Restarts made.
+        restarts: usize,
+        /// The worst relative residual of the last cycle.
+        residual: f64,
+    },
     /// The eigenvalue found does not decay (round-off on a singular problem).
     #[error("the slowest relaxation mode does not decay (eigenvalue {re:.3e} + {im:.3e} i)")]
-    NotDecaying { re: f64, im: f64 },
+    NotDecaying {
+        /// Real part of the eigenvalue.
+        re: f64,
+        /// Imaginary part.
+        im: f64,
+    },
     /// The linearised map does not contract (the theory should have refused it first).
     #[error("the linearised map does not contract: its largest |eigenvalue| is {radius:.6}")]
-    NotContracting { radius: f64 },
+    NotContracting {
+        /// The spectral radius `ρ(P)`.
+        radius: f64,
+    },
+}
+
+/// The discretised Fokker–Planck operator `Qᵀ` of a solve (`∂_t p = Qᵀ p` on the cells), with
+/// the sparse LU of its anchored form kept, so that systems in `Qᵀ` restricted to
+/// perturbations of zero total mass cost one pair of triangular solves each
+/// (docs/theory.md section 9).
+///
+/// Why this deflates the zero eigenvalue: the columns of `Qᵀ` sum to zero, so the perturbations
+/// `u` with `Σ u = 0` form an invariant subspace that holds every eigenvector except the
+/// stationary `π` (which has mass 1). On that subspace `Qᵀ` is invertible. The anchored matrix
+/// `M` (the rows of `Qᵀ`, except row `a`, replaced by `x_a = 0`) solves it: for `Σ w = 0`,
+/// `M x = (w with w_a ← 0)` gives `(Qᵀ x)_i = w_i` for `i ≠ a`, and row `a` follows because
+/// the columns sum to zero; `v = x − (Σ x) π` is then the zero-mass solution of `Qᵀ v = w`.
+pub struct FactorisedGenerator {
+    lu: Lu<usize, f64>,
+    anchor: usize,
+    /// The normalised stationary masses `π`.
+    stationary: Vec<f64>,
+    jumps: Vec<Jump>,
+    out_rate: Vec<f64>,
+}
+
+impl FactorisedGenerator {
+    /// The operator of a solve: the LU of the matrix anchored at `anchor`, the normalised
+    /// stationary masses, the jumps and each cell's total outgoing rate.
+    pub(crate) fn new(
+        lu: Lu<usize, f64>,
+        anchor: usize,
+        stationary: Vec<f64>,
+        jumps: Vec<Jump>,
+        out_rate: Vec<f64>,
+    ) -> Self {
+        Self {
+            lu,
+            anchor,
+            stationary,
+            jumps,
+            out_rate,
+        }
+    }
+
+    /// Number of cells.
+    pub fn cells(&self) -> usize {
+        self.out_rate.len()
+    }
+
+    /// The stationary masses `π` (summing to 1).
+    pub fn stationary(&self) -> &[f64] {
+        &self.stationary
+    }
+
+    /// `Qᵀ x`: the rate of change of the masses `x` under the discretised Fokker–Planck
+    /// equation, per time unit.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut y: Vec<f64> = x
+            .iter()
+            .zip(&self.out_rate)
+            .map(|(xi, out)| -out * xi)
+            .collect();
+        for jump in &self.jumps {
+            y[jump.target] += jump.rate * x[jump.source];
+        }
+        y
+    }
+
+    /// The zero-mass solution `v` of `Qᵀ v = w` (see the type's documentation); `w` is first
+    /// projected onto zero total mass (`w ← w − mean(w)`).
+    pub fn solve_zero_mass(&self, w: &[f64]) -> Vec<f64> {
+        let n = self.cells();
+        let mean = w.iter().sum::<f64>() / n as f64;
+        let rhs = Col::<f64>::from_fn(n, |i| if i == self.anchor { 0.0 } else { w[i] - mean });
+        let x = self.lu.solve(&rhs);
+        let mass: f64 = (0..n).map(|i| x[i]).sum();
+        (0..n).map(|i| x[i] - mass * self.stationary[i]).collect()
+    }
 }
 
 /// A relaxation mode of the discretised Fokker–Planck operator.

@@ -54,7 +54,12 @@ pub enum SamplingError {
     Covariance,
     /// The prediction's dimension is not the landscape's.
     #[error("the prediction is {prediction}-dimensional and the landscape {landscape}-dimensional")]
-    Dimension { prediction: usize, landscape: usize },
+    Dimension {
+        /// Dimension of the prediction.
+        prediction: usize,
+        /// Dimension of the landscape.
+        landscape: usize,
+    },
 }
 
 /// The prediction a stationary start samples.
