@@ -1,7 +1,7 @@
 //! Is a run stationary? Runs a preset from its point start and from `start = "stationary"`,
 //! and prints the verdict, the relaxation times recorded, the occupations and the total
-//! variation against the Fokker–Planck density with its sampling floor (docs/theory.md
-//! section 9). Also a recipe for wiring the relaxation API into a run report.
+//! variation against the Fokker–Planck density with its sampling floor (docs/theory.md §9).
+//! Also a recipe for wiring the relaxation API into a run report.
 //!
 //! ```text
 //! cargo run --release --example stationarity -- double-well

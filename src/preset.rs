@@ -103,7 +103,7 @@ pub struct DynamicsSpec {
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// Where the walkers start: a point `[w1, w2, …]`, or `"stationary"` for a sample of the
-    /// predicted stationary density (docs/theory.md section 9); default: the landscape's own
+    /// predicted stationary density (docs/theory.md §9.6); default: the landscape's own
     /// start point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<StartSpec>,

@@ -1,4 +1,4 @@
-//! Relaxation times and stationarity (docs/theory.md section 9) against closed forms and
+//! Relaxation times and stationarity (docs/theory.md §9) against closed forms and
 //! simulation: the Ornstein–Uhlenbeck spectrum, the decay of the mean, the hopping rates of
 //! double wells, and the verdict on runs started at a point or from the prediction.
 
@@ -212,7 +212,7 @@ fn count_hops(experiment: &Experiment, walkers: usize, units: u64, cores: [f64; 
 /// The slowest Fokker–Planck rate of the `double-well` preset (SGD, η = 0.03, B = 10) against
 /// hops counted between the two minima in 256 walkers × 60 000 steps.
 ///
-/// In a two-state picture the slowest rate is `k_12 + k_21` (docs/theory.md section 9). The
+/// In a two-state picture the slowest rate is `k_12 + k_21` (docs/theory.md §9.2). The
 /// simulation counts about 2 300 hops each way, so each rate carries a Poisson error of 2%,
 /// and their sum 1.5%. The 20% band covers what the comparison does not resolve: the
 /// Fokker–Planck equation is the second-order expansion of SGD in `η`, and the rate depends
@@ -338,7 +338,7 @@ fn minima(landscape: &dyn Landscape) -> Vec<[f64; 2]> {
 
 /// SGLD in the asymmetric well (tilt 0.05, T = 0.07: barriers of about 2.9 and 4.3 T). The
 /// two-state picture gives the slowest rate `k_12 + k_21` and the occupation of the deep left
-/// well `k_RL/(k_LR + k_RL)` (docs/theory.md section 9). 256 walkers × 100 000 steps count
+/// well `k_RL/(k_LR + k_RL)` (docs/theory.md §9.2). 256 walkers × 100 000 steps count
 /// about 3 000 hops each way: Poisson errors of 1.8% per rate. The Fokker–Planck equation is
 /// exact here up to the `O(η h)` bias of the discrete Langevin step (`η h ≤ 0.1`), and the
 /// hops include the walk from the saddle to the minimum: we allow 20% on the rate and, on the

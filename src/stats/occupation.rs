@@ -1,5 +1,5 @@
 //! Occupation of the wells: the fraction of walkers near each minimum, simulated against
-//! predicted, with its sampling error (docs/theory.md section 9).
+//! predicted, with its sampling error (docs/theory.md §9.5).
 //!
 //! # Near a minimum: its basin of attraction
 //!

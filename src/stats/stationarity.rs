@@ -1,4 +1,4 @@
-//! Is the run stationary? Measured, not assumed (docs/theory.md section 9).
+//! Is the run stationary? Measured, not assumed (docs/theory.md §9.4–§9.6).
 //!
 //! Two checks, each reported in words:
 //!
@@ -61,7 +61,7 @@ pub struct RunLength {
     pub recorded: f64,
 }
 
-/// The verdict on a run (docs/theory.md section 9).
+/// The verdict on a run (docs/theory.md §9.4, §9.5).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stationarity {
     /// Both checks passed.

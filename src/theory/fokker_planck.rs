@@ -1,4 +1,4 @@
-//! The stationary two-dimensional Fokker–Planck equation (docs/theory.md section 3), solved on a
+//! The stationary two-dimensional Fokker–Planck equation (docs/theory.md §3 and §8.1), solved on a
 //! rectangular grid of cell-centred finite volumes.
 //!
 //! # The equation
@@ -43,7 +43,7 @@
 //!    (equilibrium) density `D p ∝ exp ∫ D⁻¹A` is reproduced to second order along every
 //!    offset, and large Péclet numbers upwind automatically instead of oscillating.
 //!    `D(l)` sits at the source cell (`λ_k(l)`), which is the Itô form `∂_a ∂_b (D_ab p)` of
-//!    docs/theory.md section 3.
+//!    docs/theory.md §3.
 //! 3. **No flux**: jumps whose target lies outside the grid are dropped, so probability never
 //!    leaves the box.
 //! 4. **Normalisation**: the equations `Qᵀ π = 0` are linearly dependent (they sum to zero);
@@ -53,7 +53,7 @@
 //! The current at a cell centre is assembled from the net probability flow of every jump
 //! touching it: a flow `φ` over the displacement `Δw` contributes `½ φ Δw / (h_x h_y)` to
 //! each of its two end cells. This is exactly how [`crate::stats::grid::GridHistogram`] bins
-//! simulated displacements at their midpoints (docs/theory.md section 7), and for jumps between
+//! simulated displacements at their midpoints (docs/theory.md §7.3), and for jumps between
 //! neighbours it is the average of the two face fluxes of the cell.
 
 use std::time::Instant;
@@ -376,7 +376,7 @@ pub(crate) struct Jump {
 }
 
 /// Solve the stationary Fokker–Planck equation `0 = −∇·J`, `J_a = A_a p − Σ_b ∂_b (D_ab p)`
-/// (docs/theory.md sections 3 and 8) on `grid` with no-flux boundaries. See the module documentation for
+/// (docs/theory.md §3 and §8.1) on `grid` with no-flux boundaries. See the module documentation for
 /// the scheme. `diffusion` is symmetrised (`D_xy ← ½(D_xy + D_yx)`) and must be positive
 /// definite everywhere on the grid.
 pub fn solve_stationary(
@@ -389,7 +389,7 @@ pub fn solve_stationary(
 
 /// [`solve_stationary`], also returning the factorised operator of the solve
 /// ([`FactorisedGenerator`]) for the spectral gap of [`crate::theory::relaxation`]
-/// (docs/theory.md section 9): a few more triangular solves, no second factorisation.
+/// (docs/theory.md §9.1): a few more triangular solves, no second factorisation.
 pub fn solve_stationary_factorised(
     grid: &Grid2d,
     drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),

@@ -11,7 +11,7 @@
 //!   epoch without).
 //! - [`lyapunov`]: continuous and discrete Lyapunov equations in the eigenbasis.
 //! - [`relaxation`]: relaxation times from the spectral gap of the Fokker–Planck operator and
-//!   from the linearised map (section 9).
+//!   from the linearised map (§9).
 //! - [`start`]: where walkers start: a point, or a sample of the predicted stationary density.
 //! - [`exact`]: exact stationary moments of SGLD, SGWORLD and ULA on quadratic landscapes
 //!   (section 5), no expansion in `η`.

@@ -1,5 +1,5 @@
 //! How long the stationary state takes to establish itself: relaxation times from the
-//! Fokker–Planck operator and from the linearised theory (docs/theory.md section 9).
+//! Fokker–Planck operator and from the linearised theory (docs/theory.md §9.1–§9.3).
 //!
 //! # From the 2-D Fokker–Planck solution
 //!
@@ -103,7 +103,7 @@ pub enum RelaxationError {
 /// The discretised Fokker–Planck operator `Qᵀ` of a solve (`∂_t p = Qᵀ p` on the cells), with
 /// the sparse LU of its anchored form kept, so that systems in `Qᵀ` restricted to
 /// perturbations of zero total mass cost one pair of triangular solves each
-/// (docs/theory.md section 9).
+/// (docs/theory.md §9.1).
 ///
 /// Why this deflates the zero eigenvalue: the columns of `Qᵀ` sum to zero, so the perturbations
 /// `u` with `Σ u = 0` form an invariant subspace that holds every eigenvector except the
@@ -191,7 +191,7 @@ impl Mode {
     }
 }
 
-/// The slowest relaxation of a Fokker–Planck solution (docs/theory.md section 9).
+/// The slowest relaxation of a Fokker–Planck solution (docs/theory.md §9.1).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct FpRelaxation {
     /// The slowest nonzero eigenvalue `λ_1 = [Re, Im]`, per time unit.
@@ -293,7 +293,7 @@ pub fn fokker_planck_with_relaxation(
     Ok((solution, relaxation))
 }
 
-/// The relaxation of the linearised theory (docs/theory.md section 9).
+/// The relaxation of the linearised theory (docs/theory.md §9.3).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct LinearRelaxation {
     /// `−ln ρ(P)`, the slowest decay rate of the mean under the linearised map, per time unit.

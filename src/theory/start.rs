@@ -1,4 +1,4 @@
-//! Where the walkers start (docs/theory.md section 9): at one point, or as a sample of the
+//! Where the walkers start (docs/theory.md §9.6): at one point, or as a sample of the
 //! predicted stationary density, so that a comparison with the prediction is meaningful from
 //! the first step instead of after several relaxation times.
 //!
