@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::figure::{Figure, Heatmap, LineSeries, Marker, Panel, PointSet, palette};
+use super::figure::{Figure, Heatmap, LineSeries, Marker, Panel, PointSet, Rgb, palette};
 use super::{ExportError, write_file};
 use crate::map::quantity::MapQuantity;
 use crate::map::{HyperMap, MODES, MapCell};
@@ -15,6 +15,14 @@ use crate::map::{HyperMap, MODES, MapCell};
 /// Widest span of the colour scale in decades: smaller values share the bottom colour (an
 /// equilibrium's rate of 10⁻³⁰ would otherwise flatten the rest).
 pub const COLOUR_DECADES: f64 = 8.0;
+
+/// Fill of the cells where the dynamics diverge.
+pub const UNSTABLE_GREY: Rgb = [110, 110, 110];
+/// Fill of the stable cells where the linear theory has no prediction.
+pub const NO_PREDICTION_GREY: Rgb = [205, 205, 205];
+/// Horizontal lines across the map's height that fill a greyed cell: strokes are 3 px per
+/// 1000 px of figure height and the map about 660 px of it, so 400 lines overlap at any size.
+const FILL_LINES: f64 = 400.0;
 
 /// A simulated covariance within this relative error counts as "theory holds".
 pub const HOLDS_BELOW: f64 = 0.1;
@@ -85,20 +93,18 @@ fn shared_range(map: &HyperMap, quantity: MapQuantity) -> Option<[f64; 2]> {
     })
 }
 
-/// A polyline that zigzags up and down across `[x0, x1] × [y0, y1]` every `pitch`: drawn with
-/// a stroke wider than the pitch it fills the rectangle, with a narrower one it hatches it.
-fn zigzag(x0: f64, x1: f64, y0: f64, y1: f64, pitch: f64) -> Vec<[f64; 2]> {
-    let mut points = Vec::new();
-    let mut x = x0;
-    let mut up = true;
-    while x <= x1 {
-        let (from, to) = if up { (y0, y1) } else { (y1, y0) };
-        points.push([x, from]);
-        points.push([x, to]);
-        up = !up;
-        x += pitch;
-    }
-    points
+/// Horizontal lines `pitch` apart across `[x0, x1] × [y0, y1]`, each its own series: drawn
+/// with a stroke wider than the pitch they fill the rectangle. (Separate straight strokes:
+/// the bitmap backend fills one self-overlapping thick polyline with gaps, and draws thick
+/// diagonal strokes with anti-aliased seams.)
+fn fill_lines(x0: f64, x1: f64, y0: f64, y1: f64, pitch: f64) -> Vec<[[f64; 2]; 2]> {
+    let count = ((y1 - y0) / pitch).ceil().max(1.0) as usize;
+    (0..=count)
+        .map(|k| {
+            let y = (y0 + k as f64 * pitch).min(y1);
+            [[x0, y], [x1, y]]
+        })
+        .collect()
 }
 
 /// The figure of `map` coloured by `quantity`; `title` and `caption` head it (the preset's
@@ -118,21 +124,25 @@ pub fn map_figure(map: &HyperMap, quantity: MapQuantity, title: &str) -> Figure 
         .map(|&mode| mode_panel(map, mode, quantity, range, &x_edges, &y_edges, bounds))
         .collect();
     let simulated = map.cells.iter().any(|c| c.sim_cov_rel_error.is_some());
+    let batches: Vec<String> = map.batches.iter().map(|b| b.to_string()).collect();
     let mut caption = format!(
-        "Colour: log₁₀ of the {} (one scale for both panels{}). Grey: the linearised mean or \
-         covariance map has spectral radius ≥ 1 (the walkers diverge); white line: the \
-         boundary η_max(B). Hatched: stable, but the linear theory has no prediction.",
+        "Colour: log₁₀ of the {} (one scale for both panels{}). Rows: B = {}. Dark grey: \
+         the linearised mean or covariance map has spectral radius ≥ 1 (the walkers \
+         diverge), right of the white line η_max(B). Light grey: stable, but the linear \
+         theory has no prediction.",
         quantity.label(),
         if matches!(quantity, MapQuantity::EpRatePerPass) {
             "; per pass over the N examples, so the modes compare"
         } else {
             ""
-        }
+        },
+        batches.join(", ")
     );
     if simulated {
         caption.push_str(&format!(
-            " Markers: simulated covariance within {:.0}% of the prediction (theory holds), \
-             within {:.0}%, or further off (theory breaks).",
+            " Markers on the simulated cells: green dot, the simulated covariance is within \
+             {:.0}% of the prediction (the theory holds); orange dot, within {:.0}%; red \
+             cross, further off (the theory breaks).",
             100.0 * HOLDS_BELOW,
             100.0 * BREAKS_ABOVE
         ));
@@ -210,10 +220,8 @@ fn overlay_lines(
     y_edges: &[f64],
 ) -> Vec<LineSeries> {
     let ne = map.etas.len();
-    let span = x_edges[x_edges.len() - 1] - x_edges[0];
+    let pitch = (y_edges[y_edges.len() - 1] - y_edges[0]) / FILL_LINES;
     let mut lines = Vec::new();
-    let mut grey_labelled = false;
-    let mut hatch_labelled = false;
     for (b, row) in cells.chunks(ne).enumerate() {
         let (y0, y1) = (y_edges[b], y_edges[b + 1]);
         let mut e = 0;
@@ -224,26 +232,22 @@ fn overlay_lines(
                 e += 1;
             }
             let (x0, x1) = (x_edges[start], x_edges[e]);
-            let (pitch, color, label) = match kind {
-                CellKind::Unstable => (span / 700.0, palette::GREY, &mut grey_labelled),
-                CellKind::NoPrediction => (span / 60.0, palette::WHITE, &mut hatch_labelled),
+            let color = match kind {
+                CellKind::Unstable => UNSTABLE_GREY,
+                CellKind::NoPrediction => NO_PREDICTION_GREY,
                 CellKind::Predicted => continue,
             };
-            lines.push(LineSeries {
-                points: zigzag(x0, x1, y0, y1, pitch),
-                color,
-                dashed: false,
-                markers: false,
-                label: if *label {
-                    String::new()
-                } else {
-                    *label = true;
-                    match kind {
-                        CellKind::Unstable => "unstable (spectral radius ≥ 1)".into(),
-                        _ => "no linear prediction".into(),
-                    }
-                },
-            });
+            lines.extend(
+                fill_lines(x0, x1, y0, y1, pitch)
+                    .into_iter()
+                    .map(|segment| LineSeries {
+                        points: segment.to_vec(),
+                        color,
+                        dashed: false,
+                        markers: false,
+                        label: String::new(),
+                    }),
+            );
         }
     }
     let mut boundary = Vec::new();
@@ -260,7 +264,7 @@ fn overlay_lines(
             color: palette::WHITE,
             dashed: false,
             markers: false,
-            label: "η_max(B)".into(),
+            label: String::new(),
         });
     }
     lines
@@ -284,32 +288,20 @@ fn cell_kind(cell: &MapCell) -> CellKind {
 /// Markers on the simulated cells, in three classes of relative covariance error.
 fn validity_markers(map: &HyperMap, cells: &[MapCell]) -> Vec<PointSet> {
     let ne = map.etas.len();
+    // No legend: it would hide the top right of the map; the caption explains the markers.
     let classes = [
-        (
-            0.0,
-            HOLDS_BELOW,
-            palette::GREEN,
-            Marker::Dot,
-            format!("sim. error < {:.0}%", 100.0 * HOLDS_BELOW),
-        ),
-        (
-            HOLDS_BELOW,
-            BREAKS_ABOVE,
-            palette::ORANGE,
-            Marker::Dot,
-            format!("{:.0}–{:.0}%", 100.0 * HOLDS_BELOW, 100.0 * BREAKS_ABOVE),
-        ),
+        (0.0, HOLDS_BELOW, palette::GREEN, Marker::Dot),
+        (HOLDS_BELOW, BREAKS_ABOVE, palette::ORANGE, Marker::Dot),
         (
             BREAKS_ABOVE,
             f64::INFINITY,
             palette::VERMILION,
             Marker::Cross,
-            format!("> {:.0}%", 100.0 * BREAKS_ABOVE),
         ),
     ];
     classes
         .into_iter()
-        .filter_map(|(low, high, color, marker, label)| {
+        .filter_map(|(low, high, color, marker)| {
             let points: Vec<[f64; 2]> = cells
                 .iter()
                 .enumerate()
@@ -325,7 +317,7 @@ fn validity_markers(map: &HyperMap, cells: &[MapCell]) -> Vec<PointSet> {
                 opacity: 1.0,
                 size: 9.0,
                 marker,
-                label,
+                label: String::new(),
             })
         })
         .collect()
@@ -367,11 +359,10 @@ mod tests {
     }
 
     #[test]
-    fn zigzag_covers_the_rectangle() {
-        let points = zigzag(0.0, 1.0, 2.0, 3.0, 0.25);
-        assert_eq!(points.len(), 10);
-        assert_eq!(points[0], [0.0, 2.0]);
-        assert_eq!(points[1], [0.0, 3.0]);
-        assert_eq!(points[3], [0.25, 2.0]);
+    fn fill_lines_cover_the_rectangle() {
+        let lines = fill_lines(0.0, 1.0, 2.0, 3.0, 0.25);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0], [[0.0, 2.0], [1.0, 2.0]]);
+        assert_eq!(lines[4], [[0.0, 3.0], [1.0, 3.0]]);
     }
 }

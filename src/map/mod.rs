@@ -12,6 +12,7 @@
 //!   the boundary `η_max(B)`.
 //! - [`simulate`]: the validity overlay, a cancellable job with progress that simulates a
 //!   coarse subgrid and measures each cell's covariance against the prediction.
+//! - [`job`]: both as a [`crate::jobs::Task`] for the app's background jobs.
 //! - [`axes`]: the learning rates and batch sizes, their defaults and `LO:HI:COUNT` parsing.
 //! - [`table`]: the map as CSV.
 //!
@@ -30,6 +31,7 @@
 pub mod axes;
 pub mod cell;
 mod exact_wor;
+pub mod job;
 pub mod quantity;
 pub mod simulate;
 pub mod stability;

@@ -27,8 +27,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{HyperMap, MODES, MapError};
-use crate::dynamics::{Dynamics, Ensemble, Observer, Replacement};
+use super::{HyperMap, MODES, MapCell, MapError};
+use crate::dynamics::{Dynamics, Ensemble, Observer};
 use crate::preset::Experiment;
 use crate::stats::{MomentStats, Moments};
 
@@ -100,12 +100,15 @@ pub struct SimulationSummary {
 }
 
 /// Progress of [`simulate_map`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MapProgress {
     /// Fraction of the planned gradient evaluations done, in `[0, 1]`.
     pub fraction: f64,
     pub cells_done: usize,
     pub cells_total: usize,
+    /// The cell just simulated, with its index in [`HyperMap::cells`] (a live view applies
+    /// it to its copy of the map).
+    pub finished: Option<(usize, MapCell)>,
 }
 
 /// One planned cell: its index in the map and the run.
@@ -239,6 +242,7 @@ pub fn simulate_map(
         fraction: 0.0,
         cells_done: 0,
         cells_total: plans.len(),
+        finished: None,
     });
     for plan in &plans {
         let outcome = simulate_cell(&context, map, plan, options, cancel, &mut |spent| {
@@ -246,6 +250,7 @@ pub fn simulate_map(
                 fraction: ((done + spent) / total).min(1.0),
                 cells_done: finished,
                 cells_total: plans.len(),
+                finished: None,
             })
         });
         done += plan.gradients;
@@ -266,6 +271,12 @@ pub fn simulate_map(
                 cell.sim_cov_rel_error = Some(error);
                 cell.sim = Some(sim);
                 finished += 1;
+                progress(MapProgress {
+                    fraction: (done / total).min(1.0),
+                    cells_done: finished,
+                    cells_total: plans.len(),
+                    finished: Some((plan.index, cell.clone())),
+                });
             }
         }
     }
@@ -273,6 +284,7 @@ pub fn simulate_map(
         fraction: 1.0,
         cells_done: finished,
         cells_total: plans.len(),
+        finished: None,
     });
     let seconds = started.elapsed().as_secs_f64();
     map.seconds += seconds;
@@ -389,12 +401,6 @@ fn standard_error_norm(groups: &[Moments]) -> f64 {
         })
         .sum::<f64>()
         .sqrt()
-}
-
-/// The replacement mode of a cell index (for tests and tables).
-pub fn mode_of(map: &HyperMap, index: usize) -> Replacement {
-    let per_mode = map.batches.len() * map.etas.len();
-    MODES[(index / per_mode.max(1)).min(1)]
 }
 
 #[cfg(test)]
