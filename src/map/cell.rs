@@ -32,7 +32,9 @@ pub enum KlMethod {
 /// cells without a prediction carry `None` (JSON `null`), never NaN.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MapCell {
+    /// The learning rate `η`.
     pub eta: f64,
+    /// The batch size `B`.
     pub batch: usize,
     /// `"wr"` or `"wor"`.
     pub replacement: Replacement,
@@ -80,6 +82,7 @@ pub struct MapCell {
 /// Everything about the experiment that does not depend on `(η, B)`: the minimum, the
 /// curvature, the target `exp(−L/T)` and the stability operators.
 pub struct MapContext {
+    /// The experiment's landscape.
     pub landscape: Arc<dyn Landscape>,
     /// The preset's algorithm.
     pub algorithm: Algorithm,
@@ -87,9 +90,11 @@ pub struct MapContext {
     pub temperature: f64,
     /// The minimum `w*` of `L`.
     pub minimum: Vec<f64>,
+    /// `L(w*)`.
     pub loss_minimum: f64,
     /// `H̄(w*)`, row-major.
     pub hessian: Vec<f64>,
+    /// The stability operators of docs/theory.md section 10.2.
     pub stability: StabilityModel,
     /// Per-example quadratic forms, on quadratic landscapes.
     pub quadratic: Option<QuadraticModel>,

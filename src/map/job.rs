@@ -24,13 +24,18 @@ use super::{HyperMap, MapAxes, MapCell, MapError, SimulationOptions, simulate_ma
 pub enum MapRequest {
     /// Compute the theory map of `experiment` (default axes when `None`).
     Theory {
+        /// The experiment: landscape, algorithm and temperature.
         experiment: Experiment,
+        /// The axes; `None` for the defaults.
         axes: Option<MapAxes>,
     },
     /// Simulate the validity overlay of `map`, which was computed for `experiment`.
     Simulate {
+        /// The theory map to overlay.
         map: Box<HyperMap>,
+        /// The experiment it was computed for.
         experiment: Experiment,
+        /// Subgrid, walkers and run lengths.
         options: SimulationOptions,
     },
 }
@@ -39,7 +44,9 @@ pub enum MapRequest {
 /// `map.cells[index] = cell`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellUpdate {
+    /// Position in [`HyperMap::cells`].
     pub index: usize,
+    /// The cell with its simulation.
     pub cell: MapCell,
 }
 

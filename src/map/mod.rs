@@ -61,17 +61,29 @@ pub enum MapError {
     /// An option that cannot be used (a learning-rate or batch-size axis, a quantity);
     /// `key` names it.
     #[error("{key}: {message}")]
-    Invalid { key: &'static str, message: String },
+    Invalid {
+        /// The option, e.g. `--etas`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// No minimum of `L` to linearise about.
     #[error(transparent)]
     Theory(TheoryError),
+    /// A cell's dynamics cannot be built (e.g. a batch larger than `N`).
     #[error(transparent)]
     Dynamics(#[from] DynamicsError),
+    /// The exact moments of a quadratic landscape failed for a reason other than instability.
     #[error(transparent)]
     Exact(#[from] ExactError),
     /// The simulation job was cancelled.
     #[error("the map simulation was cancelled after {done} of {total} cells")]
-    Cancelled { done: usize, total: usize },
+    Cancelled {
+        /// Cells simulated before the flag was seen.
+        done: usize,
+        /// Cells planned.
+        total: usize,
+    },
 }
 
 impl MapError {
@@ -89,7 +101,9 @@ pub const MODES: [Replacement; 2] = [Replacement::Wr, Replacement::Wor];
 /// A value per replacement mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PerMode<T> {
+    /// With replacement.
     pub wr: T,
+    /// Without replacement.
     pub wor: T,
 }
 
@@ -97,6 +111,7 @@ pub struct PerMode<T> {
 /// see [`stability`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct BoundaryPoint {
+    /// The batch size `B`.
     pub batch: usize,
     /// `None` when even the smallest learning rate is unstable.
     pub eta_max: Option<f64>,
@@ -114,10 +129,13 @@ pub struct HyperMap {
     pub temperature: f64,
     /// Number of examples `N`.
     pub n: usize,
+    /// Learning rates, increasing.
     pub etas: Vec<f64>,
+    /// Batch sizes, increasing.
     pub batches: Vec<usize>,
     /// Seconds spent on the theory map (plus the simulation, once run).
     pub seconds: f64,
+    /// One record per `(replacement, batch, eta)`.
     pub cells: Vec<MapCell>,
     /// The algorithm of each mode.
     pub algorithms: PerMode<Algorithm>,

@@ -51,6 +51,7 @@ pub struct SimulationOptions {
     pub record_relaxations: f64,
     /// Largest number of per-example gradient evaluations one cell may spend.
     pub max_gradients_per_cell: f64,
+    /// Seed of the walkers' streams (each cell derives its own).
     pub seed: u64,
 }
 
@@ -73,9 +74,11 @@ impl Default for SimulationOptions {
 /// The simulation of one cell.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SimulatedCell {
+    /// Walkers simulated.
     pub walkers: usize,
-    /// Time units discarded, then recorded.
+    /// Time units discarded.
     pub burn_in: u64,
+    /// Time units recorded after the burn-in.
     pub units: u64,
     /// The predicted relaxation time `τ` in time units.
     pub relaxation_units: f64,
@@ -83,7 +86,9 @@ pub struct SimulatedCell {
     pub cov_rel_error_floor: f64,
     /// `|simulated mean − predicted mean| / sqrt(tr Σ)`.
     pub mean_error: f64,
+    /// Walkers that ran away.
     pub diverged_walkers: usize,
+    /// Wall-clock seconds of this cell.
     pub seconds: f64,
 }
 
@@ -94,6 +99,7 @@ pub struct SimulationSummary {
     pub cells: usize,
     /// Cells chosen but skipped (too slow for the budget, or all walkers diverged).
     pub skipped: usize,
+    /// Wall-clock seconds of the whole simulation.
     pub seconds: f64,
     /// Per-example gradient evaluations spent.
     pub gradient_evaluations: f64,
@@ -104,7 +110,9 @@ pub struct SimulationSummary {
 pub struct MapProgress {
     /// Fraction of the planned gradient evaluations done, in `[0, 1]`.
     pub fraction: f64,
+    /// Cells finished so far.
     pub cells_done: usize,
+    /// Cells planned.
     pub cells_total: usize,
     /// The cell just simulated, with its index in [`HyperMap::cells`] (a live view applies
     /// it to its copy of the map).

@@ -63,18 +63,31 @@ pub enum ExactError {
     #[error(
         "landscape `{kind}` is not quadratic: exact stationary moments need {QUADRATIC_KINDS_HINT}"
     )]
-    NotQuadratic { kind: String },
+    NotQuadratic {
+        /// The landscape's kind.
+        kind: String,
+    },
     /// Inconsistent or degenerate quadratic forms.
     #[error("quadratic landscape: {0}")]
     InvalidModel(String),
     /// A learning rate, batch size, temperature or count that cannot be used.
     #[error("{key}: {message}")]
-    InvalidArgument { key: &'static str, message: String },
+    InvalidArgument {
+        /// The argument.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The second-moment map is not contracting: the moments grow without bound.
     #[error(
         "unstable: spectral radius of the second-moment map is {spectral_radius:.6} ≥ 1 at eta = {eta}"
     )]
-    Unstable { eta: f64, spectral_radius: f64 },
+    Unstable {
+        /// The learning rate.
+        eta: f64,
+        /// Spectral radius of `E[P ⊗ P]`.
+        spectral_radius: f64,
+    },
     /// A covariance that is not positive definite (KL undefined).
     #[error("{0}")]
     NotPositiveDefinite(String),
@@ -83,7 +96,9 @@ pub enum ExactError {
 /// A Gaussian `N(mean, cov)`; `cov` row-major `d × d`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Gaussian {
+    /// The mean.
     pub mean: Vec<f64>,
+    /// The covariance, row-major.
     pub cov: Vec<f64>,
 }
 

@@ -45,6 +45,7 @@ pub use effective::EffectiveLandscape;
 /// Per-example gradients `g_i` and Hessians `h_i` at one point.
 #[derive(Clone, Debug)]
 pub struct PerExample {
+    /// Dimension `d`.
     pub dim: usize,
     /// `g_i`, example-major, `N × d`.
     pub gradients: Vec<f64>,

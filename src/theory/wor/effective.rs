@@ -22,8 +22,11 @@ use crate::theory::TheoryError;
 /// The effective landscape of one WOR schedule: learning rate `η` and `M` batches per epoch.
 #[derive(Clone, Copy)]
 pub struct EffectiveLandscape<'a> {
+    /// The landscape `L`.
     pub landscape: &'a dyn Landscape,
+    /// The learning rate `η`.
     pub eta: f64,
+    /// `M = ⌊N/B⌋`.
     pub batches_per_epoch: usize,
 }
 
