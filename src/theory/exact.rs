@@ -41,6 +41,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 mod affine;
+mod epoch_sums;
 mod equal_curvature;
 mod kl;
 
@@ -605,16 +606,17 @@ impl QuadraticModel {
                 let mut rng = walker_rng(options.seed, block);
                 let mut sampler = BatchSampler::new(n);
                 let mut sums = AffineAverages::zeros(self.dim);
+                let mut scratch = self.epoch_scratch(batch);
                 for _ in 0..per_block {
                     let permutation = sampler.permutation(&mut rng);
-                    let (p, q, noise) = self.epoch_map(permutation, batch, eta, temperature);
-                    let (p2, q2) = self.epoch_map_second_order(permutation, batch, eta);
-                    sums.add_controlled(
-                        &(&p - p2 + &control.0),
-                        &(&q - q2 + &control.1),
-                        &p,
-                        &q,
-                        &noise,
+                    self.add_permutation(
+                        permutation,
+                        batch,
+                        eta,
+                        temperature,
+                        &control,
+                        &mut scratch,
+                        &mut sums,
                     );
                 }
                 sums
