@@ -128,8 +128,8 @@ pub fn map_figure(map: &HyperMap, quantity: MapQuantity, title: &str) -> Figure 
     let mut caption = format!(
         "Colour: log₁₀ of the {} (one scale for both panels{}). Rows: B = {}. Dark grey: \
          the linearised mean or covariance map has spectral radius ≥ 1 (the walkers \
-         diverge), right of the white line η_max(B). Light grey: stable, but the linear \
-         theory has no prediction.",
+         diverge), right of the white line η_max(B). Light grey: stable, but no value of this \
+         quantity (no prediction; for the simulated error, not simulated).",
         quantity.label(),
         if matches!(quantity, MapQuantity::EpRatePerPass) {
             "; per pass over the N examples, so the modes compare"
@@ -206,7 +206,7 @@ fn mode_panel(
         }),
         ..Panel::default()
     };
-    panel.lines = overlay_lines(map, cells, x_edges, y_edges);
+    panel.lines = overlay_lines(map, cells, quantity, x_edges, y_edges);
     panel.points = validity_markers(map, cells);
     panel
 }
@@ -216,6 +216,7 @@ fn mode_panel(
 fn overlay_lines(
     map: &HyperMap,
     cells: &[MapCell],
+    quantity: MapQuantity,
     x_edges: &[f64],
     y_edges: &[f64],
 ) -> Vec<LineSeries> {
@@ -226,9 +227,9 @@ fn overlay_lines(
         let (y0, y1) = (y_edges[b], y_edges[b + 1]);
         let mut e = 0;
         while e < ne {
-            let kind = cell_kind(&row[e]);
+            let kind = cell_kind(&row[e], quantity);
             let start = e;
-            while e < ne && cell_kind(&row[e]) == kind {
+            while e < ne && cell_kind(&row[e], quantity) == kind {
                 e += 1;
             }
             let (x0, x1) = (x_edges[start], x_edges[e]);
@@ -277,8 +278,10 @@ enum CellKind {
     Unstable,
 }
 
-fn cell_kind(cell: &MapCell) -> CellKind {
-    match (cell.stable, cell.trace_cov.is_some()) {
+/// Whether the cell is unstable, or stable without a value of `quantity` (no prediction, or
+/// for the simulated error: not simulated), or coloured.
+fn cell_kind(cell: &MapCell, quantity: MapQuantity) -> CellKind {
+    match (cell.stable, quantity.value(cell).is_some()) {
         (false, _) => CellKind::Unstable,
         (true, false) => CellKind::NoPrediction,
         (true, true) => CellKind::Predicted,

@@ -211,20 +211,38 @@ impl MapContext {
         if !cell.stable {
             return Ok(cell);
         }
-        let theory = match linear_theory_about(
+        let theory = linear_theory_about(
             self.landscape.as_ref(),
             &dynamics,
             self.minimum.clone(),
             &TheoryOptions::default(),
-        ) {
-            Ok(theory) => theory,
+        );
+        let theory = match theory {
+            Ok(theory) => {
+                self.fill(&mut cell, &dynamics, &theory);
+                Some(theory)
+            }
             Err(error) => {
                 cell.note = Some(error.to_string());
-                return Ok(cell);
+                None
             }
         };
-        self.fill(&mut cell, &dynamics, &theory);
-        cell.theory = Some(Arc::new(theory));
+        // The exact moments of a quadratic landscape need no linearisation.
+        match self.kl(&dynamics, theory.as_ref()) {
+            Ok(Some((kl, method))) => {
+                cell.kl_posterior = finite(kl);
+                cell.kl_exact = cell.kl_posterior.is_some() && method == KlMethod::Exact;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                let note = format!("no KL divergence: {error}");
+                cell.note = Some(match cell.note.take() {
+                    Some(first) => format!("{first}; {note}"),
+                    None => note,
+                });
+            }
+        }
+        cell.theory = theory.map(Arc::new);
         Ok(cell)
     }
 
@@ -252,14 +270,6 @@ impl MapContext {
                 .sqrt();
             cell.wor_shift = finite(shift);
         }
-        match self.kl(dynamics, theory) {
-            Ok(Some((kl, method))) => {
-                cell.kl_posterior = finite(kl);
-                cell.kl_exact = cell.kl_posterior.is_some() && method == KlMethod::Exact;
-            }
-            Ok(None) => {}
-            Err(error) => cell.note = Some(format!("no KL divergence: {error}")),
-        }
     }
 
     /// `L(mean) − L(w*) + ½ tr(H̄(mean) Σ)`; with replacement the mean is `w*`.
@@ -279,11 +289,12 @@ impl MapContext {
         finite(offset + 0.5 * (curvature * sigma).trace())
     }
 
-    /// The KL divergence of the cell's stationary state from `exp(−L/T)`.
+    /// The KL divergence of the cell's stationary state from `exp(−L/T)`: exact on quadratic
+    /// landscapes, else from the linearised `theory` (none without it).
     fn kl(
         &self,
         dynamics: &Dynamics,
-        theory: &LinearTheory,
+        theory: Option<&LinearTheory>,
     ) -> Result<Option<(f64, KlMethod)>, ExactError> {
         let Some(posterior) = &self.posterior else {
             return Ok(None);
@@ -304,6 +315,9 @@ impl MapContext {
                 Err(other) => Err(other),
             };
         }
+        let Some(theory) = theory else {
+            return Ok(None);
+        };
         let linear = Gaussian {
             mean: theory.mean.clone(),
             cov: theory.cov.clone(),
