@@ -16,6 +16,8 @@ use neqlab::preset::{self, Experiment, Preset};
 use neqlab::run::{RunReport, simulate};
 use neqlab::theory::exact::{DEFAULT_PERMUTATIONS, PermutationOptions};
 
+mod map;
+
 #[derive(Parser)]
 #[command(
     name = "neqlab",
@@ -125,6 +127,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The hyperparameter map: the stationary state over learning rate × batch size, with
+    /// and without replacement, where it diverges, and (--simulate) where the theory holds.
+    Map(map::MapArgs),
     /// Open the desktop app (the default when no command is given).
     Gui {
         /// A preset file, or the name of a shipped preset (default: bowl-current).
@@ -183,6 +188,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             arrow_gain,
             &overrides,
         ),
+        Some(Command::Map(args)) => map::map_command(&args),
         Some(Command::Presets { figures }) => {
             presets_command(figures);
             Ok(())

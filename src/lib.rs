@@ -12,6 +12,7 @@
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
+//! - [`map`]: the hyperparameter map over learning rate, batch size and replacement.
 //! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
@@ -27,6 +28,7 @@ pub mod dynamics;
 pub mod export;
 pub mod jobs;
 pub mod landscape;
+pub mod map;
 pub mod mnist;
 pub mod posterior;
 pub mod preset;

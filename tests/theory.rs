@@ -544,7 +544,8 @@ fn theory_failures_explain_themselves() {
     assert!(message.contains("Gaussian"), "{message}");
     // The Gaussian prediction itself exists for SGD-WOR.
     let theory = linear_theory(&sgd_wor, &TheoryOptions::default()).expect("Gaussian");
-    assert_eq!(theory.permutations, Some(10_000));
+    // D_WOR in closed form (docs/theory.md §10.3): no permutations sampled.
+    assert_eq!(theory.permutations, None);
 }
 
 /// The wired Fokker–Planck solve (drift `−η∇L`, `D(w)` of section 3, automatic bounds)

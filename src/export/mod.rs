@@ -15,6 +15,7 @@ pub mod data;
 pub mod figure;
 pub mod grid_panels;
 pub mod lecture;
+pub mod map_figure;
 pub mod panels;
 
 use std::path::{Path, PathBuf};

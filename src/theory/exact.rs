@@ -36,9 +36,17 @@
 //! `exp(−L/T)`, i.e. `N(μ, T H̄⁻¹)`; at `T = 1`, when `L` is the negative log posterior of the
 //! whole data set, this is the exact Bayesian posterior.
 
-use nalgebra::{Cholesky, DMatrix, DVector, Schur, SymmetricEigen};
+use nalgebra::{Cholesky, DMatrix, DVector, SymmetricEigen};
 use rayon::prelude::*;
 use serde::Serialize;
+
+mod affine;
+mod epoch_sums;
+mod equal_curvature;
+mod kl;
+
+pub use affine::{AffineAverages, spectral_radius};
+pub use kl::kl_divergence;
 
 use crate::dynamics::BatchSampler;
 use crate::dynamics::ensemble::walker_rng;
@@ -56,18 +64,31 @@ pub enum ExactError {
     #[error(
         "landscape `{kind}` is not quadratic: exact stationary moments need {QUADRATIC_KINDS_HINT}"
     )]
-    NotQuadratic { kind: String },
+    NotQuadratic {
+        /// The landscape's kind.
+        kind: String,
+    },
     /// Inconsistent or degenerate quadratic forms.
     #[error("quadratic landscape: {0}")]
     InvalidModel(String),
     /// A learning rate, batch size, temperature or count that cannot be used.
     #[error("{key}: {message}")]
-    InvalidArgument { key: &'static str, message: String },
+    InvalidArgument {
+        /// The argument.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The second-moment map is not contracting: the moments grow without bound.
     #[error(
         "unstable: spectral radius of the second-moment map is {spectral_radius:.6} ≥ 1 at eta = {eta}"
     )]
-    Unstable { eta: f64, spectral_radius: f64 },
+    Unstable {
+        /// The learning rate.
+        eta: f64,
+        /// Spectral radius of `E[P ⊗ P]`.
+        spectral_radius: f64,
+    },
     /// A covariance that is not positive definite (KL undefined).
     #[error("{0}")]
     NotPositiveDefinite(String),
@@ -76,7 +97,9 @@ pub enum ExactError {
 /// A Gaussian `N(mean, cov)`; `cov` row-major `d × d`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Gaussian {
+    /// The mean.
     pub mean: Vec<f64>,
+    /// The covariance, row-major.
     pub cov: Vec<f64>,
 }
 
@@ -88,165 +111,6 @@ pub struct Stationary {
     pub gaussian: Gaussian,
     /// Spectral radius of the second-moment map `E[P ⊗ P]` (< 1: stable).
     pub spectral_radius: f64,
-}
-
-/// Sums of the random affine map `w ← P w + q + ζ`, `Cov ζ = Q`, over weighted draws
-/// (see the module documentation). Blocks of draws can be added and subtracted, which the
-/// jackknife over blocks of permutations uses.
-#[derive(Clone, Debug)]
-pub struct AffineAverages {
-    dim: usize,
-    weight: f64,
-    p: DMatrix<f64>,
-    q: DVector<f64>,
-    /// `Σ P ⊗ P`, `d² × d²`.
-    pp: DMatrix<f64>,
-    /// `Σ q ⊗ P`, `d² × d`: `vec(P m qᵀ) = (q ⊗ P) m`.
-    qp: DMatrix<f64>,
-    qq: DMatrix<f64>,
-    noise: DMatrix<f64>,
-}
-
-impl AffineAverages {
-    /// No draws yet.
-    pub fn zeros(dim: usize) -> Self {
-        Self {
-            dim,
-            weight: 0.0,
-            p: DMatrix::zeros(dim, dim),
-            q: DVector::zeros(dim),
-            pp: DMatrix::zeros(dim * dim, dim * dim),
-            qp: DMatrix::zeros(dim * dim, dim),
-            qq: DMatrix::zeros(dim, dim),
-            noise: DMatrix::zeros(dim, dim),
-        }
-    }
-
-    /// Total weight of the draws (their number, for unit weights).
-    pub fn weight(&self) -> f64 {
-        self.weight
-    }
-
-    /// Add one draw `(P, q, Q)` with `weight`.
-    pub fn add(&mut self, p: &DMatrix<f64>, q: &DVector<f64>, noise: &DMatrix<f64>, weight: f64) {
-        self.weight += weight;
-        self.p += p * weight;
-        self.q += q * weight;
-        self.pp += p.kronecker(p) * weight;
-        self.qp += q.kronecker(p) * weight;
-        self.qq += q * q.transpose() * weight;
-        self.noise += noise * weight;
-    }
-
-    /// Add one draw whose first moments are estimated through other unbiased estimators
-    /// (control variates) `p_mean`, `q_mean` of `E[P]`, `E[q]`.
-    pub fn add_controlled(
-        &mut self,
-        p_mean: &DMatrix<f64>,
-        q_mean: &DVector<f64>,
-        p: &DMatrix<f64>,
-        q: &DVector<f64>,
-        noise: &DMatrix<f64>,
-    ) {
-        self.weight += 1.0;
-        self.p += p_mean;
-        self.q += q_mean;
-        self.pp += p.kronecker(p);
-        self.qp += q.kronecker(p);
-        self.qq += q * q.transpose();
-        self.noise += noise;
-    }
-
-    /// Add (`sign = 1`) or remove (`sign = −1`) the draws of another block.
-    pub fn accumulate(&mut self, other: &Self, sign: f64) {
-        self.weight += sign * other.weight;
-        self.p += &other.p * sign;
-        self.q += &other.q * sign;
-        self.pp += &other.pp * sign;
-        self.qp += &other.qp * sign;
-        self.qq += &other.qq * sign;
-        self.noise += &other.noise * sign;
-    }
-
-    /// Solve the stationary fixed-point equations for the mean and covariance in the
-    /// coordinates the draws were made in.
-    ///
-    /// `m = (I − E[P])⁻¹ E[q]`; `vec S = (I − E[P ⊗ P])⁻¹ vec(E[r rᵀ] + E[Q])`. Fails with
-    /// [`ExactError::Unstable`] when the spectral radius of `E[P ⊗ P]` is at least 1.
-    pub fn stationary(&self, eta: f64) -> Result<(DVector<f64>, DMatrix<f64>, f64), ExactError> {
-        let d = self.dim;
-        if self.weight <= 0.0 {
-            return Err(ExactError::InvalidArgument {
-                key: "permutations",
-                message: "no draws to average".into(),
-            });
-        }
-        let inv = 1.0 / self.weight;
-        let p = &self.p * inv;
-        let q = &self.q * inv;
-        let pp = &self.pp * inv;
-        let qp = &self.qp * inv;
-        let qq = &self.qq * inv;
-        let noise = &self.noise * inv;
-        let finite = |m: &DMatrix<f64>| m.iter().all(|x| x.is_finite());
-        if !(finite(&pp) && finite(&p) && q.iter().all(|x| x.is_finite())) {
-            return Err(ExactError::Unstable {
-                eta,
-                spectral_radius: f64::INFINITY,
-            });
-        }
-        let spectral_radius = spectral_radius(&pp);
-        if spectral_radius.is_nan() || spectral_radius >= 1.0 {
-            return Err(ExactError::Unstable {
-                eta,
-                spectral_radius,
-            });
-        }
-        let unstable = || ExactError::Unstable {
-            eta,
-            spectral_radius,
-        };
-        let identity = DMatrix::<f64>::identity(d, d);
-        let mean = (&identity - &p).lu().solve(&q).ok_or_else(unstable)?;
-        // E[(P m + q)(P m + q)ᵀ] = E[P m mᵀ Pᵀ] + E[P m qᵀ] + E[q mᵀ Pᵀ] + E[q qᵀ].
-        let mm = &mean * mean.transpose();
-        let pmmp = unvec(&(&pp * vec(&mm)), d);
-        let pmq = unvec(&(&qp * &mean), d);
-        let rhs = pmmp + &pmq + pmq.transpose() + qq - mm + noise;
-        let identity2 = DMatrix::<f64>::identity(d * d, d * d);
-        let cov_vec = (identity2 - &pp)
-            .lu()
-            .solve(&vec(&rhs))
-            .ok_or_else(unstable)?;
-        let cov = unvec(&cov_vec, d);
-        let cov = (&cov + cov.transpose()) * 0.5;
-        Ok((mean, cov, spectral_radius))
-    }
-}
-
-/// Column-stacking `vec`.
-fn vec(m: &DMatrix<f64>) -> DVector<f64> {
-    DVector::from_column_slice(m.as_slice())
-}
-
-/// Inverse of [`vec`] for a `d × d` matrix.
-fn unvec(v: &DVector<f64>, d: usize) -> DMatrix<f64> {
-    DMatrix::from_column_slice(d, d, v.as_slice())
-}
-
-/// Largest eigenvalue modulus of a square matrix (`∞` when the Schur iteration fails).
-pub fn spectral_radius(m: &DMatrix<f64>) -> f64 {
-    if m.iter().any(|x| !x.is_finite()) {
-        return f64::INFINITY;
-    }
-    match Schur::try_new(m.clone(), f64::EPSILON, 100_000) {
-        Some(schur) => schur
-            .complex_eigenvalues()
-            .iter()
-            .map(|z| z.norm())
-            .fold(0.0, f64::max),
-        None => f64::INFINITY,
-    }
 }
 
 /// Options of the SGWORLD Monte Carlo over permutations.
@@ -742,16 +606,17 @@ impl QuadraticModel {
                 let mut rng = walker_rng(options.seed, block);
                 let mut sampler = BatchSampler::new(n);
                 let mut sums = AffineAverages::zeros(self.dim);
+                let mut scratch = self.epoch_scratch(batch);
                 for _ in 0..per_block {
                     let permutation = sampler.permutation(&mut rng);
-                    let (p, q, noise) = self.epoch_map(permutation, batch, eta, temperature);
-                    let (p2, q2) = self.epoch_map_second_order(permutation, batch, eta);
-                    sums.add_controlled(
-                        &(&p - p2 + &control.0),
-                        &(&q - q2 + &control.1),
-                        &p,
-                        &q,
-                        &noise,
+                    self.add_permutation(
+                        permutation,
+                        batch,
+                        eta,
+                        temperature,
+                        &control,
+                        &mut scratch,
+                        &mut sums,
                     );
                 }
                 sums
@@ -803,116 +668,9 @@ fn to_gaussian(mean: &DVector<f64>, cov: &DMatrix<f64>, shift: &DVector<f64>) ->
     }
 }
 
-/// `u − ln(1 + u)`, accurate for small `u` (the series `u²/2 − u³/3 + u⁴/4 − u⁵/5`).
-fn u_minus_log1p(u: f64) -> f64 {
-    if u.abs() < 1e-3 {
-        u * u * (0.5 - u * (1.0 / 3.0 - u * (0.25 - u / 5.0)))
-    } else {
-        u - u.ln_1p()
-    }
-}
-
-/// Kullback–Leibler divergence `KL(N(m, S) ‖ N(μ, Σ))` with `P = Σ⁻¹`:
-///
-/// ```text
-/// KL = ½ [ tr(P S) + (m − μ)ᵀ P (m − μ) − d − ln det(P S) ].
-/// ```
-///
-/// Computed without cancellation: with `Σ = L Lᵀ` (Cholesky) the eigenvalues `1 + u_k` of
-/// `L⁻¹ S L⁻ᵀ` come from `U = L⁻¹ (S − Σ) L⁻ᵀ`, and `KL = ½ Σ_k (u_k − ln(1 + u_k)) +
-/// ½ |L⁻¹ (m − μ)|²`, accurate even when `S` is within `10⁻⁸` of `Σ`.
-pub fn kl_divergence(from: &Gaussian, to: &Gaussian) -> Result<f64, ExactError> {
-    let d = to.mean.len();
-    if from.mean.len() != d || from.cov.len() != d * d || to.cov.len() != d * d {
-        return Err(ExactError::InvalidArgument {
-            key: "kl",
-            message: "Gaussians of different dimensions".into(),
-        });
-    }
-    let sigma = DMatrix::from_row_slice(d, d, &to.cov);
-    let s = DMatrix::from_row_slice(d, d, &from.cov);
-    let lower = Cholesky::new(sigma.clone())
-        .ok_or_else(|| {
-            ExactError::NotPositiveDefinite("the target covariance is not positive definite".into())
-        })?
-        .l();
-    let difference = &s - &sigma;
-    let solve = |m: &DMatrix<f64>| lower.solve_lower_triangular(m);
-    let half = solve(&difference).ok_or_else(|| {
-        ExactError::NotPositiveDefinite("the target covariance is singular".into())
-    })?;
-    let u = solve(&half.transpose()).ok_or_else(|| {
-        ExactError::NotPositiveDefinite("the target covariance is singular".into())
-    })?;
-    let u = (&u + u.transpose()) * 0.5;
-    let eigenvalues = SymmetricEigen::new(u).eigenvalues;
-    if eigenvalues.iter().any(|&x| x.is_nan() || x <= -1.0) {
-        return Err(ExactError::NotPositiveDefinite(
-            "the stationary covariance is not positive definite".into(),
-        ));
-    }
-    let delta = DVector::from_iterator(d, from.mean.iter().zip(&to.mean).map(|(a, b)| a - b));
-    let whitened = lower.solve_lower_triangular(&delta).ok_or_else(|| {
-        ExactError::NotPositiveDefinite("the target covariance is singular".into())
-    })?;
-    Ok(
-        0.5 * eigenvalues.iter().map(|&x| u_minus_log1p(x)).sum::<f64>()
-            + 0.5 * whitened.norm_squared(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A 1-D check of the KL formula: `KL(N(m, s) ‖ N(0, 1)) = ½ (s + m² − 1 − ln s)`.
-    #[test]
-    fn kl_matches_the_one_dimensional_formula() {
-        for (m, s) in [(0.0, 1.0), (0.3, 2.0), (-1.0, 0.5), (1e-5, 1.0 + 1e-6)] {
-            let kl = kl_divergence(
-                &Gaussian {
-                    mean: vec![m],
-                    cov: vec![s],
-                },
-                &Gaussian {
-                    mean: vec![0.0],
-                    cov: vec![1.0],
-                },
-            )
-            .expect("valid");
-            // Grouped so that the reference itself does not cancel: (s − 1) is exact here.
-            let expected = 0.5 * ((s - 1.0) - f64::ln_1p(s - 1.0) + m * m);
-            assert!(
-                (kl - expected).abs() <= 1e-9 * expected.max(1e-12),
-                "{kl} vs {expected}"
-            );
-        }
-    }
-
-    /// Against the textbook trace/determinant formula in 2-D, where cancellation is harmless.
-    #[test]
-    fn kl_matches_the_trace_formula() {
-        let from = Gaussian {
-            mean: vec![0.2, -0.1],
-            cov: vec![1.3, 0.2, 0.2, 0.7],
-        };
-        let to = Gaussian {
-            mean: vec![0.0, 0.1],
-            cov: vec![1.0, -0.3, -0.3, 0.5],
-        };
-        let sigma = DMatrix::from_row_slice(2, 2, &to.cov);
-        let precision = sigma.try_inverse().expect("invertible");
-        let s = DMatrix::from_row_slice(2, 2, &from.cov);
-        let ps = &precision * &s;
-        let delta = DVector::from_vec(vec![0.2, -0.2]);
-        let expected = 0.5
-            * (ps.trace() + (delta.transpose() * &precision * &delta)[0]
-                - 2.0
-                - ps.determinant().ln());
-        let kl = kl_divergence(&from, &to).expect("valid");
-        assert!((kl - expected).abs() < 1e-12, "{kl} vs {expected}");
-        assert!(kl_divergence(&to, &to).expect("valid").abs() < 1e-15);
-    }
 
     #[test]
     fn spectral_radius_of_a_rotation_and_a_jordan_block() {

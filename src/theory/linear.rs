@@ -30,7 +30,7 @@ use super::fokker_planck::{FpSolution, Grid2d, automatic_bounds, solve_stationar
 use super::lyapunov::{
     solve_continuous, solve_discrete, symmetric_eigen, symmetrise, to_row_major,
 };
-use super::wor::{EffectiveLandscape, wor_diffusion_monte_carlo};
+use super::wor::{EffectiveLandscape, wor_diffusion, wor_diffusion_monte_carlo};
 use crate::dynamics::{Dynamics, Replacement, TimeUnit};
 use crate::landscape::newton::newton_minimum;
 use crate::landscape::{Landscape, gradient_covariance};
@@ -39,7 +39,9 @@ use crate::preset::{Experiment, FpSpec};
 /// Settings of the theory that are not part of the preset.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TheoryOptions {
-    /// Random permutations in the Monte Carlo estimate of `D_WOR` (at least 10⁴ advised).
+    /// `0` (the default): `D_WOR` in closed form, exact over all permutations
+    /// ([`super::wor::wor_diffusion`]); otherwise the number of random permutations of a
+    /// Monte Carlo estimate (a cross-check).
     pub permutations: usize,
     /// Seed of that Monte Carlo.
     pub seed: u64,
@@ -48,7 +50,7 @@ pub struct TheoryOptions {
 impl Default for TheoryOptions {
     fn default() -> Self {
         Self {
-            permutations: 10_000,
+            permutations: 0,
             seed: 1,
         }
     }
@@ -72,7 +74,7 @@ pub struct LinearTheory {
     pub circulation: Vec<f64>,
     /// Entropy production rate `−tr(C D⁻¹ C Σ⁻¹)`, per time unit.
     pub ep_rate: f64,
-    /// Permutations of the `D_WOR` Monte Carlo (without replacement only).
+    /// Permutations of a `D_WOR` Monte Carlo (absent for the exact closed form).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permutations: Option<usize>,
     pub time_unit: TimeUnit,
@@ -114,16 +116,27 @@ impl LinearTheory {
 /// The linearised theory of `experiment` (see the module documentation).
 ///
 /// Newton's method starts from the experiment's start point (the preset's `dynamics.start`
-/// or the landscape's own). Without replacement `D_WOR` is estimated from
-/// `options.permutations` random permutations.
+/// or the landscape's own). Without replacement `D_WOR` is exact (closed form) unless
+/// `options.permutations` asks for a Monte Carlo estimate.
 pub fn linear_theory(
     experiment: &Experiment,
     options: &TheoryOptions,
 ) -> Result<LinearTheory, TheoryError> {
     let landscape = experiment.landscape.as_ref();
-    let dynamics = &experiment.dynamics;
-    let d = landscape.dim();
     let minimum = find_minimum(landscape, &experiment.start)?;
+    linear_theory_about(landscape, &experiment.dynamics, minimum, options)
+}
+
+/// [`linear_theory`] about a `minimum` of `L` already found ([`find_minimum`]): the
+/// hyperparameter map (docs/theory.md section 10) finds it once and evaluates every
+/// `(η, B, replacement)` cell with this same function, so its cells equal `neqlab run`'s.
+pub fn linear_theory_about(
+    landscape: &dyn Landscape,
+    dynamics: &Dynamics,
+    minimum: Vec<f64>,
+    options: &TheoryOptions,
+) -> Result<LinearTheory, TheoryError> {
+    let d = landscape.dim();
     // Without replacement: `D_WOR` (the minibatch part, per epoch) for the epoch map.
     let mut minibatch = vec![0.0; d * d];
     let (mean, hessian, diffusion, rate, permutations) = match dynamics.replacement {
@@ -137,26 +150,23 @@ pub fn linear_theory(
             let effective = EffectiveLandscape::new(landscape, dynamics);
             let mean = effective.minimum(&minimum)?;
             let hessian = effective.hessian(&mean);
-            let wor = wor_diffusion_monte_carlo(
-                landscape,
-                dynamics,
-                &mean,
-                options.permutations.max(2),
-                options.seed,
-            );
+            let wor = match options.permutations {
+                0 => wor_diffusion(landscape, dynamics, &mean),
+                permutations => wor_diffusion_monte_carlo(
+                    landscape,
+                    dynamics,
+                    &mean,
+                    permutations.max(2),
+                    options.seed,
+                ),
+            };
             let m = dynamics.batches_per_epoch() as f64;
             minibatch.clone_from(&wor.diffusion);
             let mut diffusion = wor.diffusion;
             for a in 0..d {
                 diffusion[a * d + a] += dynamics.eta * m * dynamics.temperature;
             }
-            (
-                mean,
-                hessian,
-                diffusion,
-                dynamics.eta * m,
-                Some(wor.permutations),
-            )
+            (mean, hessian, diffusion, dynamics.eta * m, wor.permutations)
         }
     };
     check_stable(d, &mean, &hessian, dynamics)?;
@@ -355,7 +365,7 @@ fn check_diffusion(d: usize, diffusion: &[f64], dynamics: &Dynamics) -> Result<(
 }
 
 /// The minimum of `L` by Newton's method from `start` ([`newton_minimum`]).
-fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, TheoryError> {
+pub fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, TheoryError> {
     newton_minimum(landscape, start)
         .map(|minimum| minimum.w)
         .map_err(|error| TheoryError::NoMinimum {

@@ -23,20 +23,29 @@
 //! is of order `η`.
 //!
 //! The per-epoch diffusion matrix is half the covariance of `Δw` over permutations,
-//! `D_WOR = (η⁴/2) Cov_perm[Σ_{j<k} H_{B_k} g_{B_j}]` when `B` divides `N` (estimated here by
-//! Monte Carlo); when it does not, the dropped examples make the first-order term random as
-//! well and its covariance (of order `η²`) is included. SGWORLD adds `η M T I`.
+//! `D_WOR = (η⁴/2) Cov_perm[Σ_{j<k} H_{B_k} g_{B_j}]` when `B` divides `N`; when it does not,
+//! the dropped examples make the first-order term random as well and its covariance (of
+//! order `η²`) is included. SGWORLD adds `η M T I`.
+//!
+//! [`wor_diffusion`] gives `D_WOR` in closed form, exactly over all `N!` permutations, from
+//! per-example sums (docs/theory.md section 4, and the derivation in [`closed_form`]);
+//! [`wor_diffusion_monte_carlo`] and [`wor_diffusion_exact`] (enumeration) check it.
 
-use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use super::TheoryError;
 use crate::dynamics::{BatchSampler, Dynamics};
+
+pub mod closed_form;
+mod effective;
+
 use crate::landscape::Landscape;
+pub use closed_form::{wor_diffusion, wor_diffusion_from};
+pub use effective::EffectiveLandscape;
 
 /// Per-example gradients `g_i` and Hessians `h_i` at one point.
 #[derive(Clone, Debug)]
 pub struct PerExample {
+    /// Dimension `d`.
     pub dim: usize,
     /// `g_i`, example-major, `N × d`.
     pub gradients: Vec<f64>,
@@ -62,15 +71,18 @@ impl PerExample {
         }
     }
 
-    fn n(&self) -> usize {
+    /// Number of examples `N`.
+    pub fn n(&self) -> usize {
         self.gradients.len() / self.dim
     }
 
-    fn gradient(&self, i: usize) -> &[f64] {
+    /// `g_i`.
+    pub fn gradient(&self, i: usize) -> &[f64] {
         &self.gradients[i * self.dim..(i + 1) * self.dim]
     }
 
-    fn hessian(&self, i: usize) -> &[f64] {
+    /// `h_i`, row-major.
+    pub fn hessian(&self, i: usize) -> &[f64] {
         let dd = self.dim * self.dim;
         &self.hessians[i * dd..(i + 1) * dd]
     }
@@ -84,17 +96,23 @@ impl PerExample {
         let mut g = vec![0.0; d];
         let mut h = vec![0.0; d * d];
         let mut hg_sum = vec![0.0; d];
-        for i in 0..n {
-            let gi = self.gradient(i);
-            let hi = self.hessian(i);
-            for a in 0..d {
-                g[a] += gi[a] / nf;
-                for b in 0..d {
-                    h[a * d + b] += hi[a * d + b] / nf;
-                    hg_sum[a] += hi[a * d + b] * gi[b];
-                }
+        let examples = self
+            .gradients
+            .chunks_exact(d)
+            .zip(self.hessians.chunks_exact(d * d));
+        for (gi, hi) in examples {
+            for (sum, x) in g.iter_mut().zip(gi) {
+                *sum += x;
+            }
+            for (sum, x) in h.iter_mut().zip(hi) {
+                *sum += x;
+            }
+            for (sum, row) in hg_sum.iter_mut().zip(hi.chunks_exact(d)) {
+                *sum += row.iter().zip(gi).map(|(h, g)| h * g).sum::<f64>();
             }
         }
+        g.iter_mut().for_each(|x| *x /= nf);
+        h.iter_mut().for_each(|x| *x /= nf);
         let mut pair = vec![0.0; d];
         if n >= 2 {
             for a in 0..d {
@@ -103,129 +121,6 @@ impl PerExample {
             }
         }
         (g, h, pair)
-    }
-}
-
-/// The effective landscape of one WOR schedule: learning rate `η` and `M` batches per epoch.
-#[derive(Clone, Copy)]
-pub struct EffectiveLandscape<'a> {
-    pub landscape: &'a dyn Landscape,
-    pub eta: f64,
-    pub batches_per_epoch: usize,
-}
-
-impl<'a> EffectiveLandscape<'a> {
-    /// The effective landscape of `dynamics` (which should be without replacement).
-    pub fn new(landscape: &'a dyn Landscape, dynamics: &Dynamics) -> Self {
-        Self {
-            landscape,
-            eta: dynamics.eta,
-            batches_per_epoch: dynamics.batches_per_epoch(),
-        }
-    }
-
-    /// `η (M − 1) / 2`, the prefactor of the gradient correction.
-    fn shift(&self) -> f64 {
-        self.eta * (self.batches_per_epoch as f64 - 1.0).max(0.0) / 2.0
-    }
-
-    /// `L_eff(w)`.
-    pub fn loss(&self, w: &[f64]) -> f64 {
-        let l = self.landscape;
-        let d = l.dim();
-        let n = l.n_examples() as f64;
-        let mut g = vec![0.0; d];
-        l.gradient(w, &mut g);
-        let mean_square: f64 = g.iter().map(|x| x * x).sum();
-        let mut example_square = 0.0;
-        let mut gi = vec![0.0; d];
-        for i in 0..l.n_examples() {
-            gi.fill(0.0);
-            l.add_example_gradient(i, w, 1.0, &mut gi);
-            example_square += gi.iter().map(|x| x * x).sum::<f64>();
-        }
-        l.loss(w)
-            - self.shift() / 2.0 * (n / (n - 1.0) * mean_square - example_square / (n * (n - 1.0)))
-    }
-
-    /// `∇L_eff(w)` and `H̄(w)` (row-major), from per-example gradients and Hessians.
-    pub fn gradient_and_mean_hessian(&self, w: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let per_example = PerExample::at(self.landscape, w);
-        let (g, h, pair) = per_example.means();
-        let shift = self.shift();
-        let gradient = g.iter().zip(&pair).map(|(g, k)| g - shift * k).collect();
-        (gradient, h)
-    }
-
-    /// `∇L_eff(w)`.
-    pub fn gradient(&self, w: &[f64]) -> Vec<f64> {
-        self.gradient_and_mean_hessian(w).0
-    }
-
-    /// `H_eff = ∇∇L_eff(w)`: `H̄` plus central differences of the `O(η)` correction (which
-    /// needs third derivatives of the `l_i`), symmetrised.
-    pub fn hessian(&self, w: &[f64]) -> Vec<f64> {
-        let d = self.landscape.dim();
-        let (_, mean_hessian) = self.gradient_and_mean_hessian(w);
-        let shift = self.shift();
-        if shift == 0.0 {
-            return mean_hessian;
-        }
-        let correction = |x: &[f64]| PerExample::at(self.landscape, x).means().2;
-        let mut jacobian = vec![0.0; d * d];
-        for b in 0..d {
-            let step = 1e-5 * (1.0 + w[b].abs());
-            let mut plus = w.to_vec();
-            let mut minus = w.to_vec();
-            plus[b] += step;
-            minus[b] -= step;
-            let (kp, km) = (correction(&plus), correction(&minus));
-            for a in 0..d {
-                jacobian[a * d + b] = (kp[a] - km[a]) / (2.0 * step);
-            }
-        }
-        let mut out = mean_hessian;
-        for a in 0..d {
-            for b in 0..d {
-                out[a * d + b] -= shift * 0.5 * (jacobian[a * d + b] + jacobian[b * d + a]);
-            }
-        }
-        out
-    }
-
-    /// The minimum `w_eff` of `L_eff` near `start` (usually the minimum of `L`): iterate
-    /// `w ← w − H̄(w)⁻¹ ∇L_eff(w)` until the step is at round-off.
-    pub fn minimum(&self, start: &[f64]) -> Result<Vec<f64>, TheoryError> {
-        let d = self.landscape.dim();
-        let mut w = start.to_vec();
-        let mut last_step = f64::INFINITY;
-        for _ in 0..200 {
-            let (gradient, hessian) = self.gradient_and_mean_hessian(&w);
-            let h = DMatrix::from_row_slice(d, d, &hessian);
-            let Some(cholesky) = h.cholesky() else {
-                return Err(TheoryError::NoEffectiveMinimum {
-                    reason: format!("the Hessian of L is not positive definite at {w:?}"),
-                });
-            };
-            let step = cholesky.solve(&nalgebra::DVector::from_column_slice(&gradient));
-            let size = step.norm();
-            if !size.is_finite() {
-                return Err(TheoryError::NoEffectiveMinimum {
-                    reason: "the iteration produced non-finite values".into(),
-                });
-            }
-            for a in 0..d {
-                w[a] -= step[a];
-            }
-            let scale = 1.0 + w.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if size <= 1e-14 * scale || (size <= 1e-11 * scale && size >= 0.5 * last_step) {
-                return Ok(w);
-            }
-            last_step = size;
-        }
-        Err(TheoryError::NoEffectiveMinimum {
-            reason: format!("no convergence in 200 iterations (last step {last_step:.3e})"),
-        })
     }
 }
 
@@ -384,8 +279,9 @@ pub struct WorDiffusion {
     /// The permutation mean of the second-order term, `E[Σ_{j<k} H_{B_k} g_{B_j}]`
     /// (a check of `∇L_eff`: it equals `M (M−1)/2 · K`).
     pub mean_second_order: Vec<f64>,
-    /// Permutations averaged over (all `N!` for the exact enumeration).
-    pub permutations: usize,
+    /// Permutations averaged over: `Some(N!)` for the enumeration, the sample size for the
+    /// Monte Carlo, `None` for the closed form (exact over all `N!`).
+    pub permutations: Option<usize>,
 }
 
 /// Permutations per parallel work item of the Monte Carlo (fixed, so results do not depend
@@ -485,7 +381,7 @@ fn finish(
     WorDiffusion {
         diffusion,
         mean_second_order,
-        permutations,
+        permutations: Some(permutations),
     }
 }
 
@@ -665,7 +561,7 @@ pub(crate) mod tests {
         let dynamics = sgd_wor(0.05, 2, 6);
         let w = [0.3, -0.4];
         let exact = wor_diffusion_exact(&landscape, &dynamics, &w);
-        assert_eq!(exact.permutations, 720);
+        assert_eq!(exact.permutations, Some(720));
         let (_, _, pair) = PerExample::at(&landscape, &w).means();
         for (mean, k) in exact.mean_second_order.iter().zip(&pair) {
             let expected = 3.0 * k;
