@@ -74,8 +74,9 @@ pub struct LinearTheory {
     pub circulation: Vec<f64>,
     /// Entropy production rate `−tr(C D⁻¹ C Σ⁻¹)`, per time unit.
     pub ep_rate: f64,
-    /// Permutations of a `D_WOR` Monte Carlo (absent for the exact closed form).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Permutations of a `D_WOR` Monte Carlo; `null` for the exact closed form (and with
+    /// replacement). Always serialised, so that scripts reading the key of earlier reports
+    /// (which estimated `D_WOR` by Monte Carlo) still find it.
     pub permutations: Option<usize>,
     pub time_unit: TimeUnit,
 }
