@@ -283,3 +283,134 @@ fn background_job_cancels_promptly() {
     job.join();
     eprintln!("cancel latency: {:.1} ms", latency.as_secs_f64() * 1e3);
 }
+
+/// Every key `neqlab mnist --json` printed before the job mechanism and the per-mean-loss
+/// learning rate arrived: scripts read them, so they stay (new keys may be added).
+#[test]
+fn cli_mnist_json_keys_are_pinned() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args(["mnist", "--json"])
+        .args(
+            [
+                "train_n=300",
+                "test_n=100",
+                "eta=4e-4",
+                "prior_precision=10",
+                "batch=25",
+                "train_epochs=2",
+                "pca_epochs=10",
+                "snapshots=50",
+                "record_epochs=100",
+            ]
+            .iter()
+            .flat_map(|s| ["--set".to_string(), format!("mnist.{s}")]),
+        )
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let has_keys = |value: &serde_json::Value, keys: &[&str], what: &str| {
+        for key in keys {
+            assert!(
+                value.get(key).is_some(),
+                "{what} lost the key {key}: {value}"
+            );
+        }
+    };
+    has_keys(
+        &json,
+        &[
+            "activation",
+            "algorithm",
+            "batch",
+            "dft_slope",
+            "ep_rate",
+            "eta",
+            "eta_mean_loss",
+            "examples_per_second",
+            "hidden",
+            "ift",
+            "parameters",
+            "prior_precision",
+            "projection_dim",
+            "replacement",
+            "seconds",
+            "source",
+            "stationary",
+            "temperature",
+            "test_accuracy",
+            "test_n",
+            "train_accuracy",
+            "train_epochs",
+            "train_n",
+            "trained_test_accuracy",
+            "training_seconds",
+        ],
+        "the report",
+    );
+    assert_eq!(json["eta"], 4e-4);
+    let eta_mean_loss = json["eta_mean_loss"].as_f64().expect("a number");
+    assert!(
+        (eta_mean_loss - 4e-4 * 300.0).abs() < 1e-12,
+        "{eta_mean_loss}"
+    );
+    assert_eq!(
+        (json["algorithm"].as_str(), json["replacement"].as_str()),
+        (Some("sgd"), Some("wr"))
+    );
+    let stationary = json["stationary"].as_array().expect("stationary runs");
+    assert_eq!(stationary.len(), 2);
+    for (k, run) in stationary.iter().enumerate() {
+        has_keys(
+            run,
+            &[
+                "algorithm",
+                "analysis",
+                "principal_variances",
+                "record_stride",
+                "recorded_units",
+                "replacement",
+                "seconds",
+                "snapshots",
+                "test_accuracy",
+                "test_predictions",
+                "time_unit",
+                "train_accuracy",
+            ],
+            "a stationary run",
+        );
+        let analyses = if k == 1 {
+            vec![&run["analysis"], &run["analysis_per_step"]]
+        } else {
+            vec![&run["analysis"]]
+        };
+        for analysis in analyses {
+            has_keys(
+                analysis,
+                &[
+                    "circulation",
+                    "covariance",
+                    "dft_k",
+                    "dft_slope",
+                    "dft_slope_stderr",
+                    "diffusion",
+                    "dim",
+                    "ep_rate",
+                    "ep_rate_formula",
+                    "ep_rate_stderr",
+                    "ift",
+                    "ift_effective",
+                    "ift_stderr",
+                    "samples",
+                ],
+                "an analysis",
+            );
+        }
+    }
+    assert_eq!(stationary[0]["time_unit"], "step");
+    assert_eq!(stationary[1]["time_unit"], "epoch");
+}

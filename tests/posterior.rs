@@ -618,6 +618,65 @@ fn cli_posterior_json() {
     assert!(message.contains("dynamics.temperature"), "{message}");
 }
 
+/// Every key `neqlab posterior --json` printed before this tab's rework: scripts read them,
+/// so they stay (new keys may be added).
+#[test]
+fn cli_posterior_json_keys_are_pinned() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args([
+            "posterior",
+            "bowl-current",
+            "--set",
+            "dynamics.temperature=1",
+            "--etas",
+            "0.01",
+            "--permutations",
+            "200",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let has_keys = |value: &serde_json::Value, keys: &[&str]| {
+        for key in keys {
+            assert!(value.get(key).is_some(), "lost the key {key}: {value}");
+        }
+    };
+    has_keys(
+        &json,
+        &[
+            "batch",
+            "dropped_per_epoch",
+            "landscape",
+            "n",
+            "permutations",
+            "posterior",
+            "rows",
+            "temperature",
+            "ula_eta_limit",
+        ],
+    );
+    has_keys(&json["posterior"], &["cov", "mean"]);
+    has_keys(
+        &json["rows"][0],
+        &[
+            "eta",
+            "kl_sgld",
+            "kl_sgworld",
+            "kl_ula",
+            "sgld",
+            "sgworld",
+            "sgworld_spread",
+            "ula",
+        ],
+    );
+}
+
 /// A `[posterior]` table supplies the learning rates and permutations; unknown keys in it are
 /// rejected with the file and line.
 #[test]
