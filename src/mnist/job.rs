@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::config::{MnistConfig, MnistError};
 use super::idx::{DataSet, Digits};
-use super::mlp::{Activation, Mlp};
+use super::mlp::Activation;
 use super::stationary::{Shared, StationaryReport, stationary};
 use super::walker::{Phase, Progress, Walker};
 use crate::dynamics::{Algorithm, Dynamics, Replacement};
@@ -58,6 +58,9 @@ pub struct MnistReport {
     pub trained_test_accuracy: f64,
     /// At the end of the main (configured replacement) stationary run.
     pub test_accuracy: f64,
+    /// With the main run's weights averaged over its directions phase (the stationary
+    /// mean).
+    pub averaged_test_accuracy: f64,
     /// Training accuracy at the end of the main stationary run.
     pub train_accuracy: f64,
     /// Training throughput (gradient examples per second, one thread).
@@ -102,11 +105,7 @@ struct Trained {
 }
 
 /// Train from the initial weights for `train_epochs` epochs.
-fn train(
-    shared: &Shared,
-    dynamics: Dynamics,
-    seed: u64,
-) -> Result<Trained, MnistError> {
+fn train(shared: &Shared, dynamics: Dynamics, seed: u64) -> Result<Trained, MnistError> {
     let started = Instant::now();
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let w = shared.mlp.initial_weights(&mut rng);
@@ -142,7 +141,12 @@ fn stationary_runs(
 ) -> Result<Vec<StationaryReport>, MnistError> {
     let seed = shared.config.seed;
     if !shared.config.compare {
-        return Ok(vec![stationary(shared, dynamics, trained, seed.wrapping_add(1))?]);
+        return Ok(vec![stationary(
+            shared,
+            dynamics,
+            trained,
+            seed.wrapping_add(1),
+        )?]);
     }
     let other = other_replacement(&dynamics);
     let trained_copy = trained.clone();
@@ -210,6 +214,7 @@ pub fn run(
         train_epochs: config.train_epochs,
         trained_test_accuracy,
         test_accuracy: main.test_accuracy,
+        averaged_test_accuracy: main.averaged_test_accuracy,
         train_accuracy: main.train_accuracy,
         examples_per_second,
         projection_dim: config.projection_dim,
@@ -264,7 +269,13 @@ impl Task for MnistTask {
             );
             context.update(p);
         };
-        run(&request.config, &request.data, context.cancel_flag(), &progress).map(Box::new)
+        run(
+            &request.config,
+            &request.data,
+            context.cancel_flag(),
+            &progress,
+        )
+        .map(Box::new)
     }
 }
 
@@ -285,4 +296,34 @@ pub fn spawn(repaint: impl Fn() + Send + Sync + 'static) -> Result<MnistJob, Thr
 /// The MNIST job run synchronously inside [`Job::poll`] (tests).
 pub fn inline() -> MnistJob {
     Job::inline(MnistTask)
+}
+
+/// Reading an IDX folder as a background [`Task`] (60 000 gzip images take a moment).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadTask;
+
+impl Task for LoadTask {
+    type Request = std::path::PathBuf;
+    type Update = ();
+    type Output = Arc<DataSet>;
+    type Error = super::idx::IdxError;
+
+    fn run(
+        &mut self,
+        folder: std::path::PathBuf,
+        context: &Context<()>,
+    ) -> Result<Arc<DataSet>, super::idx::IdxError> {
+        context.progress(0.0, format!("reading {}", folder.display()));
+        DataSet::read_folder(&folder).map(Arc::new)
+    }
+}
+
+/// Start the IDX loader on a thread named `mnist-load` at background priority.
+pub fn spawn_loader(
+    repaint: impl Fn() + Send + Sync + 'static,
+) -> Result<Job<LoadTask>, ThreadError> {
+    let spec = JobSpec::background("mnist-load")
+        .with_threads(0)
+        .with_repaint(repaint);
+    Job::spawn(LoadTask, spec)
 }
