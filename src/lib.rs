@@ -2,7 +2,8 @@
 //!
 //! A headless library for the physics of minibatch SGD, after "Machine learning in and out
 //! of equilibrium" (Adhikari, Kabakçıoğlu, Strang, Yuret, Hinczewski, arXiv:2306.03521).
-//! The mathematics is written down in `docs/theory.md`; doc comments cite its sections.
+//! The mathematics is written down in `docs/theory.md` (in the repository, with the measured
+//! accuracy of each prediction); doc comments cite its sections as `docs/theory.md §3.1`.
 //!
 //! - [`landscape`]: loss landscapes with per-example losses, gradients and Hessians.
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.

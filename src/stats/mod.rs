@@ -7,6 +7,8 @@ pub mod entropy;
 pub mod fluctuation;
 pub mod grid;
 pub mod moments;
+pub mod occupation;
+pub mod stationarity;
 
 pub use entropy::{
     EntropyProduction, EntropyStats, IftPoint, SigmaHistogram, gaussian_kl, sampled_diffusion,
