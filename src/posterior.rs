@@ -71,8 +71,10 @@ impl From<crate::jobs::Cancelled> for PosteriorError {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PosteriorSpec {
+    /// Learning rates, one row each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub etas: Vec<f64>,
+    /// Permutations of SGWORLD's Monte Carlo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permutations: Option<usize>,
 }
@@ -111,6 +113,7 @@ pub struct SimulatedMoments {
     pub walker_steps: u64,
     /// Samples recorded (walkers × time units after burn-in).
     pub samples: u64,
+    /// Walkers that left every finite value.
     pub diverged_walkers: usize,
 }
 
@@ -265,6 +268,7 @@ pub struct PosteriorOptions {
 /// One learning rate: KL divergences of the stationary states from the target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PosteriorRow {
+    /// The learning rate.
     pub eta: f64,
     /// Exact KL of SGLD's stationary state (`None`: unstable, see `notes`).
     pub kl_sgld: Option<f64>,
@@ -274,17 +278,23 @@ pub struct PosteriorRow {
     pub kl_ula: Option<f64>,
     /// Jackknife standard error of `kl_sgworld` over blocks of permutations.
     pub sgworld_spread: Option<f64>,
+    /// KL of SGLD's simulated stationary cloud (with `simulation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgld_sim: Option<f64>,
+    /// Its jackknife standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgld_sim_se: Option<f64>,
+    /// KL of SGWORLD's simulated cloud at epoch boundaries (with `simulation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgworld_sim: Option<f64>,
+    /// Its jackknife standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgworld_sim_se: Option<f64>,
-    /// Exact stationary states (SGWORLD at epoch boundaries).
+    /// SGLD's exact stationary state.
     pub sgld: Option<Gaussian>,
+    /// SGWORLD's exact stationary state at epoch boundaries.
     pub sgworld: Option<Gaussian>,
+    /// Full-batch ULA's exact stationary state.
     pub ula: Option<Gaussian>,
     /// Instabilities and other remarks about this row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -294,9 +304,13 @@ pub struct PosteriorRow {
 /// The whole comparison.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PosteriorReport {
+    /// The landscape's kind.
     pub landscape: String,
+    /// Examples `N`.
     pub n: usize,
+    /// Batch size `B`.
     pub batch: usize,
+    /// Temperature `T`.
     pub temperature: f64,
     /// Permutations averaged for SGWORLD.
     pub permutations: usize,

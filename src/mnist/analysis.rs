@@ -29,18 +29,30 @@ use crate::theory::linear::entropy_production_rate;
 /// Why a trajectory cannot be analysed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalysisError {
+    /// Fewer recorded positions than the estimators need.
     #[error("need at least {needed} recorded time units for the analysis, got {got}")]
-    TooShort { needed: usize, got: usize },
+    TooShort {
+        /// Positions needed.
+        needed: usize,
+        /// Positions recorded.
+        got: usize,
+    },
+    /// An estimated matrix cannot be inverted.
     #[error("the {which} matrix of the projected trajectory is singular (no fluctuations?)")]
-    Singular { which: &'static str },
+    Singular {
+        /// `covariance` or `diffusion`.
+        which: &'static str,
+    },
 }
 
 /// Everything measured on one projected trajectory; matrices row-major `dim × dim`.
 #[derive(Clone, Debug, Serialize)]
 pub struct EntropyAnalysis {
+    /// Coordinates `k` of the trajectory.
     pub dim: usize,
     /// Recorded positions `T + 1`.
     pub samples: usize,
+    /// Stationary covariance `Σ`.
     pub covariance: Vec<f64>,
     /// Stochastic area per time unit, `C`.
     pub circulation: Vec<f64>,
@@ -64,6 +76,7 @@ pub struct EntropyAnalysis {
     pub dft_k: usize,
     /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (1 in theory); NaN when the histogram is too thin.
     pub dft_slope: f64,
+    /// Standard error of `dft_slope`.
     pub dft_slope_stderr: f64,
 }
 
