@@ -40,6 +40,12 @@ pub(super) fn curves_ui(
         }
     };
     let last_epoch = epochs.max(points.len()).max(1) as f64;
+    // Before the first epoch: a loss axis up to 1 and an accuracy axis from 0 to 100%.
+    let (loss_top, accuracy_bottom) = if points.is_empty() {
+        (1.0, 0.0)
+    } else {
+        (0.0, 100.0)
+    };
     ui.label(RichText::new("Loss (mean cross-entropy per example) over epochs").strong());
     Plot::new("mnist-loss")
         .height(height)
@@ -49,6 +55,7 @@ pub(super) fn curves_ui(
         .include_x(last_epoch)
         .allow_scroll(false)
         .include_y(0.0)
+        .include_y(loss_top)
         .show(ui, |plot_ui| {
             plot_ui.line(
                 Line::new("loss", series(&|p| p.loss)).color(Color32::from_rgb(255, 170, 60)),
@@ -63,6 +70,7 @@ pub(super) fn curves_ui(
         .include_x(last_epoch)
         .allow_scroll(false)
         .include_y(100.0)
+        .include_y(accuracy_bottom)
         .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .show(ui, |plot_ui| {
             plot_ui.line(
