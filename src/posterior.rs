@@ -16,7 +16,15 @@
 //! faster than `η²` (local log-log slope 3.7 between `M η h_max` = 0.6 and 2); the advantage over SGLD then shrinks (ratio 51 at `M η h_max = 0.6`,
 //! 6 at 2).
 
+mod clouds;
+mod law;
+mod tasks;
+
 use serde::{Deserialize, Serialize};
+
+pub use clouds::{Cloud, CloudSpec, Clouds, stationary_clouds};
+pub use law::{LAW_THRESHOLD, NoiseBalance, noise_balance};
+pub use tasks::{CloudTask, CurveRequest, ExactCurvesTask, SimulatedPointsTask};
 
 use crate::dynamics::{Algorithm, Dynamics, DynamicsError, Ensemble, Observer};
 use crate::landscape::Landscape;
@@ -28,12 +36,29 @@ use crate::theory::exact::{
 /// Errors of the posterior comparison.
 #[derive(Debug, thiserror::Error)]
 pub enum PosteriorError {
+    /// The exact theory failed (not quadratic, not positive definite, …).
     #[error(transparent)]
     Exact(#[from] ExactError),
+    /// The dynamics' settings are invalid.
     #[error(transparent)]
     Dynamics(#[from] DynamicsError),
+    /// A setting is out of range.
     #[error("{key}: {message}")]
-    Invalid { key: &'static str, message: String },
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A background computation was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<crate::jobs::Cancelled> for PosteriorError {
+    fn from(_: crate::jobs::Cancelled) -> Self {
+        Self::Cancelled
+    }
 }
 
 /// The `[posterior]` table of a preset: defaults for `neqlab posterior`.
@@ -46,8 +71,10 @@ pub enum PosteriorError {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PosteriorSpec {
+    /// Learning rates, one row each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub etas: Vec<f64>,
+    /// Permutations of SGWORLD's Monte Carlo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permutations: Option<usize>,
 }
@@ -86,6 +113,7 @@ pub struct SimulatedMoments {
     pub walker_steps: u64,
     /// Samples recorded (walkers × time units after burn-in).
     pub samples: u64,
+    /// Walkers that left every finite value.
     pub diverged_walkers: usize,
 }
 
@@ -240,6 +268,7 @@ pub struct PosteriorOptions {
 /// One learning rate: KL divergences of the stationary states from the target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PosteriorRow {
+    /// The learning rate.
     pub eta: f64,
     /// Exact KL of SGLD's stationary state (`None`: unstable, see `notes`).
     pub kl_sgld: Option<f64>,
@@ -249,17 +278,23 @@ pub struct PosteriorRow {
     pub kl_ula: Option<f64>,
     /// Jackknife standard error of `kl_sgworld` over blocks of permutations.
     pub sgworld_spread: Option<f64>,
+    /// KL of SGLD's simulated stationary cloud (with `simulation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgld_sim: Option<f64>,
+    /// Its jackknife standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgld_sim_se: Option<f64>,
+    /// KL of SGWORLD's simulated cloud at epoch boundaries (with `simulation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgworld_sim: Option<f64>,
+    /// Its jackknife standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_sgworld_sim_se: Option<f64>,
-    /// Exact stationary states (SGWORLD at epoch boundaries).
+    /// SGLD's exact stationary state.
     pub sgld: Option<Gaussian>,
+    /// SGWORLD's exact stationary state at epoch boundaries.
     pub sgworld: Option<Gaussian>,
+    /// Full-batch ULA's exact stationary state.
     pub ula: Option<Gaussian>,
     /// Instabilities and other remarks about this row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -269,9 +304,13 @@ pub struct PosteriorRow {
 /// The whole comparison.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PosteriorReport {
+    /// The landscape's kind.
     pub landscape: String,
+    /// Examples `N`.
     pub n: usize,
+    /// Batch size `B`.
     pub batch: usize,
+    /// Temperature `T`.
     pub temperature: f64,
     /// Permutations averaged for SGWORLD.
     pub permutations: usize,
@@ -281,6 +320,11 @@ pub struct PosteriorReport {
     pub ula_eta_limit: f64,
     /// The target `N(μ, T H̄⁻¹)`.
     pub posterior: Gaussian,
+    /// Whether SGLD's gradient noise matters next to `T`, and the small-`η` KL ratio it
+    /// predicts ([`noise_balance`]); absent when it cannot be computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_balance: Option<NoiseBalance>,
+    /// One row per learning rate.
     pub rows: Vec<PosteriorRow>,
 }
 
@@ -321,6 +365,114 @@ pub fn default_etas(landscape: &dyn Landscape) -> Result<Vec<f64>, PosteriorErro
         .collect())
 }
 
+/// What the posterior comparison needs to know about a landscape before it starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ComparisonSetup {
+    /// Examples `N`.
+    pub n: usize,
+    /// Full-batch ULA's stability limit `2 / h_max`.
+    pub eta_limit: f64,
+}
+
+/// Check that `landscape` is quadratic and `temperature` positive, and give `N` and ULA's
+/// stability limit.
+pub fn comparison_setup(
+    landscape: &dyn Landscape,
+    temperature: f64,
+) -> Result<ComparisonSetup, PosteriorError> {
+    let model = QuadraticModel::from_landscape(landscape)?;
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(PosteriorError::Invalid {
+            key: "dynamics.temperature",
+            message: format!("the posterior exp(−L/T) needs T > 0, got {temperature}"),
+        });
+    }
+    let h_max = model
+        .hessian_eigenvalues()
+        .last()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
+    Ok(ComparisonSetup {
+        n: model.n_examples(),
+        eta_limit: 2.0 / h_max,
+    })
+}
+
+impl PosteriorReport {
+    /// `(η, KL_SGLD / KL_SGWORLD)` at the smallest `η` where both are stable.
+    pub fn smallest_eta_ratio(&self) -> Option<(f64, f64)> {
+        self.rows.iter().find_map(|r| {
+            let (sgld, sgworld) = (r.kl_sgld?, r.kl_sgworld?);
+            (sgworld > 0.0).then_some((r.eta, sgld / sgworld))
+        })
+    }
+}
+
+/// Gradient steps of ten relaxation times `1/(η h_min)` of the mean, at most `cap`: a
+/// burn-in after which the start at the minimum is forgotten.
+pub(crate) fn relaxation_burn_in(model: &QuadraticModel, eta: f64, cap: f64) -> u64 {
+    let h_min = model
+        .hessian_eigenvalues()
+        .first()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
+    (10.0 / (eta * h_min)).ceil().min(cap) as u64
+}
+
+/// What the walker simulations of one report share.
+struct Sampler<'a> {
+    landscape: &'a dyn Landscape,
+    model: &'a QuadraticModel,
+    batch: usize,
+    temperature: f64,
+    target: &'a Gaussian,
+}
+
+impl Sampler<'_> {
+    /// Fill the `_sim` columns of `row` from walker ensembles of the stable algorithms,
+    /// burnt in for at least [`relaxation_burn_in`].
+    fn simulate_row(
+        &self,
+        row: &mut PosteriorRow,
+        spec: &SimulationSpec,
+    ) -> Result<(), PosteriorError> {
+        let eta = row.eta;
+        let spec = SimulationSpec {
+            burn_in: spec.burn_in.max(relaxation_burn_in(self.model, eta, 1e12)),
+            ..*spec
+        };
+        let start = self.model.minimum();
+        let n = self.model.n_examples();
+        for algorithm in [Algorithm::Sgld, Algorithm::Sgworld] {
+            let stable = match algorithm {
+                Algorithm::Sgld => row.sgld.is_some(),
+                _ => row.sgworld.is_some(),
+            };
+            if !stable {
+                continue;
+            }
+            let dynamics = Dynamics::new(algorithm, None, eta, self.batch, self.temperature, n)?;
+            let sim = simulate_stationary(self.landscape, dynamics, &start, &spec, self.target)?;
+            if sim.diverged_walkers > 0 {
+                row.notes.push(format!(
+                    "{}: {} walkers diverged",
+                    algorithm.label(),
+                    sim.diverged_walkers
+                ));
+            }
+            let (value, error) = match algorithm {
+                Algorithm::Sgld => (&mut row.kl_sgld_sim, &mut row.kl_sgld_sim_se),
+                _ => (&mut row.kl_sgworld_sim, &mut row.kl_sgworld_sim_se),
+            };
+            *value = Some(sim.kl);
+            *error = Some(sim.kl_standard_error);
+        }
+        Ok(())
+    }
+}
+
 /// KL divergences of SGLD, SGWORLD and ULA from the target at each learning rate.
 ///
 /// Rows where an algorithm is unstable carry `None` and a note instead of numbers.
@@ -350,7 +502,6 @@ pub fn posterior_report(
     let posterior = model.posterior(temperature)?;
     let eigenvalues = model.hessian_eigenvalues();
     let h_max = eigenvalues.last().copied().unwrap_or(1.0);
-    let h_min = eigenvalues.first().copied().unwrap_or(1.0);
     let mut permutations = 0;
     let mut rows = Vec::with_capacity(etas.len());
     for &eta in etas {
@@ -388,41 +539,14 @@ pub fn posterior_report(
             notes,
         };
         if let Some(spec) = &options.simulation {
-            // Burn in for at least ten relaxation times 1/(η h_min) of the mean.
-            let relaxation = (10.0 / (eta * h_min)).ceil();
-            let spec = SimulationSpec {
-                burn_in: spec.burn_in.max(relaxation.min(1e12) as u64),
-                ..*spec
+            let sampler = Sampler {
+                landscape,
+                model: &model,
+                batch,
+                temperature,
+                target: &posterior,
             };
-            let start = model.minimum();
-            for algorithm in [Algorithm::Sgld, Algorithm::Sgworld] {
-                let stable = match algorithm {
-                    Algorithm::Sgld => row.sgld.is_some(),
-                    _ => row.sgworld.is_some(),
-                };
-                if !stable {
-                    continue;
-                }
-                let dynamics = Dynamics::new(algorithm, None, eta, batch, temperature, n)?;
-                let sim = simulate_stationary(landscape, dynamics, &start, &spec, &posterior)?;
-                if sim.diverged_walkers > 0 {
-                    row.notes.push(format!(
-                        "{}: {} walkers diverged",
-                        algorithm.label(),
-                        sim.diverged_walkers
-                    ));
-                }
-                match algorithm {
-                    Algorithm::Sgld => {
-                        row.kl_sgld_sim = Some(sim.kl);
-                        row.kl_sgld_sim_se = Some(sim.kl_standard_error);
-                    }
-                    _ => {
-                        row.kl_sgworld_sim = Some(sim.kl);
-                        row.kl_sgworld_sim_se = Some(sim.kl_standard_error);
-                    }
-                }
-            }
+            sampler.simulate_row(&mut row, spec)?;
         }
         rows.push(row);
     }
@@ -435,6 +559,7 @@ pub fn posterior_report(
         dropped_per_epoch: n % batch,
         ula_eta_limit: 2.0 / h_max,
         posterior,
+        noise_balance: noise_balance(landscape, batch, temperature).ok(),
         rows,
     })
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use neqlab::jobs::{JobError, JobEvent};
 use neqlab::mnist::idx::{encode_idx, read_idx, write_idx};
-use neqlab::mnist::{DataSet, Digits, JobMessage, MnistConfig, MnistError, MnistJob, run};
+use neqlab::mnist::{DataSet, Digits, MnistConfig, MnistError, MnistRequest, run};
 
 fn small_digits() -> Digits {
     let bundled = DataSet::bundled().expect("bundled digits");
@@ -164,7 +165,8 @@ fn quick_config() -> MnistConfig {
     MnistConfig {
         train_n: 500,
         test_n: 200,
-        eta: 4e-4,
+        eta: Some(4e-4),
+        eta_mean_loss: None,
         prior_precision: 10.0,
         batch: 25,
         train_epochs: 8,
@@ -189,6 +191,13 @@ fn short_run_learns_and_reports() {
     .expect("run");
     assert_eq!((report.train_n, report.test_n), (500, 200));
     assert!(report.test_accuracy > 0.6, "{}", report.test_accuracy);
+    // The stationary mean of the weights classifies at least about as well as one moment
+    // of the fluctuating weights (200 test digits: one digit is 0.5%).
+    assert!(
+        report.averaged_test_accuracy > 0.6,
+        "{}",
+        report.averaged_test_accuracy
+    );
     assert_eq!(report.ift.len(), 5);
     assert_eq!(report.stationary.len(), 2);
     assert_eq!(report.stationary[0].time_unit, "step");
@@ -252,10 +261,10 @@ fn cancelled_before_start_returns_cancelled() {
     ));
 }
 
-/// Start a run far too long to finish, wait for its first progress message, cancel, and
-/// check that the thread ends with `Cancelled` (not `Finished`). The run checks the flag
-/// before every batch; the timeout below only guards against a hang and is not a speed
-/// assertion. The measured latency is printed (`--nocapture`).
+/// Start a run far too long to finish on the `mnist` job thread, wait for its first
+/// progress update, cancel, and check that it ends as cancelled (not finished). The run
+/// checks the flag before every batch; the timeouts only guard against a hang and are not a
+/// speed assertion. The measured latency is printed (`--nocapture`).
 #[test]
 fn background_job_cancels_promptly() {
     let data = Arc::new(DataSet::bundled().expect("bundled"));
@@ -263,23 +272,198 @@ fn background_job_cancels_promptly() {
         train_epochs: 100_000,
         ..quick_config()
     };
-    let job = MnistJob::spawn(config, data).expect("spawn");
-    let first = job
-        .messages()
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a first progress message");
-    assert!(matches!(first, JobMessage::Progress(_)), "{first:?}");
+    let total = config.total_epochs();
+    let mut job = neqlab::mnist::job::spawn(|| {}).expect("spawn");
+    job.request(MnistRequest { config, data });
+    let first = job.wait(Duration::from_secs(120));
+    assert!(
+        matches!(first.first(), Some(JobEvent::Update(p)) if p.epoch == 1),
+        "{first:?}"
+    );
+    let progress = job.progress().expect("progress reported");
+    assert!(progress.fraction > 0.0 && progress.fraction <= 2.0 / total as f64);
+    assert!(
+        progress.phase.starts_with("training (WR): epoch"),
+        "{progress:?}"
+    );
     let cancelled_at = Instant::now();
     job.cancel();
     let last = loop {
-        match job.messages().recv_timeout(Duration::from_secs(60)) {
-            Ok(JobMessage::Progress(_)) => continue,
-            Ok(other) => break other,
-            Err(e) => panic!("no final message: {e}"),
+        let events = job.wait(Duration::from_secs(120));
+        assert!(!events.is_empty(), "no final event");
+        if let Some(JobEvent::Finished(result)) = events.into_iter().last() {
+            break result;
         }
     };
     let latency = cancelled_at.elapsed();
-    assert!(matches!(last, JobMessage::Cancelled), "{last:?}");
-    job.join();
+    assert!(matches!(last, Err(JobError::Cancelled)), "{last:?}");
+    assert!(!job.is_running());
     eprintln!("cancel latency: {:.1} ms", latency.as_secs_f64() * 1e3);
+}
+
+/// The same job run synchronously: the whole run happens inside `poll`, every epoch's
+/// progress arrives in order, then the report.
+#[test]
+fn inline_job_reports_every_epoch_then_the_report() {
+    let data = Arc::new(DataSet::bundled().expect("bundled"));
+    let config = MnistConfig {
+        compare: false,
+        ..quick_config()
+    };
+    let total = config.total_epochs();
+    let mut job = neqlab::mnist::job::inline();
+    job.request(MnistRequest { config, data });
+    let events = job.poll();
+    assert_eq!(
+        events.len(),
+        total + 1,
+        "one update per epoch, then the end"
+    );
+    assert!(matches!(&events[0], JobEvent::Update(p) if p.epoch == 1));
+    let Some(JobEvent::Finished(Ok(report))) = events.last() else {
+        panic!("a report: {:?}", events.last());
+    };
+    assert_eq!(report.stationary.len(), 1);
+    assert_eq!(job.progress().map(|p| p.fraction), Some(1.0));
+    // A request cancelled before it runs never starts.
+    job.request(MnistRequest {
+        config: quick_config(),
+        data: Arc::new(DataSet::bundled().expect("bundled")),
+    });
+    job.cancel();
+    assert!(matches!(
+        job.poll().as_slice(),
+        [JobEvent::Finished(Err(JobError::Cancelled))]
+    ));
+}
+
+/// Every key `neqlab mnist --json` printed before the job mechanism and the per-mean-loss
+/// learning rate arrived: scripts read them, so they stay (new keys may be added).
+#[test]
+fn cli_mnist_json_keys_are_pinned() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args(["mnist", "--json"])
+        .args(
+            [
+                "train_n=300",
+                "test_n=100",
+                "eta=4e-4",
+                "prior_precision=10",
+                "batch=25",
+                "train_epochs=2",
+                "pca_epochs=10",
+                "snapshots=50",
+                "record_epochs=100",
+            ]
+            .iter()
+            .flat_map(|s| ["--set".to_string(), format!("mnist.{s}")]),
+        )
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let has_keys = |value: &serde_json::Value, keys: &[&str], what: &str| {
+        for key in keys {
+            assert!(
+                value.get(key).is_some(),
+                "{what} lost the key {key}: {value}"
+            );
+        }
+    };
+    has_keys(
+        &json,
+        &[
+            "activation",
+            "algorithm",
+            "batch",
+            "dft_slope",
+            "ep_rate",
+            "eta",
+            "eta_mean_loss",
+            "examples_per_second",
+            "hidden",
+            "ift",
+            "parameters",
+            "prior_precision",
+            "projection_dim",
+            "replacement",
+            "seconds",
+            "source",
+            "stationary",
+            "temperature",
+            "test_accuracy",
+            "test_n",
+            "train_accuracy",
+            "train_epochs",
+            "train_n",
+            "trained_test_accuracy",
+            "training_seconds",
+        ],
+        "the report",
+    );
+    assert_eq!(json["eta"], 4e-4);
+    let eta_mean_loss = json["eta_mean_loss"].as_f64().expect("a number");
+    assert!(
+        (eta_mean_loss - 4e-4 * 300.0).abs() < 1e-12,
+        "{eta_mean_loss}"
+    );
+    assert_eq!(
+        (json["algorithm"].as_str(), json["replacement"].as_str()),
+        (Some("sgd"), Some("wr"))
+    );
+    let stationary = json["stationary"].as_array().expect("stationary runs");
+    assert_eq!(stationary.len(), 2);
+    for (k, run) in stationary.iter().enumerate() {
+        has_keys(
+            run,
+            &[
+                "algorithm",
+                "analysis",
+                "principal_variances",
+                "record_stride",
+                "recorded_units",
+                "replacement",
+                "seconds",
+                "snapshots",
+                "test_accuracy",
+                "test_predictions",
+                "time_unit",
+                "train_accuracy",
+            ],
+            "a stationary run",
+        );
+        let analyses = if k == 1 {
+            vec![&run["analysis"], &run["analysis_per_step"]]
+        } else {
+            vec![&run["analysis"]]
+        };
+        for analysis in analyses {
+            has_keys(
+                analysis,
+                &[
+                    "circulation",
+                    "covariance",
+                    "dft_k",
+                    "dft_slope",
+                    "dft_slope_stderr",
+                    "diffusion",
+                    "dim",
+                    "ep_rate",
+                    "ep_rate_formula",
+                    "ep_rate_stderr",
+                    "ift",
+                    "ift_effective",
+                    "ift_stderr",
+                    "samples",
+                ],
+                "an analysis",
+            );
+        }
+    }
+    assert_eq!(stationary[0]["time_unit"], "step");
+    assert_eq!(stationary[1]["time_unit"], "epoch");
 }

@@ -386,6 +386,84 @@ fn sgworld_beats_sgld_by_n_over_b_squared() {
     }
 }
 
+/// docs/theory.md sections 4 and 5: at small η, KL_SGLD / KL_ULA follows from the first-order
+/// bias of the covariance, Σ_ij h_i h_j (δ_ij + 2 c_B s̃_ij / (T (h_i + h_j)))² / Σ h_i², and
+/// the (N/B)² law holds only where SGLD's gradient noise is not negligible next to T
+/// (r = c_B tr S̄ / (T tr H̄) ≥ 1). Checked against the exact stationary Gaussians (no
+/// sampling) at η = 10⁻³ of ULA's limit, where the neglected orders in η h are below 10⁻³:
+/// the prediction must be within 5% (the KL's own expansion to second order in ΔΣ is the
+/// larger error).
+#[test]
+fn the_n_over_b_squared_law_applies_where_gradient_noise_matters() {
+    use neqlab::posterior::noise_balance;
+    let ratio_at_small_eta = |landscape: &dyn Landscape, batch: usize, temperature: f64| {
+        let model = QuadraticModel::from_landscape(landscape).expect("quadratic");
+        let h_max = model.hessian_eigenvalues().last().copied().expect("d > 0");
+        let eta = 1e-3 * 2.0 / h_max;
+        let target = model.posterior(temperature).expect("posterior");
+        let kl = |g: &Gaussian| kl_divergence(g, &target).expect("kl");
+        let sgld = kl(&model
+            .sgld(eta, batch, temperature)
+            .expect("stable")
+            .gaussian);
+        let ula = kl(&model.ula(eta, temperature).expect("stable").gaussian);
+        sgld / ula
+    };
+    // Bayesian linear regression at T = 1: the data scatter as the posterior says, S̄ ≈ N T H̄,
+    // so r ≈ c_B N and the ratio is about (N/B)².
+    let landscape = regression(100, 1);
+    for batch in [5, 10, 20] {
+        let balance = noise_balance(&landscape, batch, 1.0).expect("quadratic");
+        let exact = ratio_at_small_eta(&landscape, batch, 1.0);
+        let c_b = (100.0 - batch as f64) / (batch as f64 * 99.0);
+        println!(
+            "regression B = {batch}: r = {:.3} (c_B N = {:.3}), predicted {:.2}, exact {exact:.2}, (N/B)² = {}",
+            balance.gradient_noise_ratio,
+            c_b * 100.0,
+            balance.predicted_ratio,
+            balance.nb_squared
+        );
+        assert!(balance.law_applies);
+        assert!(
+            (balance.predicted_ratio / exact - 1.0).abs() < 0.05,
+            "B = {batch}: predicted {} vs exact {exact}",
+            balance.predicted_ratio
+        );
+        assert!(
+            exact > balance.nb_squared / 2.0 && exact < 2.0 * balance.nb_squared,
+            "the law itself: {exact} vs {}",
+            balance.nb_squared
+        );
+    }
+    // The shipped bowl at T = 1: its examples barely disagree (S̄ ~ 1 next to T H̄ ~ 1..4, times
+    // c_B ≈ 0.09), so r ≪ 1, both samplers are biased alike, and (N/B)² = 100 is far off.
+    let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
+    let balance = noise_balance(&bowl, 10, 1.0).expect("quadratic");
+    let exact = ratio_at_small_eta(&bowl, 10, 1.0);
+    println!(
+        "bowl B = 10: r = {:.4}, predicted {:.3}, exact {exact:.3}",
+        balance.gradient_noise_ratio, balance.predicted_ratio
+    );
+    assert!(!balance.law_applies);
+    assert!(balance.gradient_noise_ratio < 0.2);
+    assert!(
+        (balance.predicted_ratio / exact - 1.0).abs() < 0.05,
+        "predicted {} vs exact {exact}",
+        balance.predicted_ratio
+    );
+    assert!(exact < 0.1 * balance.nb_squared);
+    // Lower the temperature and the same bowl's gradient noise dominates: the law's
+    // condition is about noise against T, not about the landscape alone.
+    let cold = noise_balance(&bowl, 10, 0.01).expect("quadratic");
+    assert!(cold.law_applies, "r = {}", cold.gradient_noise_ratio);
+    let exact = ratio_at_small_eta(&bowl, 10, 0.01);
+    assert!(
+        (cold.predicted_ratio / exact - 1.0).abs() < 0.05,
+        "cold: predicted {} vs exact {exact}",
+        cold.predicted_ratio
+    );
+}
+
 /// Exact moments against long walker simulations, at two learning rates per algorithm
 /// (N = 100, B = 10, T = 1). Each simulation: 2000 walkers × 10 000 gradient steps recorded
 /// (about 2·10⁷ walker-steps; SGWORLD sampled at its 1000 epoch boundaries) after a burn-in of
@@ -616,6 +694,65 @@ fn cli_posterior_json() {
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("dynamics.temperature"), "{message}");
+}
+
+/// Every key `neqlab posterior --json` printed before this tab's rework: scripts read them,
+/// so they stay (new keys may be added).
+#[test]
+fn cli_posterior_json_keys_are_pinned() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_neqlab"))
+        .args([
+            "posterior",
+            "bowl-current",
+            "--set",
+            "dynamics.temperature=1",
+            "--etas",
+            "0.01",
+            "--permutations",
+            "200",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let has_keys = |value: &serde_json::Value, keys: &[&str]| {
+        for key in keys {
+            assert!(value.get(key).is_some(), "lost the key {key}: {value}");
+        }
+    };
+    has_keys(
+        &json,
+        &[
+            "batch",
+            "dropped_per_epoch",
+            "landscape",
+            "n",
+            "permutations",
+            "posterior",
+            "rows",
+            "temperature",
+            "ula_eta_limit",
+        ],
+    );
+    has_keys(&json["posterior"], &["cov", "mean"]);
+    has_keys(
+        &json["rows"][0],
+        &[
+            "eta",
+            "kl_sgld",
+            "kl_sgworld",
+            "kl_ula",
+            "sgld",
+            "sgworld",
+            "sgworld_spread",
+            "ula",
+        ],
+    );
 }
 
 /// A `[posterior]` table supplies the learning rates and permutations; unknown keys in it are

@@ -229,7 +229,7 @@ impl NeqlabApp {
             metrics: MetricsPanel,
             fluctuation: FluctuationPanel::default(),
             posterior,
-            mnist: MnistPanel::default(),
+            mnist: MnistPanel::with_backend(backend),
             frame_log,
             window_fitted: backend == Backend::Inline,
         };

@@ -15,28 +15,44 @@
 //! - the integral fluctuation theorem `⟨exp(−Σ_k)⟩ = 1`;
 //! - the detailed fluctuation theorem `ln P(Σ_k)/P(−Σ_k) = Σ_k`: the fitted slope.
 //!
-//! This is a plain function of a trajectory so it can later be replaced by
-//! `neqlab::stats::entropy` (the same estimators as an [`Observer`](crate::dynamics::Observer)
-//! on the toy landscapes), which had not landed when this was written.
+//! This is a plain function of a trajectory, sharing the step entropy and the DFT fit with
+//! the walker-ensemble estimator of [`crate::stats::entropy`] through
+//! [`crate::stats::fluctuation`]; it differs in estimating every matrix from the one
+//! trajectory it is given instead of taking them from the theory.
 
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
+use crate::stats::fluctuation::{DftFit, StepEntropy, dft_slope};
+use crate::theory::linear::entropy_production_rate;
+
 /// Why a trajectory cannot be analysed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalysisError {
+    /// Fewer recorded positions than the estimators need.
     #[error("need at least {needed} recorded time units for the analysis, got {got}")]
-    TooShort { needed: usize, got: usize },
+    TooShort {
+        /// Positions needed.
+        needed: usize,
+        /// Positions recorded.
+        got: usize,
+    },
+    /// An estimated matrix cannot be inverted.
     #[error("the {which} matrix of the projected trajectory is singular (no fluctuations?)")]
-    Singular { which: &'static str },
+    Singular {
+        /// `covariance` or `diffusion`.
+        which: &'static str,
+    },
 }
 
 /// Everything measured on one projected trajectory; matrices row-major `dim × dim`.
 #[derive(Clone, Debug, Serialize)]
 pub struct EntropyAnalysis {
+    /// Coordinates `k` of the trajectory.
     pub dim: usize,
     /// Recorded positions `T + 1`.
     pub samples: usize,
+    /// Stationary covariance `Σ`.
     pub covariance: Vec<f64>,
     /// Stochastic area per time unit, `C`.
     pub circulation: Vec<f64>,
@@ -60,6 +76,7 @@ pub struct EntropyAnalysis {
     pub dft_k: usize,
     /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (1 in theory); NaN when the histogram is too thin.
     pub dft_slope: f64,
+    /// Standard error of `dft_slope`.
     pub dft_slope_stderr: f64,
 }
 
@@ -100,23 +117,19 @@ fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
     out
 }
 
-/// Analyse a trajectory of `samples = trajectory.len() / dim` positions (row-major).
-/// `max_k` is the longest window of the integral fluctuation theorem, `dft_k` the window of
-/// the detailed one.
-pub fn analyse(
-    trajectory: &[f64],
-    dim: usize,
-    max_k: usize,
-    dft_k: usize,
-) -> Result<EntropyAnalysis, AnalysisError> {
-    let samples = trajectory.len() / dim.max(1);
-    let needed = 10 * (dim + max_k).max(dft_k);
-    if dim == 0 || samples < needed {
-        return Err(AnalysisError::TooShort {
-            needed,
-            got: samples,
-        });
-    }
+/// The matrices estimated from a trajectory.
+struct Estimates {
+    mean: Vec<f64>,
+    covariance: DMatrix<f64>,
+    /// Stochastic area per time unit, `C`.
+    area: DMatrix<f64>,
+    /// `Cov(Δx)/2`.
+    diffusion: DMatrix<f64>,
+}
+
+/// Mean, covariance, stochastic area and diffusion of `samples` positions of `dim`
+/// coordinates (row-major).
+fn estimate(trajectory: &[f64], dim: usize, samples: usize) -> Estimates {
     let steps = samples - 1;
     let at = |n: usize| &trajectory[n * dim..(n + 1) * dim];
     let mut mean = vec![0.0; dim];
@@ -147,40 +160,22 @@ pub fn analyse(
         }
     }
     let diffusion = (increment_second - &increment_mean * increment_mean.transpose()) / 2.0;
-    let sigma_inverse = covariance
-        .clone()
-        .cholesky()
-        .ok_or(AnalysisError::Singular {
-            which: "covariance",
-        })?
-        .inverse();
-    let diffusion_inverse = diffusion
-        .clone()
-        .cholesky()
-        .ok_or(AnalysisError::Singular { which: "diffusion" })?
-        .inverse();
-    // σ_n = v(x̃)ᵀ D⁻¹ Δx with v(x) = −C Σ⁻¹ x: precompute the bilinear form
-    // σ_n = x̃ᵀ F Δx, F = (−C Σ⁻¹)ᵀ D⁻¹ = Σ⁻¹ C D⁻¹ (Σ⁻¹ symmetric, Cᵀ = −C).
-    let form = &sigma_inverse * &area * &diffusion_inverse;
-    let mut sigma = Vec::with_capacity(steps);
-    let mut midpoint = DVector::zeros(dim);
-    for n in 0..steps {
-        for a in 0..dim {
-            midpoint[a] = 0.5 * (at(n)[a] + at(n + 1)[a]) - mean[a];
-            dx[a] = at(n + 1)[a] - at(n)[a];
-        }
-        sigma.push((midpoint.transpose() * &form * &dx)[(0, 0)]);
+    Estimates {
+        mean,
+        covariance,
+        area,
+        diffusion,
     }
-    let ep_rate = sigma.iter().sum::<f64>() / steps as f64;
-    let ep_variance =
-        sigma.iter().map(|s| (s - ep_rate).powi(2)).sum::<f64>() / (steps - 1).max(1) as f64;
-    let ep_rate_formula = -(&area * &diffusion_inverse * &area * &sigma_inverse).trace();
+}
+
+/// `⟨exp(−Σ_k)⟩`, its standard error and its effective number of windows, `k = 1..=max_k`.
+fn integral_theorem(sigma: &[f64], max_k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let steps = sigma.len();
     let mut ift = Vec::with_capacity(max_k);
     let mut ift_stderr = Vec::with_capacity(max_k);
     let mut ift_effective = Vec::with_capacity(max_k);
     for k in 1..=max_k {
-        let windows = window_sums(&sigma, k);
-        let exps: Vec<f64> = windows.iter().map(|s| (-s).exp()).collect();
+        let exps: Vec<f64> = window_sums(sigma, k).iter().map(|s| (-s).exp()).collect();
         let mean_exp = exps.iter().sum::<f64>() / exps.len() as f64;
         let var = exps.iter().map(|e| (e - mean_exp).powi(2)).sum::<f64>()
             / (exps.len() - 1).max(1) as f64;
@@ -189,13 +184,66 @@ pub fn analyse(
         // Overlapping windows are correlated over k steps: count non-overlapping ones.
         ift_effective.push(effective_count(&exps) * (steps / k).max(1) as f64 / exps.len() as f64);
     }
-    let (dft_slope, dft_slope_stderr) = dft_slope(&window_sums(&sigma, dft_k.max(1)));
+    (ift, ift_stderr, ift_effective)
+}
+
+/// Analyse a trajectory of `samples = trajectory.len() / dim` positions (row-major).
+/// `max_k` is the longest window of the integral fluctuation theorem, `dft_k` the window of
+/// the detailed one.
+pub fn analyse(
+    trajectory: &[f64],
+    dim: usize,
+    max_k: usize,
+    dft_k: usize,
+) -> Result<EntropyAnalysis, AnalysisError> {
+    let samples = trajectory.len() / dim.max(1);
+    let needed = 10 * (dim + max_k).max(dft_k);
+    if dim == 0 || samples < needed {
+        return Err(AnalysisError::TooShort {
+            needed,
+            got: samples,
+        });
+    }
+    let steps = samples - 1;
+    let at = |n: usize| &trajectory[n * dim..(n + 1) * dim];
+    let estimates = estimate(trajectory, dim, samples);
+    let sigma_inverse = estimates
+        .covariance
+        .clone()
+        .cholesky()
+        .ok_or(AnalysisError::Singular {
+            which: "covariance",
+        })?
+        .inverse();
+    let diffusion_inverse = estimates
+        .diffusion
+        .clone()
+        .cholesky()
+        .ok_or(AnalysisError::Singular { which: "diffusion" })?
+        .inverse();
+    // σ_n = v(x̃)ᵀ D⁻¹ Δx with v(x) = −C Σ⁻¹ (x − mean).
+    let velocity = -(&estimates.area * &sigma_inverse);
+    let step_entropy = StepEntropy::new(
+        &row_major(&velocity),
+        &row_major(&diffusion_inverse),
+        &estimates.mean,
+    );
+    let sigma: Vec<f64> = (0..steps)
+        .map(|n| step_entropy.sigma(at(n), at(n + 1)))
+        .collect();
+    let ep_rate = sigma.iter().sum::<f64>() / steps as f64;
+    let ep_variance =
+        sigma.iter().map(|s| (s - ep_rate).powi(2)).sum::<f64>() / (steps - 1).max(1) as f64;
+    let ep_rate_formula =
+        entropy_production_rate(&estimates.area, &estimates.diffusion, &estimates.covariance);
+    let (ift, ift_stderr, ift_effective) = integral_theorem(&sigma, max_k);
+    let fit = dft_fit(&window_sums(&sigma, dft_k.max(1)));
     Ok(EntropyAnalysis {
         dim,
         samples,
-        covariance: row_major(&covariance),
-        circulation: row_major(&area),
-        diffusion: row_major(&diffusion),
+        covariance: row_major(&estimates.covariance),
+        circulation: row_major(&estimates.area),
+        diffusion: row_major(&estimates.diffusion),
         ep_rate,
         ep_rate_stderr: (ep_variance / steps as f64).sqrt(),
         ep_rate_formula,
@@ -203,8 +251,8 @@ pub fn analyse(
         ift_stderr,
         ift_effective,
         dft_k: dft_k.max(1),
-        dft_slope,
-        dft_slope_stderr,
+        dft_slope: fit.map_or(f64::NAN, |f| f.slope),
+        dft_slope_stderr: fit.map_or(f64::NAN, |f| f.standard_error),
     })
 }
 
@@ -224,23 +272,23 @@ fn window_sums(values: &[f64], k: usize) -> Vec<f64> {
 }
 
 /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (docs/theory.md section 3): a histogram of `|Σ|` up to
-/// three standard deviations in 20 bins, split by sign; each bin with at least 10 counts on
-/// both sides gives `ln(n₊/n₋)` with variance `1/n₊ + 1/n₋`, and a weighted least-squares
-/// line through the origin gives the slope and its standard error.
-fn dft_slope(values: &[f64]) -> (f64, f64) {
+/// three standard deviations in 20 bins, split by sign, fitted by
+/// [`dft_slope`](crate::stats::fluctuation::dft_slope) over bins with at least 10 counts on
+/// both sides. `None` below 100 values or without such bins.
+fn dft_fit(values: &[f64]) -> Option<DftFit> {
     let n = values.len();
     if n < 100 {
-        return (f64::NAN, f64::NAN);
+        return None;
     }
     let mean = values.iter().sum::<f64>() / n as f64;
     let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
     let edge = 3.0 * sd + mean.abs();
     if edge <= 0.0 || !edge.is_finite() {
-        return (f64::NAN, f64::NAN);
+        return None;
     }
     const BINS: usize = 20;
-    let mut positive = [0usize; BINS];
-    let mut negative = [0usize; BINS];
+    let mut positive = [0u64; BINS];
+    let mut negative = [0u64; BINS];
     for &v in values {
         let bin = (v.abs() / edge * BINS as f64) as usize;
         if bin < BINS {
@@ -251,22 +299,12 @@ fn dft_slope(values: &[f64]) -> (f64, f64) {
             }
         }
     }
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for bin in 0..BINS {
-        let (p, m) = (positive[bin], negative[bin]);
-        if p < 10 || m < 10 {
-            continue;
-        }
-        let centre = (bin as f64 + 0.5) * edge / BINS as f64;
-        let y = (p as f64 / m as f64).ln();
-        let weight = 1.0 / (1.0 / p as f64 + 1.0 / m as f64);
-        sxy += weight * centre * y;
-        sxx += weight * centre * centre;
-    }
-    if sxx == 0.0 {
-        return (f64::NAN, f64::NAN);
-    }
-    (sxy / sxx, (1.0 / sxx).sqrt())
+    let centre = |bin: usize| (bin as f64 + 0.5) * edge / BINS as f64;
+    dft_slope(
+        (0..BINS).map(|bin| (centre(bin), positive[bin], negative[bin])),
+        10,
+        1,
+    )
 }
 
 #[cfg(test)]

@@ -36,11 +36,14 @@ use super::idx::Digits;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// `tanh`.
     Tanh,
+    /// `max(0, x)`.
     Relu,
 }
 
 impl Activation {
+    /// The name in presets and reports.
     pub fn name(self) -> &'static str {
         match self {
             Activation::Tanh => "tanh",
@@ -53,9 +56,13 @@ impl Activation {
 /// [`Mlp::dim`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Mlp {
+    /// Pixels per image.
     pub inputs: usize,
+    /// Hidden units.
     pub hidden: usize,
+    /// Classes (10 digits).
     pub classes: usize,
+    /// The hidden layer's activation.
     pub activation: Activation,
     /// Prior precision `λ` of the L2 term `(λ/2)|w|²` in `L`.
     pub prior_precision: f64,
@@ -76,6 +83,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Buffers for `mlp` and batches of up to `capacity` examples.
     pub fn new(mlp: &Mlp, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
@@ -88,6 +96,7 @@ impl Workspace {
         }
     }
 
+    /// The largest batch the buffers hold.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -96,12 +105,16 @@ impl Workspace {
 /// Sum of cross-entropies and number of correct predictions over some examples.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BatchTally {
+    /// `Σ CE_i`.
     pub cross_entropy_sum: f64,
+    /// Correct predictions.
     pub correct: usize,
+    /// Examples counted.
     pub examples: usize,
 }
 
 impl BatchTally {
+    /// Add another tally's counts.
     pub fn add(&mut self, other: BatchTally) {
         self.cross_entropy_sum += other.cross_entropy_sum;
         self.correct += other.correct;
@@ -113,6 +126,7 @@ impl BatchTally {
         self.cross_entropy_sum / self.examples.max(1) as f64
     }
 
+    /// Fraction of correct predictions.
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.examples.max(1) as f64
     }

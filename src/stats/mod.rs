@@ -2,7 +2,9 @@
 //! the stochastic area matrix, entropy production and fluctuation theorems, accumulated by
 //! [`Observer`](crate::dynamics::Observer)s.
 
+pub mod compare;
 pub mod entropy;
+pub mod fluctuation;
 pub mod grid;
 pub mod moments;
 pub mod occupation;

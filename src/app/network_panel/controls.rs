@@ -1,0 +1,121 @@
+//! The Network tab's controls: the dynamics of the next run, Run / Cancel and the status.
+
+use neqlab::dynamics::{Algorithm, Replacement};
+
+use super::{CONTROLS_WIDTH, NetworkPanel, RunStatus};
+
+impl NetworkPanel {
+    /// The settings of the next run, Run / Cancel, the status and what is shown.
+    pub(super) fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        ui.strong("Seven-weight network");
+        let running = self.status == RunStatus::Running;
+        let Some(preset) = self.preset.as_mut() else {
+            return;
+        };
+        ui.add_enabled_ui(!running, |ui| dynamics_ui(ui, &mut preset.dynamics));
+        self.run_ui(ui, running);
+    }
+
+    /// Run / Cancel, the status and the settings of the result shown.
+    fn run_ui(&mut self, ui: &mut egui::Ui, running: bool) {
+        ui.horizontal(|ui| {
+            if ui.add_enabled(!running, egui::Button::new("Run")).clicked() {
+                let ctx = ui.ctx().clone();
+                self.start(&ctx);
+            }
+            if ui
+                .add_enabled(running, egui::Button::new("Cancel"))
+                .clicked()
+            {
+                self.cancel();
+            }
+        });
+        match &self.status {
+            RunStatus::Idle => {
+                ui.weak("Not run yet.");
+            }
+            RunStatus::Running => {
+                let fraction = self.job.progress().map_or(0.0, |p| p.fraction);
+                ui.add(
+                    egui::ProgressBar::new(fraction as f32)
+                        .show_percentage()
+                        .desired_width(CONTROLS_WIDTH - 20.0),
+                );
+            }
+            RunStatus::Done { seconds } => {
+                ui.label(format!("Done in {seconds:.1} s."));
+            }
+            RunStatus::Cancelled { progress } => {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("Cancelled after {:.0}% of the run.", 100.0 * progress),
+                );
+            }
+            RunStatus::Failed(e) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        }
+        if let Some(result) = &self.result {
+            let r = &result.report;
+            ui.separator();
+            ui.weak(format!(
+                "Shown: {} {} η = {:.2e}, B = {}, {} walkers × {} {}s (burn-in {})",
+                r.algorithm.to_uppercase(),
+                r.replacement.to_uppercase(),
+                r.eta,
+                r.batch,
+                r.walkers,
+                r.steps,
+                r.time_unit,
+                r.burn_in
+            ));
+            if r.diverged_walkers > 0 {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("{} walkers diverged", r.diverged_walkers),
+                );
+            }
+        }
+    }
+}
+
+/// The dynamics of the next run.
+fn dynamics_ui(ui: &mut egui::Ui, d: &mut neqlab::preset::DynamicsSpec) {
+    ui.add(
+        egui::Slider::new(&mut d.eta, 1e-8..=1e-3)
+            .logarithmic(true)
+            .text("η")
+            .custom_formatter(|v, _| format!("{v:.2e}")),
+    );
+    ui.add(egui::Slider::new(&mut d.batch, 1..=200).text("batch B"));
+    ui.horizontal(|ui| {
+        for algorithm in Algorithm::ALL {
+            ui.radio_value(&mut d.algorithm, algorithm, algorithm.label());
+        }
+    });
+    let fixed = d.algorithm.fixed_replacement();
+    if let Some(r) = fixed {
+        d.replacement = Some(r);
+    }
+    ui.add_enabled_ui(fixed.is_none(), |ui| {
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut d.replacement, Some(Replacement::Wr), "WR");
+            ui.radio_value(&mut d.replacement, Some(Replacement::Wor), "WOR");
+        });
+    });
+    ui.add(
+        egui::Slider::new(&mut d.walkers, 1..=4096)
+            .logarithmic(true)
+            .text("walkers"),
+    );
+    ui.add(
+        egui::Slider::new(&mut d.steps, 100..=1_000_000)
+            .logarithmic(true)
+            .text("steps"),
+    );
+    ui.add(
+        egui::Slider::new(&mut d.burn_in, 0..=1_000_000)
+            .logarithmic(true)
+            .text("burn-in"),
+    );
+}
