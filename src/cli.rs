@@ -242,6 +242,8 @@ fn figure_command(
         name => Some(name.parse()?),
     };
     export::check_figure_path(out)?;
+    // A side not given gets a valid default later; check the given ones now.
+    export::check_figure_size(width.unwrap_or(1000), height.unwrap_or(1000))?;
     let name = Path::new(preset)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -650,7 +652,7 @@ fn measure(spec: &LandscapeSpec, walkers: usize, steps: u64, repeats: usize) -> 
                 Ensemble::new(landscape.as_ref(), dynamics, walkers, &start, repeat as u64);
             let started = Instant::now();
             ensemble.advance(landscape.as_ref(), steps, &mut ());
-            (walkers as u64 * steps) as f64 / started.elapsed().as_secs_f64()
+            walkers as f64 * steps as f64 / started.elapsed().as_secs_f64()
         })
         .collect();
     rates.sort_by(f64::total_cmp);
@@ -658,12 +660,27 @@ fn measure(spec: &LandscapeSpec, walkers: usize, steps: u64, repeats: usize) -> 
 }
 
 fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Result<()> {
+    use neqlab::fields::{CountField, STEPS, WALKERS};
+    CountField {
+        key: "--walkers",
+        ..WALKERS
+    }
+    .check_usize(walkers)?;
+    CountField {
+        key: "--steps",
+        ..STEPS
+    }
+    .check(steps)?;
+    // The network has 7 weights, the most of the two landscapes measured.
+    neqlab::limits::simulation_demand(7, walkers, None, false)
+        .renamed("dynamics.walkers", "--walkers")
+        .check(&neqlab::limits::MemoryBudget::of_this_machine())?;
     let bowl = LandscapeSpec::Bowl(BowlSpec::default());
     let bowl_rate = measure(&bowl, walkers, steps, repeats).context("bowl benchmark")?;
     let net = LandscapeSpec::RegressionNet(RegressionNetSpec::default());
     let net_rate = measure(&net, walkers, steps, repeats).context("net benchmark")?;
     // One walker runs on one thread: as many steps as the ensemble measurement, capped.
-    let single_steps = (walkers as u64 * steps).clamp(1, 2_000_000);
+    let single_steps = (walkers as u64).saturating_mul(steps).clamp(1, 2_000_000);
     let net_single_rate =
         measure(&net, 1, single_steps, repeats).context("single-walker net benchmark")?;
     if json {

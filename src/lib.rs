@@ -15,13 +15,21 @@
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
 //! - [`background`]: background threads that yield to the interface.
+//! - [`limits`]: memory estimates checked before anything large is allocated.
+//! - [`fields`]: typed validation of every number a person can type.
+//! - [`files`]: bounded reads and atomic saves.
+//! - [`divergence`]: how many walkers diverged, and from which time unit.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod background;
+pub mod divergence;
 pub mod dynamics;
 pub mod export;
+pub mod fields;
+pub mod files;
 pub mod landscape;
+pub mod limits;
 pub mod mnist;
 pub mod posterior;
 pub mod preset;

@@ -34,6 +34,12 @@ pub enum PosteriorError {
     Dynamics(#[from] DynamicsError),
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+    /// A setting outside its rule ([`crate::fields`]).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
+    /// The simulation would not fit in memory ([`crate::limits`]).
+    #[error(transparent)]
+    Memory(#[from] crate::limits::LimitError),
 }
 
 /// The `[posterior]` table of a preset: defaults for `neqlab posterior`.
@@ -331,6 +337,12 @@ pub fn posterior_report(
     etas: &[f64],
     options: &PosteriorOptions,
 ) -> Result<PosteriorReport, PosteriorError> {
+    crate::fields::PERMUTATIONS.check_usize(options.permutations.permutations)?;
+    if let Some(spec) = &options.simulation {
+        crate::fields::WALKERS.check_usize(spec.walkers)?;
+        crate::limits::simulation_demand(landscape.dim(), spec.walkers, None, false)
+            .check(&crate::limits::MemoryBudget::of_this_machine())?;
+    }
     let model = QuadraticModel::from_landscape(landscape)?;
     if etas.is_empty() {
         return Err(PosteriorError::Invalid {

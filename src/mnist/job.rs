@@ -108,6 +108,12 @@ pub enum MnistError {
     },
     #[error("cannot start the mnist thread: {0}")]
     Thread(String),
+    /// A setting outside its rule ([`crate::fields`]).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
+    /// The run would not fit in memory ([`crate::limits`]).
+    #[error(transparent)]
+    Memory(#[from] crate::limits::LimitError),
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> MnistError {
@@ -229,6 +235,7 @@ impl MnistConfig {
         n_test: usize,
         inputs: usize,
     ) -> Result<(Mlp, Dynamics), MnistError> {
+        self.check_fields()?;
         if self.hidden == 0 || self.hidden > 4096 {
             return Err(invalid(
                 "hidden",
@@ -290,6 +297,8 @@ impl MnistConfig {
                 .unwrap_or(message);
             MnistError::InvalidKey { key, message }
         })?;
+        self.memory_demand(n_train, n_test, inputs)
+            .check(&crate::limits::MemoryBudget::of_this_machine())?;
         let mlp = Mlp {
             inputs,
             hidden: self.hidden,

@@ -7,12 +7,14 @@
 //! - [`mlp`]: `784 → hidden → 10`, softmax cross-entropy plus L2, `L = Σ_i CE_i + (λ/2)|w|²`.
 //! - [`job`]: training, the stationary phase, [`MnistJob`] on a named thread.
 //! - [`analysis`]: `Σ`, `C`, `D`, `σ_n`, `⟨exp(−Σ_k)⟩`, the DFT slope, from a trajectory.
+//! - [`limits`]: the settings against their rules and the machine's memory.
 //!
 //! Settings come from `presets/mnist.toml` (`title`, `caption`, `[mnist]`).
 
 pub mod analysis;
 pub mod idx;
 pub mod job;
+pub mod limits;
 pub mod mlp;
 
 use std::path::{Path, PathBuf};
@@ -41,12 +43,9 @@ pub struct MnistPreset {
 /// Errors reading an MNIST preset; each names the file or the `--set` argument.
 #[derive(Debug, thiserror::Error)]
 pub enum MnistPresetError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Missing, too large, or not text.
+    #[error(transparent)]
+    File(#[from] crate::files::ReadError),
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("--set {argument}: {message}")]
@@ -68,10 +67,8 @@ impl MnistPreset {
 
     /// Read a preset file.
     pub fn load(path: &Path) -> Result<Self, MnistPresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MnistPresetError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::files::read_text_bounded(path, crate::preset::MAX_PRESET_BYTES, "a preset")?;
         Self::from_toml(&text, path)
     }
 
