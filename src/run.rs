@@ -69,7 +69,7 @@ pub struct RunReport {
     pub fp_error: Option<String>,
 }
 
-/// The Fokker–Planck solve of a run (docs/theory.md sections 3, 7).
+/// The Fokker–Planck solve of a run (docs/theory.md §3, §7.3 and §8).
 #[derive(Clone, Debug, Serialize)]
 pub struct FpReport {
     /// Cells `[nx, ny]`.
@@ -352,9 +352,9 @@ fn simulate_until(
 /// (without).
 pub const EXPANSION_LIMIT: f64 = 0.3;
 
-/// A validity note when the expansion in `η` of docs/theory.md is stretched: `η M h_max > 0.3`
-/// without replacement or `η h_max > 0.3` with, `h_max` the largest eigenvalue of the
-/// theory's Hessian.
+/// A validity note when the expansion in `η` (docs/theory.md §3.1, §4.4) is stretched:
+/// `η M h_max > 0.3` without replacement or `η h_max > 0.3` with, `h_max` the largest
+/// eigenvalue of the theory's Hessian.
 pub fn expansion_note(
     theory: &LinearTheory,
     dynamics: &crate::dynamics::Dynamics,

@@ -9,7 +9,7 @@ use std::path::Path;
 use neqlab::landscape::csv::parse_xy;
 use neqlab::limits::MemoryBudget;
 use neqlab::mnist::idx::{encode_idx, parse_idx_within};
-use neqlab::preset::{Preset, SHIPPED};
+use neqlab::preset::{Preset, SHIPPED, StartSpec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -50,6 +50,7 @@ fn toml_value() -> impl Strategy<Value = String> {
             "\"bowl\"",
             "\"sgd\"",
             "\"wor\"",
+            "\"stationary\"",
             "true",
             "[]",
             "[1.0, 4.0]",
@@ -272,7 +273,10 @@ proptest! {
         temperature in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-0.0), any::<f64>()],
         walkers in any::<usize>(),
         seed in any::<u64>(),
-        start in prop::option::of(prop::collection::vec(any::<f64>(), 0..4)),
+        start in prop::option::of(prop_oneof![
+            prop::collection::vec(any::<f64>(), 0..4).prop_map(StartSpec::Point),
+            Just(StartSpec::Stationary),
+        ]),
         bounds in prop::option::of(prop::array::uniform4(any::<f64>())),
     ) {
         let text = neqlab::preset::shipped("double-well").expect("shipped");
