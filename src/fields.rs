@@ -66,6 +66,15 @@ pub struct RealField {
     pub reason: &'static str,
 }
 
+/// A bound as people write it: `0.5`, `1e150`, `-1e-9`.
+fn short(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Drop the digit separators people type: `1 000 000`, `1_000_000`.
 fn strip_separators(text: &str) -> String {
     text.trim()
@@ -190,18 +199,18 @@ impl RealField {
         let lower = if self.min == f64::NEG_INFINITY {
             None
         } else if self.min_exclusive {
-            Some(format!("greater than {}", self.min))
+            Some(format!("greater than {}", short(self.min)))
         } else {
-            Some(format!("of at least {}", self.min))
+            Some(format!("of at least {}", short(self.min)))
         };
         let range = match (lower, self.max.is_finite()) {
             (None, false) => "a finite number".to_string(),
             (Some(lower), false) => format!("a number {lower}"),
-            (None, true) => format!("a number of at most {:e}", self.max),
+            (None, true) => format!("a number of at most {}", short(self.max)),
             (Some(_), true) if !self.min_exclusive => {
-                format!("a number from {} to {}", self.min, self.max)
+                format!("a number from {} to {}", short(self.min), short(self.max))
             }
-            (Some(lower), true) => format!("a number {lower} and at most {}", self.max),
+            (Some(lower), true) => format!("a number {lower} and at most {}", short(self.max)),
         };
         if self.reason.is_empty() {
             range
@@ -430,7 +439,8 @@ mod tests {
         }
         assert_eq!(ETA.parse(" 2e-2 "), Ok(0.02));
         assert_eq!(TEMPERATURE.parse("0"), Ok(0.0));
-        assert!(BOUNDS.check(1e200).is_err());
+        let message = BOUNDS.check(1e200).expect_err("huge").to_string();
+        assert!(message.ends_with("from -1e150 to 1e150"), "{message}");
         assert!(ARROW_GAIN.check(f64::NAN).is_err());
     }
 

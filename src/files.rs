@@ -60,10 +60,14 @@ impl ReadError {
     }
 }
 
+/// Largest amount read from anything that is not a regular file (a pipe, a device), whose
+/// size cannot be known before reading: 64 MiB (the largest standard MNIST file is 47 MB).
+pub const STREAM_LIMIT_BYTES: u64 = 64 << 20;
+
 /// Read at most `limit_bytes` bytes of `path`: a regular file larger than that is refused from
 /// its size, before anything is read; anything else (a pipe, a device) is read up to one byte
-/// past the limit and refused there. `what` names the expected contents in messages
-/// ("a preset").
+/// past `limit_bytes` or [`STREAM_LIMIT_BYTES`], whichever is smaller, and refused there.
+/// `what` names the expected contents in messages ("a preset").
 pub fn read_bounded(
     path: &Path,
     limit_bytes: u64,
@@ -81,15 +85,20 @@ pub fn read_bounded(
             "is a folder, not a file",
         )));
     }
-    let too_large = |size_bytes| ReadError::TooLarge {
+    let too_large = |size_bytes, limit_bytes| ReadError::TooLarge {
         path: path.to_path_buf(),
         size_bytes,
         limit_bytes,
         what,
     };
     if metadata.is_file() && metadata.len() > limit_bytes {
-        return Err(too_large(metadata.len()));
+        return Err(too_large(metadata.len(), limit_bytes));
     }
+    let limit_bytes = if metadata.is_file() {
+        limit_bytes
+    } else {
+        limit_bytes.min(STREAM_LIMIT_BYTES)
+    };
     let capacity = if metadata.is_file() {
         metadata.len()
     } else {
@@ -102,7 +111,7 @@ pub fn read_bounded(
         .read_to_end(&mut bytes)
         .map_err(io)?;
     if bytes.len() as u64 > limit_bytes {
-        return Err(too_large(bytes.len() as u64));
+        return Err(too_large(bytes.len() as u64, limit_bytes));
     }
     Ok(bytes)
 }
@@ -317,7 +326,12 @@ mod tests {
             let message = read_bounded(Path::new("/dev/zero"), 1 << 20, "a preset")
                 .expect_err("endless")
                 .to_string();
-            assert!(message.contains("/dev/zero"), "{message}");
+            assert!(message.contains("1 048 577 bytes or more"), "{message}");
+            // A stream is never read beyond 64 MiB, whatever the caller allows.
+            let message = read_bounded(Path::new("/dev/zero"), u64::MAX, "a data file")
+                .expect_err("endless")
+                .to_string();
+            assert!(message.contains("at most 67 108 864 bytes"), "{message}");
         }
         let message = read_bounded(folder.path(), 10, "a preset")
             .expect_err("folder")
