@@ -357,7 +357,7 @@ pub const MNIST_TRAIN_EPOCHS: CountField = count("mnist.train_epochs", 0, 1_000_
 /// `mnist.pca_epochs`.
 pub const MNIST_PCA_EPOCHS: CountField = count("mnist.pca_epochs", 1, 1_000_000, "");
 /// `mnist.record_epochs`; the trajectory's memory is checked by
-/// [`crate::limits::mnist_demand`].
+/// [`crate::mnist::limits::mnist_demand`].
 pub const MNIST_RECORD_EPOCHS: CountField = count("mnist.record_epochs", 1, 1_000_000, "");
 /// `mnist.snapshots`.
 pub const MNIST_SNAPSHOTS: CountField = count("mnist.snapshots", 2, 100_000, "");
@@ -380,6 +380,73 @@ pub const FIGURE_SIDE: CountField = count(
 );
 /// `--arrow-gain`.
 pub const ARROW_GAIN: RealField = real("arrow gain", 0.0, true, 1e6, "");
+
+/// Every count field, for lookups by key ([`count_field`]).
+pub const COUNT_FIELDS: [CountField; 23] = [
+    WALKERS,
+    STEPS,
+    BURN_IN,
+    BATCH,
+    SEED,
+    GRID,
+    TRAILS,
+    UNITS_PER_FRAME,
+    EXAMPLES,
+    DATA_SEED,
+    PERMUTATIONS,
+    MNIST_HIDDEN,
+    MNIST_BATCH,
+    MNIST_TRAIN_EPOCHS,
+    MNIST_PCA_EPOCHS,
+    MNIST_RECORD_EPOCHS,
+    MNIST_SNAPSHOTS,
+    MNIST_PROJECTION_DIM,
+    MNIST_RECORD_STRIDE,
+    MNIST_TRAIN_DIGITS,
+    MNIST_TEST_DIGITS,
+    MNIST_SEED,
+    FIGURE_SIDE,
+];
+
+/// Every real field, for lookups by key ([`real_field`]).
+pub const REAL_FIELDS: [RealField; 10] = [
+    ETA,
+    TEMPERATURE,
+    START,
+    BOUNDS,
+    POSTERIOR_ETA,
+    MNIST_ETA,
+    MNIST_TEMPERATURE,
+    MNIST_PRIOR_PRECISION,
+    ARROW_GAIN,
+    RealField {
+        key: "landscape",
+        min: f64::NEG_INFINITY,
+        min_exclusive: false,
+        max: f64::INFINITY,
+        reason: "",
+    },
+];
+
+/// The rule of the count field `key` (`"dynamics.walkers"`).
+pub fn count_field(key: &str) -> Option<CountField> {
+    COUNT_FIELDS.iter().copied().find(|f| f.key == key)
+}
+
+/// The rule of the real field `key` (`"dynamics.eta"`); any other `landscape.*` number gets
+/// the rule "finite" (the landscape checks the rest when it is built).
+pub fn real_field(key: &str) -> Option<RealField> {
+    REAL_FIELDS
+        .iter()
+        .copied()
+        .find(|f| f.key == key)
+        .or_else(|| {
+            key.starts_with("landscape.").then_some(RealField {
+                key: "landscape",
+                ..REAL_FIELDS[9]
+            })
+        })
+}
 
 #[cfg(test)]
 mod tests {
@@ -457,5 +524,18 @@ mod tests {
             "dynamics.eta = -1: must not be negative; type a number greater than 0"
         );
         assert_eq!(GRID.clamp(5000), 1024);
+    }
+
+    #[test]
+    fn fields_are_found_by_key() {
+        assert_eq!(count_field("dynamics.walkers"), Some(WALKERS));
+        assert_eq!(real_field("dynamics.eta"), Some(ETA));
+        assert!(real_field("landscape.hessian").is_some_and(|f| f.check(f64::NAN).is_err()));
+        assert_eq!(count_field("dynamics.etta"), None);
+        let keys: Vec<&str> = COUNT_FIELDS.iter().map(|f| f.key).collect();
+        let mut unique = keys.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len());
     }
 }
