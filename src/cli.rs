@@ -245,6 +245,8 @@ fn figure_command(
         name => Some(name.parse()?),
     };
     export::check_figure_path(out)?;
+    // A side not given gets a valid default later; check the given ones now.
+    export::check_figure_size(width.unwrap_or(1000), height.unwrap_or(1000))?;
     let name = Path::new(preset)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -637,6 +639,21 @@ fn print_matrix(title: &str, names: &[String], m: &[f64]) {
 }
 
 fn bench_command(json: bool, walkers: usize, steps: u64, repeats: usize) -> Result<()> {
+    use neqlab::fields::{CountField, STEPS, WALKERS};
+    CountField {
+        key: "--walkers",
+        ..WALKERS
+    }
+    .check_usize(walkers)?;
+    CountField {
+        key: "--steps",
+        ..STEPS
+    }
+    .check(steps)?;
+    // The network has 7 weights, the most of the landscapes measured.
+    neqlab::limits::simulation_demand(7, walkers, None, false)
+        .renamed("dynamics.walkers", "--walkers")
+        .check(&neqlab::limits::MemoryBudget::of_this_machine())?;
     let options = neqlab::bench::BenchOptions {
         walkers,
         steps,

@@ -19,16 +19,24 @@
 //! - [`jobs`]: the one background-job mechanism (commands, latest request wins, cancel, progress).
 //! - [`background`]: background threads that yield to the interface.
 //! - [`bench`]: the walker-steps-per-second measurement of `neqlab bench`.
+//! - [`limits`]: memory estimates checked before anything large is allocated.
+//! - [`fields`]: typed validation of every number a person can type.
+//! - [`files`]: bounded reads and atomic saves.
+//! - [`divergence`]: how many walkers diverged, and from which time unit.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod background;
 pub mod bench;
+pub mod divergence;
 pub mod dynamics;
 pub mod export;
+pub mod fields;
+pub mod files;
 pub mod jobs;
 pub mod landscape;
 pub mod map;
+pub mod limits;
 pub mod mnist;
 pub mod posterior;
 pub mod preset;

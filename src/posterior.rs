@@ -53,6 +53,12 @@ pub enum PosteriorError {
     /// A background computation was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// A setting outside its rule ([`crate::fields`]).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
+    /// The simulation would not fit in memory ([`crate::limits`]).
+    #[error(transparent)]
+    Memory(#[from] crate::limits::LimitError),
 }
 
 impl From<crate::jobs::Cancelled> for PosteriorError {
@@ -483,6 +489,12 @@ pub fn posterior_report(
     etas: &[f64],
     options: &PosteriorOptions,
 ) -> Result<PosteriorReport, PosteriorError> {
+    crate::fields::PERMUTATIONS.check_usize(options.permutations.permutations)?;
+    if let Some(spec) = &options.simulation {
+        crate::fields::WALKERS.check_usize(spec.walkers)?;
+        crate::limits::simulation_demand(landscape.dim(), spec.walkers, None, false)
+            .check(&crate::limits::MemoryBudget::of_this_machine())?;
+    }
     let model = QuadraticModel::from_landscape(landscape)?;
     if etas.is_empty() {
         return Err(PosteriorError::Invalid {

@@ -17,6 +17,10 @@
 //! ```
 //!
 //! Unknown keys and wrong types are rejected; every error names the file and the line or key.
+//! Every number is checked against its rule in [`crate::fields`], and the memory the walkers,
+//! the grid and the landscape's examples need is checked against what the machine has
+//! ([`crate::limits`]) before any of it is allocated. Preset files are read up to
+//! [`MAX_PRESET_BYTES`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,18 +28,25 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::dynamics::{Algorithm, Dynamics, DynamicsError, Replacement};
+use crate::fields::FieldError;
+use crate::files::{ReadError, read_text_bounded};
 use crate::landscape::{Landscape, LandscapeError, LandscapeSpec};
+use crate::limits::{LimitError, MemoryBudget};
 use crate::theory::start::StartKind;
+
+mod checks;
+
+pub use crate::files::write_atomically;
+
+/// Largest preset file read: 1 MiB (the shipped ones hold about 1 kB).
+pub const MAX_PRESET_BYTES: u64 = 1 << 20;
 
 /// Everything that can be wrong with a preset.
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file cannot be read, is too large, or is not text.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// TOML syntax, unknown keys, wrong types (the message carries line and column).
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -45,6 +56,16 @@ pub enum PresetError {
     /// A `--set table.key=value` argument that cannot be applied.
     #[error("--set {argument}: {message}")]
     Override { argument: String, message: String },
+    /// The preset cannot be written as TOML (an integer beyond TOML's `2⁶³ − 1`).
+    #[error("the preset cannot be saved: {0}")]
+    Serialise(String),
+    /// The preset file cannot be written; the old file, if any, is untouched.
+    #[error("{path}: cannot save: {source}", path = path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A value of the right type that makes no sense (batch of 0, negative eta, ...).
     #[error("{path}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
@@ -236,16 +257,13 @@ impl Preset {
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, PresetError> {
         toml::from_str(text).map_err(|e| PresetError::Parse {
             path: path.to_path_buf(),
-            message: tidy_toml_message(&e.to_string()),
+            message: tidy_toml_message(&e, text),
         })
     }
 
     /// Read and parse a preset file, applying `--set` overrides.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, PresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_text_bounded(path, MAX_PRESET_BYTES, "a preset")?;
         let preset = Self::from_toml(&text, path)?;
         if overrides.is_empty() {
             return Ok(preset);
@@ -260,29 +278,62 @@ impl Preset {
             argument: String::new(),
             message: e.to_string(),
         })?;
+        let mut preset = self.clone();
         for argument in overrides {
             apply_override(&mut table, argument)?;
+            // Each argument is checked as it is applied, so that an error names the one at
+            // fault (and not a line of some intermediate text).
+            preset =
+                toml::Value::Table(table.clone())
+                    .try_into()
+                    .map_err(|e: toml::de::Error| PresetError::Override {
+                        argument: argument.clone(),
+                        message: e.message().trim_end().to_string(),
+                    })?;
         }
-        let text = toml::to_string(&table).map_err(|e| PresetError::Override {
-            argument: overrides.join(" "),
-            message: e.to_string(),
-        })?;
-        toml::from_str(&text).map_err(|e| PresetError::Override {
-            argument: overrides.join(" "),
-            message: tidy_toml_message(&e.to_string()),
-        })
+        Ok(preset)
     }
 
     /// The preset as TOML; `from_toml(to_toml())` gives the same preset back, and saving twice
     /// gives the same bytes.
     pub fn to_toml(&self) -> String {
-        // Serialising plain structs of numbers and strings cannot fail.
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise preset: {e}\n"))
+        self.try_to_toml()
+            .unwrap_or_else(|e| format!("# cannot serialise preset: {e}\n"))
+    }
+
+    /// The preset as TOML, or why it cannot be written: TOML integers stop at `2⁶³ − 1`, so
+    /// a seed or a count above that has no TOML spelling.
+    pub fn try_to_toml(&self) -> Result<String, PresetError> {
+        toml::to_string_pretty(self).map_err(|e| PresetError::Serialise(e.to_string()))
+    }
+
+    /// Save the preset to `path` atomically ([`write_atomically`]) and return the text
+    /// written. Nothing is written when the preset has no TOML spelling.
+    pub fn save(&self, path: &Path) -> Result<String, PresetError> {
+        let text = self.try_to_toml()?;
+        write_atomically(path, text.as_bytes()).map_err(|source| PresetError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(text)
     }
 
     /// Build the landscape and validate the dynamics. `path` labels errors and locates data
     /// files named relative to the preset; `text`, when given, lets errors name the line.
+    /// Every number is checked first ([`Preset::check_fields`]), then the memory of the
+    /// landscape's examples, and after the landscape is built the memory of the walkers and
+    /// the grid, against what this machine has ([`MemoryBudget::of_this_machine`]).
     pub fn build(&self, path: &Path, text: Option<&str>) -> Result<Experiment, PresetError> {
+        self.build_within(path, text, &MemoryBudget::of_this_machine())
+    }
+
+    /// [`build`](Self::build) against a given memory budget.
+    pub fn build_within(
+        &self,
+        path: &Path,
+        text: Option<&str>,
+        budget: &MemoryBudget,
+    ) -> Result<Experiment, PresetError> {
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let invalid = |key: String, message: String| {
             let line = text.and_then(|t| locate_key(t, &key));
@@ -293,6 +344,12 @@ impl Preset {
                 message,
             }
         };
+        let field = |e: FieldError| invalid(e.key.to_string(), e.to_string());
+        let limit = |key: &str, e: LimitError| invalid(key.to_string(), e.to_string());
+        self.check_fields().map_err(field)?;
+        if let Some(demand) = self.examples_demand() {
+            demand.check(budget).map_err(|e| limit("landscape.n", e))?;
+        }
         let landscape = self.landscape.build(base_dir).map_err(|e| match e {
             LandscapeError::InvalidKey { key, message } => invalid(
                 format!("landscape.{key}"),
@@ -313,11 +370,9 @@ impl Preset {
             let DynamicsError::InvalidKey { key, .. } = &e;
             invalid(format!("dynamics.{key}"), e.to_string())
         })?;
-        if d.walkers == 0 {
-            return Err(invalid(
-                "dynamics.walkers".into(),
-                "dynamics.walkers: needs at least one walker".into(),
-            ));
+        if let Err(error) = self.memory_demand(landscape.dim()).check(budget) {
+            let key = error.field().to_string();
+            return Err(limit(&key, error));
         }
         let start_kind = match &d.start {
             Some(StartSpec::Stationary) => StartKind::Stationary,
@@ -335,34 +390,10 @@ impl Preset {
                     ),
                 ));
             }
-            Some(StartSpec::Point(start)) if start.iter().any(|x| !x.is_finite()) => {
-                return Err(invalid(
-                    "dynamics.start".into(),
-                    "dynamics.start: coordinates must be finite".into(),
-                ));
-            }
+            // Finite coordinates are checked with the other fields (check_fields).
             Some(StartSpec::Point(start)) => start.clone(),
             Some(StartSpec::Stationary) | None => landscape.start(),
         };
-        if self.fp.grid == 0 || self.fp.grid > 1024 {
-            return Err(invalid(
-                "fp.grid".into(),
-                format!(
-                    "fp.grid: the grid needs between 1 and 1024 cells per axis, got {}",
-                    self.fp.grid
-                ),
-            ));
-        }
-        if let Some(b) = self.fp.bounds
-            && (b.iter().any(|x| !x.is_finite()) || b[0] >= b[1] || b[2] >= b[3])
-        {
-            return Err(invalid(
-                "fp.bounds".into(),
-                format!(
-                    "fp.bounds: need [w1_min, w1_max, w2_min, w2_max] with min < max, got {b:?}"
-                ),
-            ));
-        }
         Ok(Experiment {
             landscape,
             dynamics,
@@ -417,10 +448,7 @@ pub fn shipped(name: &str) -> Option<&'static str> {
 pub fn read_named(name: &str) -> Result<(String, PathBuf), PresetError> {
     let path = PathBuf::from(name);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = read_text_bounded(&path, MAX_PRESET_BYTES, "a preset")?;
         return Ok((text, path));
     }
     let stem = name.trim_end_matches(".toml");
@@ -445,38 +473,13 @@ pub fn load_experiment(
     path: &Path,
     overrides: &[String],
 ) -> Result<(Preset, Experiment), PresetError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_text_bounded(path, MAX_PRESET_BYTES, "a preset")?;
     let mut preset = Preset::from_toml(&text, path)?;
     if !overrides.is_empty() {
         preset = preset.with_overrides(overrides)?;
     }
     let experiment = preset.build(path, Some(&text))?;
     Ok((preset, experiment))
-}
-
-/// Write `contents` to `path` atomically: a temporary file in the same folder, then a rename.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
-    let temporary = folder.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result =
-        std::fs::write(&temporary, contents).and_then(|()| std::fs::rename(&temporary, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
 }
 
 fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetError> {
@@ -508,6 +511,16 @@ fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetE
             .as_table_mut()
             .ok_or_else(|| fail(format!("`{part}` is not a table")))?;
     }
+    // `--set dynamics.walkers=1e6`: a whole number written as a float, for a key that holds
+    // an integer, is taken as that integer.
+    let parsed = match (&parsed, current.get(*last)) {
+        (toml::Value::Float(x), Some(toml::Value::Integer(_)))
+            if x.fract() == 0.0 && x.abs() < 2f64.powi(53) =>
+        {
+            toml::Value::Integer(*x as i64)
+        }
+        _ => parsed,
+    };
     current.insert(last.to_string(), parsed);
     Ok(())
 }
@@ -532,9 +545,31 @@ pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
     None
 }
 
-/// toml's messages end with a newline and indent their excerpt; keep them but trim the end.
-fn tidy_toml_message(message: &str) -> String {
-    message.trim_end().to_string()
+/// Longest source line quoted in a parse error; a longer one (a hostile file of one huge line)
+/// is named by its line and column only.
+const MAX_QUOTED_LINE: usize = 200;
+
+/// toml's message with its excerpt of the offending line (trimmed at the end), or without
+/// the excerpt when that line is too long to quote.
+fn tidy_toml_message(error: &toml::de::Error, text: &str) -> String {
+    let Some(span) = error.span() else {
+        return error.message().trim_end().to_string();
+    };
+    let start = span.start.min(text.len());
+    let before = text.get(..start).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |k| k + 1);
+    let line_length = text[line_start..]
+        .find('\n')
+        .unwrap_or(text.len() - line_start);
+    if line_length <= MAX_QUOTED_LINE {
+        return error.to_string().trim_end().to_string();
+    }
+    let column = before[line_start..].chars().count() + 1;
+    format!(
+        "TOML parse error at line {line}, column {column} (a line of {line_length} bytes): {}",
+        error.message().trim_end()
+    )
 }
 
 #[cfg(test)]
@@ -637,6 +672,18 @@ batch = 10
             .expect("valid overrides");
         assert_eq!(changed.dynamics.eta, 1e-3);
         assert_eq!(changed.dynamics.algorithm, Algorithm::Sgld);
+        let coerced = preset
+            .with_overrides(&["dynamics.walkers=1e4".into(), "dynamics.eta=1".into()])
+            .expect("integral float for an integer key, integer for a float key");
+        assert_eq!(
+            (coerced.dynamics.walkers, coerced.dynamics.eta),
+            (10_000, 1.0)
+        );
+        let message = preset
+            .with_overrides(&["dynamics.walkers=2.5".into()])
+            .expect_err("fractional walkers")
+            .to_string();
+        assert!(message.contains("walkers"), "{message}");
         let LandscapeSpec::Bowl(bowl) = &changed.landscape else {
             panic!("still a bowl")
         };
@@ -700,17 +747,5 @@ batch = 10
                 && message.contains("\"stationary\""),
             "{message}"
         );
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temporary() {
-        let folder = tempfile::tempdir().expect("tempdir");
-        let target = folder.path().join("p.toml");
-        write_atomically(&target, b"one").expect("write");
-        write_atomically(&target, b"two").expect("write");
-        assert_eq!(std::fs::read(&target).expect("read"), b"two");
-        assert_eq!(std::fs::read_dir(folder.path()).expect("list").count(), 1);
-        let missing = folder.path().join("missing").join("p.toml");
-        assert!(write_atomically(&missing, b"x").is_err());
     }
 }

@@ -106,13 +106,40 @@ pub fn check_folder(path: &Path) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// Write `contents` to `path` atomically (temporary file + rename), mapping errors.
+/// Write `contents` to `path` atomically ([`crate::files::write_atomically`]: temporary file,
+/// fsync, rename), mapping errors.
 pub fn write_file(path: &Path, contents: &[u8]) -> Result<(), ExportError> {
     check_folder(path)?;
-    crate::preset::write_atomically(path, contents).map_err(|source| ExportError::Io {
+    crate::files::write_atomically(path, contents).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Encode RGB pixels (`width × height × 3`, row-major) as PNG bytes.
+pub fn encode_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ExportError> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(pixels))
+        .map_err(|e| ExportError::Render(format!("cannot encode the PNG: {e}")))?;
+    Ok(bytes)
+}
+
+/// Fail with [`ExportError::Size`] unless both sides are within `200..=MAX_FIGURE_SIDE` px;
+/// call it before any long computation.
+pub fn check_figure_size(width: u32, height: u32) -> Result<(), ExportError> {
+    if !(200..=MAX_FIGURE_SIDE).contains(&width) || !(200..=MAX_FIGURE_SIDE).contains(&height) {
+        return Err(ExportError::Size {
+            width,
+            height,
+            reason: format!("each side must be between 200 and {MAX_FIGURE_SIDE} px"),
+        });
+    }
+    Ok(())
 }
 
 /// Largest accepted side of a figure, in px.
@@ -128,46 +155,24 @@ pub fn save_figure(
     height: u32,
 ) -> Result<(), ExportError> {
     let format = check_figure_path(path)?;
-    if !(200..=MAX_FIGURE_SIDE).contains(&width) || !(200..=MAX_FIGURE_SIDE).contains(&height) {
-        return Err(ExportError::Size {
-            width,
-            height,
-            reason: format!("each side must be between 200 and {MAX_FIGURE_SIDE} px"),
-        });
-    }
+    check_figure_size(width, height)?;
     match format {
         FigureFormat::Svg => {
             let text = render_svg_sized(figure, width, height)?;
             write_file(path, text.as_bytes())
         }
         FigureFormat::Png => {
-            // plotters picks the encoder from the extension, so the temporary ends in .png.
-            let folder = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-            let temporary = folder.join(format!(
-                ".{}.{}.tmp.png",
-                name.unwrap_or_default(),
-                std::process::id()
-            ));
-            let result = render_png(figure, width, height, &temporary).and_then(|()| {
-                std::fs::rename(&temporary, path).map_err(|source| ExportError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            });
-            if result.is_err() {
-                let _ = std::fs::remove_file(&temporary);
-            }
-            result.map_err(|e| match e {
-                ExportError::Io { source, .. } => ExportError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                },
-                other => other,
-            })
+            // The pixels are drawn and encoded in memory, so the file is written by the one
+            // atomic save like every other.
+            crate::limits::figure_demand(width, height)
+                .check(&crate::limits::MemoryBudget::of_this_machine())
+                .map_err(|limit| ExportError::Size {
+                    width,
+                    height,
+                    reason: limit.to_string(),
+                })?;
+            let pixels = render_rgb(figure, width, height)?;
+            write_file(path, &encode_png(&pixels, width, height)?)
         }
     }
 }

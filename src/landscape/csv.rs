@@ -13,19 +13,33 @@
 //! the names are allowed). Every later data line holds exactly two finite numbers separated by
 //! a comma; at least two points are required. Every error names the file and, where it has
 //! one, the 1-based line.
+//!
+//! Before a file is parsed its size, and the memory its points will take as a landscape's
+//! examples, are checked against what the machine has ([`crate::limits`]); a file named by
+//! mistake (a huge download, `/dev/zero`) is refused without being read to the end.
 
 use std::path::{Path, PathBuf};
+
+use crate::files::{ReadError, read_text_bounded};
+use crate::limits::{self, LimitError, MemoryBudget};
+
+/// Memory per byte of a data file besides the text itself: a line of at least 4 bytes
+/// (`1,2` and a newline) becomes a point of 16 bytes.
+const POINT_BYTES_PER_TEXT_BYTE: f64 = 4.0;
+
+/// Bytes a regression landscape keeps per data point besides its per-example quadratic
+/// forms (see [`limits::examples_demand`]).
+const LANDSCAPE_BYTES_PER_POINT: f64 = 64.0;
 
 /// What is wrong with a data file.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
-    /// The file cannot be read (missing, a folder, no permission, not UTF-8).
-    #[error("{path}: cannot read the data file: {source}", path = path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file cannot be read (missing, a folder, no permission, not UTF-8, too large).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The points would not fit in memory as a landscape's examples.
+    #[error("{path}: {limit}", path = path.display())]
+    TooLarge { path: PathBuf, limit: LimitError },
     /// The first non-comment line is not `x,y`.
     #[error("{path}:{line}: expected the header `x,y`, found `{found}`", path = path.display())]
     Header {
@@ -74,10 +88,25 @@ pub fn resolve(path: &Path, base_dir: &Path) -> PathBuf {
 
 /// Read an `x,y` data file (see the module documentation).
 pub fn read_xy(path: &Path) -> Result<XyData, CsvError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CsvError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    read_xy_within(path, &MemoryBudget::of_this_machine())
+}
+
+/// [`read_xy`] against a given memory budget.
+pub fn read_xy_within(path: &Path, budget: &MemoryBudget) -> Result<XyData, CsvError> {
+    let limit = limits::max_file_bytes(POINT_BYTES_PER_TEXT_BYTE, budget);
+    let text = read_text_bounded(
+        path,
+        limit,
+        "a data file on this machine (its points must fit in memory)",
+    )?;
+    let lines = text.lines().count();
+    limits::examples_demand("data points", lines, 2, LANDSCAPE_BYTES_PER_POINT)
+        .and(limits::file_demand("data file", text.len() as u64, 0.0))
+        .check(budget)
+        .map_err(|limit| CsvError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        })?;
     parse_xy(&text, path)
 }
 
@@ -191,6 +220,35 @@ mod tests {
                 "{text:?}: {message}"
             );
         }
+    }
+
+    #[test]
+    fn files_too_large_for_memory_are_refused_before_parsing() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("big.csv");
+        let mut text = String::from("x,y\n");
+        for k in 0..2000 {
+            text.push_str(&format!("{k},{k}\n"));
+        }
+        std::fs::write(&path, &text).expect("write");
+        // 2000 points need ~400 kB as examples; 1 MB available, 80% usable: fits.
+        let roomy = MemoryBudget::with_available_bytes(1_000_000);
+        assert_eq!(read_xy_within(&path, &roomy).expect("fits").x.len(), 2000);
+        // 200 kB available: the file (18 kB) is read, but its points do not fit.
+        let tight = MemoryBudget::with_available_bytes(200_000);
+        let message = read_xy_within(&path, &tight)
+            .expect_err("too large")
+            .to_string();
+        assert!(
+            message.contains("big.csv") && message.contains("data points = 2 001 needs ~"),
+            "{message}"
+        );
+        // 10 kB available: the file itself is refused from its size.
+        let tiny = MemoryBudget::with_available_bytes(10_000);
+        let message = read_xy_within(&path, &tiny)
+            .expect_err("too large")
+            .to_string();
+        assert!(message.contains("bytes are read"), "{message}");
     }
 
     #[test]

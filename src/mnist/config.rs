@@ -129,6 +129,12 @@ pub enum MnistError {
     /// The thread of the comparison run failed.
     #[error("the comparison run failed: {0}")]
     Thread(String),
+    /// A setting outside its rule ([`crate::fields`]).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
+    /// The run would not fit in memory ([`crate::limits`]).
+    #[error(transparent)]
+    Memory(#[from] crate::limits::LimitError),
 }
 
 impl From<crate::jobs::Cancelled> for MnistError {
@@ -210,6 +216,7 @@ impl MnistConfig {
         n_test: usize,
         inputs: usize,
     ) -> Result<(Mlp, Dynamics), MnistError> {
+        self.check_fields()?;
         self.check_ranges()?;
         if n_train < 2 || n_test == 0 {
             return Err(invalid(
@@ -238,6 +245,8 @@ impl MnistConfig {
             };
             MnistError::InvalidKey { key, message }
         })?;
+        self.memory_demand(n_train, n_test, inputs)
+            .check(&crate::limits::MemoryBudget::of_this_machine())?;
         let mlp = Mlp {
             inputs,
             hidden: self.hidden,

@@ -13,6 +13,13 @@
 //! So image files start with the magic number `0x00000803` and label files with
 //! `0x00000801`. Files whose first two bytes are the gzip signature `1f 8b` are decompressed
 //! first, whatever their name. Every error names the file and what is wrong with it.
+//!
+//! Nothing is allocated from the header before it is checked: the header is read first (from
+//! the decompressing stream for gzip), the data size it announces is compared with the memory
+//! this machine has ([`crate::limits`]), and only then is exactly that much allocated and
+//! filled; a stream that holds less or more is refused. A header that claims 10⁹ images, or
+//! a small gzip file that would inflate beyond its header's size (a "gzip bomb"), costs
+//! nothing. Raw files are refused from their size before they are read.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +27,9 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
+
+use crate::files::{ReadError, read_bounded};
+use crate::limits::{LimitError, MemoryBudget, MemoryDemand, group_digits};
 
 /// The element type code of unsigned bytes.
 const UNSIGNED_BYTE: u8 = 0x08;
@@ -33,6 +43,17 @@ pub enum IdxError {
     Read {
         path: PathBuf,
         error: std::io::Error,
+    },
+    /// The file is larger than this machine's memory allows.
+    #[error(transparent)]
+    File(#[from] ReadError),
+    /// The header announces more data than this machine's memory allows.
+    #[error("{path}: the header announces {shape} bytes: {limit}")]
+    TooLarge {
+        path: PathBuf,
+        /// `1 000 000 000 × 28 × 28 = 784 000 000 000`.
+        shape: String,
+        limit: LimitError,
     },
     #[error("{path}: cannot write: {error}")]
     Write {
@@ -48,14 +69,28 @@ pub enum IdxError {
     /// The header is not an IDX header, or not the one expected.
     #[error("{path}: {message}")]
     Header { path: PathBuf, message: String },
-    /// Fewer (or more) data bytes than the header announces.
+    /// Fewer data bytes than the header announces.
     #[error(
-        "{path}: the header announces {expected} data bytes but the file holds {found} (truncated or not an IDX file)"
+        "{path}: the header announces {expected} data bytes but the file holds only {found} (truncated or not an IDX file)",
+        expected = group_digits(*expected as u64),
+        found = group_digits(*found as u64)
     )]
-    Length {
+    Truncated {
         path: PathBuf,
         expected: usize,
         found: usize,
+    },
+    /// More data bytes than the header announces.
+    #[error(
+        "{path}: the header announces {expected} data bytes but the file holds more{found} (not an IDX file, or a damaged header?)",
+        expected = group_digits(*expected as u64),
+        found = found.map(|f| format!(": {}", group_digits(f as u64))).unwrap_or_default()
+    )]
+    TooLong {
+        path: PathBuf,
+        expected: usize,
+        /// The bytes found, when known (raw files).
+        found: Option<usize>,
     },
     /// Image and label files that do not describe the same examples.
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
@@ -93,52 +128,114 @@ pub struct IdxArray {
 
 /// Decode IDX bytes (raw or gzip); `path` labels errors.
 pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
+    parse_idx_within(bytes, path, &MemoryBudget::of_this_machine())
+}
+
+/// [`parse_idx`] against a given memory budget.
+pub fn parse_idx_within(
+    bytes: &[u8],
+    path: &Path,
+    budget: &MemoryBudget,
+) -> Result<IdxArray, IdxError> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        return decode_gzip(bytes, path, budget);
+    }
+    let header = read_header(&mut &bytes[..], path, false)?;
+    check_raw_length(&header, bytes.len(), path)?;
+    Ok(IdxArray {
+        data: bytes[header.start..].to_vec(),
+        dims: header.dims,
+    })
+}
+
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// What the header says.
+struct Header {
+    dims: Vec<usize>,
+    /// Header bytes: `4 + 4 · rank`.
+    start: usize,
+    /// Data bytes announced: `∏ dims`.
+    expected: usize,
+}
+
+/// Read up to `buffer.len()` bytes, stopping early only at the end of the stream.
+fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn gzip_error(path: &Path) -> impl Fn(std::io::Error) -> IdxError + '_ {
+    move |error| IdxError::Gzip {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Read and check the header from `reader` (after decompression when `decompressed`).
+fn read_header(
+    reader: &mut impl Read,
+    path: &Path,
+    decompressed: bool,
+) -> Result<Header, IdxError> {
     let header = |message: String| IdxError::Header {
         path: path.to_path_buf(),
         message,
     };
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut decoded = Vec::with_capacity(bytes.len() * 4);
-        GzDecoder::new(bytes)
-            .read_to_end(&mut decoded)
-            .map_err(|error| IdxError::Gzip {
-                path: path.to_path_buf(),
-                error,
-            })?;
-        return parse_idx(&decoded, path);
-    }
-    if bytes.len() < 4 {
+    let what = if decompressed {
+        "decompresses to"
+    } else {
+        "holds"
+    };
+    let mut magic_bytes = [0u8; 4];
+    let got = fill(reader, &mut magic_bytes).map_err(gzip_error(path))?;
+    if got < 4 {
         return Err(header(format!(
-            "only {} bytes: too short for an IDX header",
-            bytes.len()
+            "{what} only {got} bytes: too short for an IDX header"
         )));
     }
-    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    if bytes[0] != 0 || bytes[1] != 0 {
+    let magic = u32::from_be_bytes(magic_bytes);
+    if magic_bytes[..2] == GZIP_MAGIC && decompressed {
+        return Err(header(
+            "compressed twice (a gzip file inside a gzip file); decompress it once".into(),
+        ));
+    }
+    if magic_bytes[0] != 0 || magic_bytes[1] != 0 {
         return Err(header(format!(
             "wrong magic number 0x{magic:08x}: an IDX file starts with two zero bytes (0x0000080r for bytes of rank r)"
         )));
     }
-    if bytes[2] != UNSIGNED_BYTE {
+    if magic_bytes[2] != UNSIGNED_BYTE {
         return Err(header(format!(
             "magic number 0x{magic:08x}: element type 0x{:02x} is not supported (only unsigned bytes, 0x08)",
-            bytes[2]
+            magic_bytes[2]
         )));
     }
-    let rank = bytes[3] as usize;
+    let rank = magic_bytes[3] as usize;
     if rank == 0 {
         return Err(header(format!(
             "magic number 0x{magic:08x}: rank 0 is not an array"
         )));
     }
     let start = 4 + 4 * rank;
-    if bytes.len() < start {
+    let mut dim_bytes = vec![0u8; 4 * rank];
+    let got = fill(reader, &mut dim_bytes).map_err(gzip_error(path))?;
+    if got < dim_bytes.len() {
         return Err(header(format!(
-            "the header of a rank-{rank} array needs {start} bytes, the file has {}",
-            bytes.len()
+            "the header of a rank-{rank} array needs {start} bytes, the file {what} {}",
+            4 + got
         )));
     }
-    let dims: Vec<usize> = bytes[4..start]
+    let dims: Vec<usize> = dim_bytes
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
@@ -146,27 +243,110 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| header(format!("dimensions {dims:?} overflow")))?;
-    let found = bytes.len() - start;
-    if found != expected {
-        return Err(IdxError::Length {
-            path: path.to_path_buf(),
-            expected,
-            found,
-        });
-    }
-    Ok(IdxArray {
+    Ok(Header {
         dims,
-        data: bytes[start..].to_vec(),
+        start,
+        expected,
     })
 }
 
-/// Read an IDX file, raw or gzip.
+/// A raw file must hold exactly the announced data after its header.
+fn check_raw_length(header: &Header, total: usize, path: &Path) -> Result<(), IdxError> {
+    let found = total - header.start;
+    match found.cmp(&header.expected) {
+        std::cmp::Ordering::Less => Err(IdxError::Truncated {
+            path: path.to_path_buf(),
+            expected: header.expected,
+            found,
+        }),
+        std::cmp::Ordering::Greater => Err(IdxError::TooLong {
+            path: path.to_path_buf(),
+            expected: header.expected,
+            found: Some(found),
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
+
+/// Refuse a header whose data (besides `held_bytes` already in memory) does not fit.
+fn check_memory(
+    header: &Header,
+    held_bytes: usize,
+    path: &Path,
+    budget: &MemoryBudget,
+) -> Result<(), IdxError> {
+    let data = header.expected as f64;
+    MemoryDemand::new(data + held_bytes as f64)
+        .grows_with("IDX data", data, "bytes", data, 1.0)
+        .check(budget)
+        .map_err(|limit| IdxError::TooLarge {
+            path: path.to_path_buf(),
+            shape: format!(
+                "{} = {}",
+                header
+                    .dims
+                    .iter()
+                    .map(|&d| group_digits(d as u64))
+                    .collect::<Vec<_>>()
+                    .join(" × "),
+                group_digits(header.expected as u64)
+            ),
+            limit,
+        })
+}
+
+/// Decompress a gzip IDX stream: header first, then exactly the announced data.
+fn decode_gzip(bytes: &[u8], path: &Path, budget: &MemoryBudget) -> Result<IdxArray, IdxError> {
+    let mut decoder = GzDecoder::new(bytes);
+    let header = read_header(&mut decoder, path, true)?;
+    check_memory(&header, bytes.len(), path, budget)?;
+    let mut data = vec![0u8; header.expected];
+    let found = fill(&mut decoder, &mut data).map_err(gzip_error(path))?;
+    if found < header.expected {
+        return Err(IdxError::Truncated {
+            path: path.to_path_buf(),
+            expected: header.expected,
+            found,
+        });
+    }
+    let mut probe = [0u8; 1];
+    if fill(&mut decoder, &mut probe).map_err(gzip_error(path))? > 0 {
+        return Err(IdxError::TooLong {
+            path: path.to_path_buf(),
+            expected: header.expected,
+            found: None,
+        });
+    }
+    Ok(IdxArray {
+        dims: header.dims,
+        data,
+    })
+}
+
+/// Read an IDX file, raw or gzip. Raw files larger than the memory allows are refused from
+/// their size; the data of raw files is not copied.
 pub fn read_idx(path: &Path) -> Result<IdxArray, IdxError> {
-    let bytes = std::fs::read(path).map_err(|error| IdxError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    parse_idx(&bytes, path)
+    read_idx_within(path, &MemoryBudget::of_this_machine())
+}
+
+/// [`read_idx`] against a given memory budget.
+pub fn read_idx_within(path: &Path, budget: &MemoryBudget) -> Result<IdxArray, IdxError> {
+    let limit = budget.usable_bytes().max(0.0) as u64;
+    let mut bytes = read_bounded(
+        path,
+        limit,
+        "an IDX file on this machine (80% of the available memory)",
+    )?;
+    if bytes.starts_with(&GZIP_MAGIC) {
+        return decode_gzip(&bytes, path, budget);
+    }
+    let header = read_header(&mut &bytes[..], path, false)?;
+    check_raw_length(&header, bytes.len(), path)?;
+    bytes.drain(..header.start);
+    Ok(IdxArray {
+        dims: header.dims,
+        data: bytes,
+    })
 }
 
 /// Encode an array of unsigned bytes as IDX, gzip-compressed when `gzip` is set.
@@ -202,14 +382,14 @@ pub fn encode_idx(dims: &[usize], data: &[u8], gzip: bool) -> Result<Vec<u8>, St
         .map_err(|e| e.to_string())
 }
 
-/// Write an IDX file; gzip-compressed when the name ends in `.gz`.
+/// Write an IDX file atomically; gzip-compressed when the name ends in `.gz`.
 pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<(), IdxError> {
     let gzip = path.extension().is_some_and(|e| e == "gz");
     let bytes = encode_idx(dims, data, gzip).map_err(|message| IdxError::Header {
         path: path.to_path_buf(),
         message,
     })?;
-    std::fs::write(path, bytes).map_err(|error| IdxError::Write {
+    crate::files::write_atomically(path, &bytes).map_err(|error| IdxError::Write {
         path: path.to_path_buf(),
         error,
     })
@@ -289,6 +469,15 @@ impl Digits {
                     } else {
                         ""
                     }
+                ),
+            });
+        }
+        if images.dims[1] == 0 || images.dims[2] == 0 {
+            return Err(IdxError::Header {
+                path: images_path.to_path_buf(),
+                message: format!(
+                    "images of {}×{} pixels: an image needs at least one pixel",
+                    images.dims[1], images.dims[2]
                 ),
             });
         }

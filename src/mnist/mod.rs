@@ -11,6 +11,7 @@
 //! - [`job`]: the whole run ([`run`]), and [`MnistJob`] on the job mechanism of
 //!   [`crate::jobs`].
 //! - [`analysis`]: `Σ`, `C`, `D`, `σ_n`, `⟨exp(−Σ_k)⟩`, the DFT slope, from a trajectory.
+//! - [`limits`]: the settings against their rules and the machine's memory.
 //!
 //! Settings come from `presets/mnist.toml` (`title`, `caption`, `[mnist]`).
 
@@ -18,6 +19,7 @@ pub mod analysis;
 pub mod config;
 pub mod idx;
 pub mod job;
+pub mod limits;
 pub mod mlp;
 pub mod stationary;
 pub mod walker;
@@ -51,16 +53,9 @@ pub struct MnistPreset {
 /// Errors reading an MNIST preset; each names the file or the `--set` argument.
 #[derive(Debug, thiserror::Error)]
 pub enum MnistPresetError {
-    /// The file cannot be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a valid MNIST preset.
+    /// Missing, too large, or not text.
+    #[error(transparent)]
+    File(#[from] crate::files::ReadError),
     #[error("{path}: {message}")]
     Parse {
         /// The file.
@@ -101,10 +96,8 @@ impl MnistPreset {
 
     /// Read a preset file.
     pub fn load(path: &Path) -> Result<Self, MnistPresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MnistPresetError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::files::read_text_bounded(path, crate::preset::MAX_PRESET_BYTES, "a preset")?;
         Self::from_toml(&text, path)
     }
 
