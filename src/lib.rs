@@ -26,5 +26,6 @@ pub mod mnist;
 pub mod posterior;
 pub mod preset;
 pub mod run;
+pub mod stationary;
 pub mod stats;
 pub mod theory;

@@ -13,13 +13,11 @@ mod landscape_view;
 mod metrics;
 mod mnist_panel;
 mod network_panel;
-mod palette;
 mod plot2d;
 mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
-mod theory_adapter;
 mod worker;
 
 #[cfg(test)]
@@ -31,7 +29,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Key, ViewportCommand};
+use neqlab::export::lecture;
 use neqlab::preset::{self, Experiment, Preset};
+use neqlab::stationary::{Prediction, StationaryState, provisional_grid};
+use neqlab::theory::fokker_planck::Grid2d;
 
 use controls::Controls;
 use export_menu::{ExportKind, ExportMenu, ExportSources};
@@ -44,8 +45,7 @@ use plot2d::ViewContext;
 use posterior_panel::PosteriorPanel;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
-use solver::{SolveRequest, Solver};
-use theory_adapter::{EntropyModel, Grid2d, Prediction};
+use solver::{SolveError, SolveRequest, Solver};
 use worker::{Command, SimConfig, SimulationHandle, Snapshot};
 
 /// How long the controls must rest before a new prediction is solved.
@@ -142,7 +142,7 @@ pub struct NeqlabApp {
     snapshot: Option<Arc<Snapshot>>,
     prediction: Option<Arc<Prediction>>,
     prediction_generation: u64,
-    solve_error: Option<String>,
+    solve_error: Option<SolveError>,
     solve_due: Option<Instant>,
     solving: Option<u64>,
     debounce: Duration,
@@ -150,6 +150,9 @@ pub struct NeqlabApp {
     changed_at: Option<Instant>,
     prediction_latency: Option<Duration>,
     playing: bool,
+    /// Magnification of the current arrows (1: the physical scale); the lecture's choice for
+    /// a shipped preset, shown in the legend.
+    arrow_gain: f64,
     notices: Vec<Notice>,
     export_menu: ExportMenu,
     tab: Tab,
@@ -217,6 +220,7 @@ impl NeqlabApp {
             changed_at: None,
             prediction_latency: None,
             playing: false,
+            arrow_gain: 1.0,
             notices: Vec::new(),
             export_menu: ExportMenu::default(),
             tab: Tab::StationaryState,
@@ -248,6 +252,8 @@ impl NeqlabApp {
             neqlab::landscape::LandscapeSpec::LinearRegression(_) => Tab::Posterior,
             _ => Tab::StationaryState,
         };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        self.arrow_gain = lecture::default_arrow_gain(stem.as_deref().unwrap_or_default());
         self.preset = preset;
         self.preset_path = path;
         self.reconfigure();
@@ -271,6 +277,7 @@ impl NeqlabApp {
             experiment: self.experiment.as_ref(),
             snapshot: self.snapshot.as_deref(),
             prediction: self.prediction.as_deref(),
+            arrow_gain: self.arrow_gain,
         };
         match export_menu::export(&sources, kind, path) {
             Ok(message) => self.notify(message, false),
@@ -313,11 +320,7 @@ impl NeqlabApp {
         let key = (self.preset.landscape.clone(), self.preset.fp.clone());
         let grid = match self.grid {
             Some(grid) if self.grid_key.as_ref() == Some(&key) => grid,
-            _ => {
-                let mut cheap = experiment.clone();
-                cheap.dynamics.replacement = neqlab::dynamics::Replacement::Wr;
-                theory_adapter::plot_grid(&cheap, &self.preset)
-            }
+            _ => provisional_grid(&experiment, &self.preset.fp),
         };
         self.grid_key = Some(key);
         if self.grid != Some(grid) {
@@ -334,6 +337,7 @@ impl NeqlabApp {
             seed: d.seed,
             burn_in: d.burn_in,
             trails: self.preset.view.trails,
+            prediction: None,
         })));
         if self.playing {
             self.simulation.send(Command::Play);
@@ -411,42 +415,7 @@ impl NeqlabApp {
             match result.outcome {
                 Ok(prediction) => {
                     self.solve_error = None;
-                    // The prediction places the grid; the histogram follows it.
-                    if result.generation == self.generation && self.grid != Some(prediction.grid) {
-                        self.grid = Some(prediction.grid);
-                        self.simulation.send(Command::SetGrid {
-                            generation: result.generation,
-                            grid: prediction.grid,
-                        });
-                        self.reset_views = true;
-                    }
-                    if result.generation == self.generation
-                        && let Some(model) = EntropyModel::from_prediction(&prediction)
-                    {
-                        self.simulation.send(Command::SetEntropyModel {
-                            generation: result.generation,
-                            model,
-                            ep_rate: prediction.ep_rate().unwrap_or(0.0),
-                        });
-                    }
-                    if self.prediction.as_ref().map(|p| p.grid) != Some(prediction.grid) {
-                        self.reset_views = true;
-                    }
-                    if result.generation == self.generation {
-                        self.prediction_latency = self.changed_at.map(|t| t.elapsed());
-                        if self.frame_log.is_some()
-                            && let Some(latency) = self.prediction_latency
-                        {
-                            eprintln!(
-                                "prediction for generation {} arrived {:.0} ms after the change (solve {:.0} ms)",
-                                result.generation,
-                                latency.as_secs_f64() * 1e3,
-                                prediction.solve_seconds * 1e3
-                            );
-                        }
-                    }
-                    self.prediction = Some(prediction);
-                    self.prediction_generation = result.generation;
+                    self.take_prediction(result.generation, prediction);
                 }
                 Err(e) => {
                     if result.generation == self.generation {
@@ -459,6 +428,38 @@ impl NeqlabApp {
         if self.solve_due.is_some() || self.solving.is_some() {
             ctx.request_repaint_after(Duration::from_millis(30));
         }
+    }
+
+    /// A prediction has arrived: the histogram moves to its grid and measures entropy
+    /// production with its model (when it is of the current generation), and the views show
+    /// it.
+    fn take_prediction(&mut self, generation: u64, prediction: Arc<Prediction>) {
+        let grid = prediction.grid();
+        if generation == self.generation {
+            if grid.is_some() && self.grid != grid {
+                self.grid = grid;
+                self.reset_views = true;
+            }
+            self.simulation.send(Command::SetPrediction {
+                generation,
+                prediction: prediction.clone(),
+            });
+            self.prediction_latency = self.changed_at.map(|t| t.elapsed());
+            if self.frame_log.is_some()
+                && let Some(latency) = self.prediction_latency
+            {
+                eprintln!(
+                    "prediction for generation {generation} arrived {:.0} ms after the change (solve {:.0} ms)",
+                    latency.as_secs_f64() * 1e3,
+                    prediction.seconds * 1e3
+                );
+            }
+        }
+        if self.prediction.as_ref().and_then(|p| p.grid()) != grid {
+            self.reset_views = true;
+        }
+        self.prediction = Some(prediction);
+        self.prediction_generation = generation;
     }
 
     fn keyboard(&mut self, ctx: &egui::Context) {
@@ -491,19 +492,9 @@ impl NeqlabApp {
         }
     }
 
+    /// New walkers, fresh statistics (on the newest prediction's grid and entropy model).
     fn reset(&mut self) {
         self.simulation.send(Command::Reset);
-        // Fresh walkers need the entropy model again.
-        if let Some(p) = &self.prediction
-            && self.prediction_generation == self.generation
-            && let Some(model) = EntropyModel::from_prediction(p)
-        {
-            self.simulation.send(Command::SetEntropyModel {
-                generation: self.generation,
-                model,
-                ep_rate: p.ep_rate().unwrap_or(0.0),
-            });
-        }
     }
 
     fn set_presentation(&mut self, ctx: &egui::Context, on: bool) {
@@ -565,6 +556,12 @@ impl NeqlabApp {
                 ui.checkbox(&mut edited.view.arrows, "Current arrows");
                 ui.checkbox(&mut edited.view.show_walkers, "Walkers");
                 self.apply_edit(edited);
+                ui.horizontal(|ui| {
+                    ui.label("Arrow magnification");
+                    for gain in [1.0, 3.0, 10.0, 30.0] {
+                        ui.selectable_value(&mut self.arrow_gain, gain, format!("×{gain}"));
+                    }
+                });
             });
             ui.separator();
             ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
@@ -617,10 +614,10 @@ impl NeqlabApp {
     }
 
     fn central_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(grid) = self.grid else {
+        if self.grid.is_none() {
             ui.label("Nothing to show: fix the settings on the left.");
             return;
-        };
+        }
         let names = self
             .experiment
             .as_ref()
@@ -630,37 +627,29 @@ impl NeqlabApp {
             .unwrap_or_else(|| ["w1".into(), "w2".into()]);
         let snapshot = self.snapshot.clone();
         let prediction = self.prediction.clone();
-        let area = grid.cell_area();
-        let max_of = |d: &[f64]| d.iter().copied().fold(0.0, f64::max) / area;
+        let state = StationaryState::new(
+            prediction.as_deref(),
+            snapshot.as_deref().map(|s| &s.simulated),
+        );
+        let simulated_peak = state
+            .simulated
+            .and_then(|s| s.grid.as_ref())
+            .map(|g| g.field.peak_density());
         let density_max = prediction
-            .as_ref()
-            .and_then(|p| p.density.as_ref())
-            .map(|d| max_of(d))
-            .filter(|m| *m > 0.0)
-            .or_else(|| snapshot.as_ref().map(|s| max_of(&s.density)))
+            .as_deref()
+            .and_then(Prediction::fokker_planck)
+            .map(|fp| fp.peak_density())
+            .or(simulated_peak)
             .filter(|m| *m > 0.0)
             .unwrap_or(1.0);
-        let current_scale = prediction
-            .as_ref()
-            .and_then(|p| {
-                p.current
-                    .as_ref()
-                    .map(|c| plot2d::current_scale(&p.grid, c))
-            })
-            .filter(|s| *s > 0.0)
-            .or_else(|| {
-                snapshot
-                    .as_ref()
-                    .map(|s| plot2d::current_scale(&s.grid, &s.current))
-            })
-            .unwrap_or(0.0);
+        let arrow_scale = state.arrow_scale(self.arrow_gain);
         let height = (ui.available_height() - 60.0).max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
             prediction: prediction.as_deref(),
             density_max,
-            current_scale,
+            arrow_scale,
             reset: self.reset_views,
             show_walkers: self.preset.view.show_walkers,
             show_arrows: self.preset.view.arrows,
@@ -668,17 +657,22 @@ impl NeqlabApp {
             height,
             burn_in: self.preset.dynamics.burn_in,
         };
+        let solve_error = self.solve_error.as_ref().map(ToString::to_string);
         let status = SolveStatus {
             solving: self.solving.is_some() || self.solve_due.is_some(),
-            error: self.solve_error.as_deref(),
+            error: solve_error.as_deref(),
             stale: self.prediction_generation != self.generation,
             latency: self.prediction_latency,
         };
+        let experiment = self.experiment.as_ref();
         ui.columns(3, |columns| {
             self.simulation_view.ui(&mut columns[0], &view);
             self.prediction_view.ui(&mut columns[1], &view, &status);
-            self.landscape_view.ui(&mut columns[2], &view);
+            self.landscape_view.ui(&mut columns[2], &view, experiment);
         });
+        if let (true, Some(scale)) = (view.show_arrows, arrow_scale) {
+            ui.label(egui::RichText::new(format!("Arrows: {}", scale.legend())).small());
+        }
         self.reset_views = false;
     }
 

@@ -473,13 +473,13 @@ impl NetworkPanel {
             ui.separator();
             ui.weak(format!(
                 "Shown: {} {} η = {:.2e}, B = {}, {} walkers × {} {}s (burn-in {})",
-                r.algorithm.to_uppercase(),
-                r.replacement.to_uppercase(),
+                r.algorithm.label(),
+                r.replacement.name().to_uppercase(),
                 r.eta,
                 r.batch,
                 r.walkers,
                 r.steps,
-                r.time_unit,
+                r.time_unit.name(),
                 r.burn_in
             ));
             if r.diverged_walkers > 0 {
@@ -582,7 +582,7 @@ impl NetworkPanel {
                 sim.ep_rate.unwrap_or(f64::NAN),
                 sim.ep_rate_error.unwrap_or(f64::NAN),
                 theory.ep_rate,
-                r.time_unit
+                r.time_unit.name()
             ));
         }
     }
@@ -719,7 +719,7 @@ fn fluctuation_ui(ui: &mut egui::Ui, result: &NetResult, height: f32) {
                 "P(Σ) over {} trajectories of {} {}s ({} outside)",
                 h.total(),
                 h.units,
-                result.report.time_unit,
+                result.report.time_unit.name(),
                 h.outside
             ));
             Plot::new("network-sigma")

@@ -1,14 +1,17 @@
 //! The Fokker–Planck panel: the predicted stationary density and current, the Gaussian 1σ
 //! and 2σ ellipses of the linearised theory, the minimum `w*` and, without replacement, the
-//! effective minimum `w_eff` (docs/theory.md sections 3 and 4).
+//! effective minimum `w_eff` (docs/theory.md sections 3, 4 and 8), and in words where the
+//! prediction is outside its regime.
 
 use egui::Color32;
 use egui_plot::{Line, LineStyle, MarkerShape, Points};
+use neqlab::export::colormap::viridis;
+use neqlab::stationary::StationaryState;
+use neqlab::theory::exact::Gaussian;
 
-use super::palette::viridis;
 use super::plot2d::{
-    ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, ellipse, hover_text, linked_plot,
-    paint_arrows,
+    ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, gaussian_ellipse, hover_text,
+    linked_plot, paint_arrows,
 };
 
 /// What the panel knows about the solve in flight.
@@ -51,17 +54,17 @@ impl PredictionView {
             }
             return;
         };
-        for message in [&prediction.fp_error, &prediction.linear_error]
-            .into_iter()
-            .flatten()
-        {
-            ui.colored_label(ui.visuals().warn_fg_color, message);
+        for flag in &prediction.validity {
+            ui.colored_label(ui.visuals().warn_fg_color, flag.to_string());
         }
+        let Some(grid) = prediction.grid() else {
+            return;
+        };
+        let fokker_planck = prediction.fokker_planck();
+        let field = fokker_planck.map(|fp| &fp.field);
         let empty = Vec::new();
-        let no_current = Vec::new();
-        let density = prediction.density.as_ref().unwrap_or(&empty);
-        let current = prediction.current.as_ref().unwrap_or(&no_current);
-        let grid = &prediction.grid;
+        let density = field.map_or(&empty, |f| &f.mass);
+        let grid = &grid;
         let area = grid.cell_area();
         let vmax = view.density_max;
         let identity = prediction as *const _ as usize;
@@ -80,11 +83,11 @@ impl PredictionView {
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();
-            let linear = prediction.linear;
+            let linear = prediction.linear.as_ref().ok().filter(|l| l.dim() == 2);
             let response = linked_plot("prediction-plot", grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
-                .label_formatter(move |p| hover_text(p, grid, Some(density), Some(current), &names))
+                .label_formatter(move |p| hover_text(p, field, &names))
                 .show(ui, |plot_ui| {
                     if !density.is_empty()
                         && let Some(image) = self.heatmap.image("density", grid)
@@ -94,56 +97,53 @@ impl PredictionView {
                     let Some(linear) = linear else {
                         return;
                     };
+                    let gaussian = Gaussian {
+                        mean: linear.mean.clone(),
+                        cov: linear.cov.clone(),
+                    };
                     for (n, style) in [(1.0, LineStyle::Solid), (2.0, LineStyle::dashed_dense())] {
                         plot_ui.line(
-                            Line::new(
-                                format!("{n}σ ellipse"),
-                                ellipse(linear.mean, linear.covariance, n),
-                            )
-                            .color(Color32::from_rgb(255, 80, 80))
-                            .style(style)
-                            .width(1.5),
+                            Line::new(format!("{n}σ ellipse"), gaussian_ellipse(&gaussian, n))
+                                .color(Color32::from_rgb(255, 80, 80))
+                                .style(style)
+                                .width(1.5),
                         );
                     }
+                    let point = |w: &[f64]| vec![[w[0], w[1]]];
                     plot_ui.points(
-                        Points::new("minimum w*", vec![linear.minimum])
+                        Points::new("minimum w*", point(&linear.minimum))
                             .shape(MarkerShape::Cross)
                             .radius(7.0)
                             .color(Color32::from_rgb(255, 60, 60)),
                     );
                     if linear.mean != linear.minimum {
                         plot_ui.points(
-                            Points::new("effective minimum w_eff", vec![linear.mean])
+                            Points::new("effective minimum w_eff", point(&linear.mean))
                                 .shape(MarkerShape::Diamond)
                                 .radius(6.0)
                                 .color(Color32::from_rgb(255, 170, 0)),
                         );
                     }
                 });
-            if view.show_arrows {
+            if let (true, Some(scale)) = (view.show_arrows, &view.arrow_scale) {
+                let state = StationaryState::new(Some(prediction), None);
                 let painter = ui.painter_at(*response.transform.frame());
-                paint_arrows(
-                    &painter,
-                    &response.transform,
-                    grid,
-                    current,
-                    view.current_scale,
-                    ARROW_COLOUR,
-                );
+                let arrows = state.predicted_arrows(scale);
+                paint_arrows(&painter, &response.transform, &arrows, ARROW_COLOUR);
             }
             colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });
         ui.label(
             egui::RichText::new(format!(
                 "{} on a {}×{} grid; solved in {:.0} ms{}",
-                if prediction.density.is_some() {
+                if fokker_planck.is_some() {
                     "Fokker–Planck solve"
                 } else {
                     "linearised theory only"
                 },
                 grid.nx,
                 grid.ny,
-                prediction.solve_seconds * 1e3,
+                prediction.seconds * 1e3,
                 status
                     .latency
                     .filter(|_| !status.stale)

@@ -1,5 +1,6 @@
-//! The prediction job: a second named thread that solves for the stationary state whenever
-//! the UI asks (after a control has settled), keeping only the newest request.
+//! The prediction job: a second named thread that computes the predicted half of the
+//! stationary model ([`Prediction`]) whenever the UI asks (after a control has settled),
+//! keeping only the newest request.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -7,11 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
-use neqlab::preset::Experiment;
-
-use neqlab::preset::FpSpec;
-
-use super::theory_adapter::{Prediction, predict};
+use neqlab::preset::{Experiment, FpSpec};
+use neqlab::stationary::{Prediction, PredictionOptions};
 
 /// One solve: the experiment of one generation on its grid.
 #[derive(Clone)]
@@ -21,20 +19,32 @@ pub struct SolveRequest {
     pub fp: FpSpec,
 }
 
+/// Why a request has no prediction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SolveError {
+    /// The computation panicked (a bug, reported rather than propagated).
+    #[error("the solver crashed on this configuration")]
+    Crashed,
+    /// The solver thread is gone.
+    #[error("the solver thread has stopped")]
+    Stopped,
+}
+
 /// The answer to a [`SolveRequest`].
 #[derive(Clone)]
 pub struct SolveResult {
     pub generation: u64,
-    pub outcome: Result<Arc<Prediction>, String>,
+    pub outcome: Result<Arc<Prediction>, SolveError>,
 }
 
-/// Run one request, turning a panic into an error message.
+/// Run one request, turning a panic into an error.
 pub fn solve(request: &SolveRequest) -> SolveResult {
+    let options = PredictionOptions::with_plane(&request.fp);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        predict(&request.experiment, &request.fp)
+        Prediction::compute(&request.experiment, &options)
     }))
-    .unwrap_or_else(|_| Err("the solver crashed on this configuration".into()))
-    .map(Arc::new);
+    .map(Arc::new)
+    .map_err(|_| SolveError::Crashed);
     SolveResult {
         generation: request.generation,
         outcome,
@@ -57,8 +67,6 @@ enum Mode {
 /// The UI's handle on the prediction job.
 pub struct Solver {
     mode: Mode,
-    /// Requests sent so far (tests read it).
-    pub requests: u64,
 }
 
 impl Solver {
@@ -76,7 +84,6 @@ impl Solver {
                 slot,
                 thread: Some(thread),
             },
-            requests: 0,
         })
     }
 
@@ -84,17 +91,15 @@ impl Solver {
     pub fn inline() -> Self {
         Self {
             mode: Mode::Inline { slot: None },
-            requests: 0,
         }
     }
 
-    pub fn request(&mut self, request: SolveRequest) -> Result<(), String> {
-        self.requests += 1;
+    pub fn request(&mut self, request: SolveRequest) -> Result<(), SolveError> {
         match &mut self.mode {
             Mode::Threaded { sender, .. } => sender
                 .as_ref()
                 .and_then(|s| s.send(request).ok())
-                .ok_or_else(|| "the solver thread has stopped".to_string()),
+                .ok_or(SolveError::Stopped),
             Mode::Inline { slot } => {
                 *slot = Some(solve(&request));
                 Ok(())

@@ -122,7 +122,12 @@ fn switching_to_sgworld_locks_without_replacement() {
 fn moving_the_learning_rate_resets_and_solves_again() {
     let mut harness = harness_for("bowl-current");
     harness.run_steps(3);
-    let (generation, requests) = (harness.state().generation, harness.state().solver.requests);
+    let generation = harness.state().generation;
+    let before = harness
+        .state()
+        .prediction
+        .clone()
+        .expect("a first prediction");
     let eta = harness.state().preset.dynamics.eta;
     harness
         .get_by_role_and_label(Role::Slider, "η")
@@ -135,17 +140,19 @@ fn moving_the_learning_rate_resets_and_solves_again() {
         app.preset.dynamics.eta
     );
     assert!(app.generation > generation);
-    assert!(app.solver.requests > requests);
     let prediction = app.prediction.as_ref().expect("a new prediction");
+    assert!(!Arc::ptr_eq(prediction, &before), "solved again");
+    assert_eq!(prediction.dynamics.eta, app.preset.dynamics.eta);
     assert_eq!(app.prediction_generation, app.generation);
     // A real Fokker–Planck solve on the 128×128 grid, normalised.
-    let density = prediction
-        .density
-        .as_ref()
-        .expect("a Fokker–Planck density");
+    let density = &prediction
+        .fokker_planck()
+        .expect("a Fokker–Planck solution")
+        .solution
+        .density;
     assert_eq!(density.len(), 128 * 128);
     assert!((density.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-    assert!(prediction.linear.expect("linear theory").covariance[0] > 0.0);
+    assert!(prediction.linear.as_ref().expect("linear theory").cov[0] > 0.0);
     let snapshot = app.snapshot.as_ref().expect("snapshot");
     assert_eq!(snapshot.generation, app.generation, "old walkers shown");
     assert_eq!(
@@ -284,7 +291,14 @@ fn exports_the_view_as_figure_and_data_and_asks_before_replacing() {
         .state_mut()
         .export_to(&csv, ExportKind::SimulationGrid);
     let text = std::fs::read_to_string(&csv).expect("the CSV is written");
-    let grid = &harness.state().snapshot.as_ref().expect("snapshot").grid;
+    let snapshot = harness.state().snapshot.clone().expect("snapshot");
+    let grid = &snapshot
+        .simulated
+        .grid
+        .as_ref()
+        .expect("a histogram")
+        .field
+        .grid;
     assert!(
         text.starts_with("x,y,density,current_x,current_y"),
         "{}",

@@ -1,10 +1,13 @@
 //! The simulation worker: a named thread that owns the walkers, takes [`Command`]s over a
 //! channel, and publishes [`Snapshot`]s for the UI to draw.
 //!
-//! The stepping itself lives in [`WorkerState`], which the thread drives in a loop and which
-//! tests (and `SimulationHandle::inline`) drive synchronously, one update per frame, with no
-//! timing involved. Every configuration carries a generation number; statistics are rebuilt
-//! from scratch whenever it changes, so old and new walkers never mix.
+//! The walkers feed the library's [`SimulationStats`] (the simulated half of the stationary
+//! model); a snapshot carries its [`Simulated`] estimates, plus what only the screen needs
+//! (a sample of walkers, trails, time series). The stepping itself lives in [`WorkerState`],
+//! which the thread drives in a loop and which tests (and `SimulationHandle::inline`) drive
+//! synchronously, one update per frame, with no timing involved. Every configuration carries
+//! a generation number; statistics are rebuilt from scratch whenever it changes, so old and
+//! new walkers never mix.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,9 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
 use neqlab::preset::Experiment;
-use neqlab::stats::{MomentStats, Moments};
-
-use super::theory_adapter::{EntropyModel, EntropyStats, Grid2d, GridHistogram, MAX_K, SIGMA_BINS};
+use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
+use neqlab::theory::fokker_planck::Grid2d;
 
 /// Longest time series kept (older points are thinned out).
 const SERIES_CAPACITY: usize = 2000;
@@ -26,6 +28,8 @@ const SERIES_CAPACITY: usize = 2000;
 const WALKER_SAMPLE: usize = 2000;
 /// Points kept per trail.
 const TRAIL_LENGTH: usize = 120;
+/// Walkers whose loss is averaged for the time series.
+const LOSS_SAMPLE: usize = 200;
 /// The worker publishes at most this often while playing (about 60 updates per second).
 const MIN_UPDATE: Duration = Duration::from_millis(16);
 /// A new snapshot is drawn within this delay: at most about 30 redraws per second come from
@@ -43,6 +47,9 @@ pub struct SimConfig {
     pub seed: u64,
     pub burn_in: u64,
     pub trails: usize,
+    /// The newest prediction of this generation, if one has arrived (its grid and entropy
+    /// model).
+    pub prediction: Option<Arc<Prediction>>,
 }
 
 /// Messages from the UI to the worker.
@@ -57,18 +64,11 @@ pub enum Command {
     Reset,
     /// Time units per update.
     SetSpeed(u64),
-    /// Histogram on this grid from now on (the walkers keep going); ignored for an old
-    /// generation.
-    SetGrid {
+    /// From now on record on this prediction's grid and measure entropy production with its
+    /// model (the walkers keep going); ignored for an old generation.
+    SetPrediction {
         generation: u64,
-        grid: Grid2d,
-    },
-    /// Start measuring entropy production with this linear model (ignored for an old
-    /// generation).
-    SetEntropyModel {
-        generation: u64,
-        model: EntropyModel,
-        ep_rate: f64,
+        prediction: Arc<Prediction>,
     },
     Shutdown,
 }
@@ -83,17 +83,6 @@ pub struct SeriesPoint {
     pub entropy_rate: Option<f64>,
 }
 
-/// The fluctuation-theorem statistics of a snapshot.
-#[derive(Clone, Debug)]
-pub struct EntropySnapshot {
-    pub rate: Option<f64>,
-    pub half_width: [f64; MAX_K],
-    pub histograms: Vec<[f64; SIGMA_BINS]>,
-    /// `⟨exp(−Σ)⟩` for `k = 1..=MAX_K`.
-    pub exp_minus: [Option<f64>; MAX_K],
-    pub blocks: [u64; MAX_K],
-}
-
 /// Everything the UI draws from the simulation, immutable once published.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -102,16 +91,11 @@ pub struct Snapshot {
     pub time_unit: TimeUnit,
     pub walkers: usize,
     pub diverged: usize,
-    pub grid: Grid2d,
-    /// Fraction of recorded samples per cell.
-    pub density: Vec<f64>,
-    pub current: Vec<[f64; 2]>,
-    pub samples: u64,
+    /// The simulated half of the stationary model.
+    pub simulated: Simulated,
     pub walker_sample: Vec<[f64; 2]>,
     pub trails: Vec<Vec<[f64; 2]>>,
-    pub moments: Option<Moments>,
     pub series: Vec<SeriesPoint>,
-    pub entropy: Option<EntropySnapshot>,
     pub playing: bool,
     pub walker_steps_per_second: f64,
     /// A problem the person should see (divergence, a failed update).
@@ -142,51 +126,11 @@ impl Observer for TrailRecorder {
     }
 }
 
-/// All the estimators one update feeds.
-struct SimObserver {
-    histogram: GridHistogram,
-    moments: MomentStats,
-    trails: TrailRecorder,
-    entropy: Option<EntropyStats>,
-}
-
-impl Observer for SimObserver {
-    fn fork(&self) -> Self {
-        Self {
-            histogram: self.histogram.fork(),
-            moments: self.moments.fork(),
-            trails: self.trails.fork(),
-            entropy: self.entropy.as_ref().map(Observer::fork),
-        }
-    }
-    fn begin_walker(&mut self, walker: usize) {
-        if let Some(e) = &mut self.entropy {
-            e.begin_walker(walker);
-        }
-    }
-    fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
-        self.histogram.observe(walker, unit, before, after);
-        self.moments.observe(walker, unit, before, after);
-        self.trails.observe(walker, unit, before, after);
-        if let Some(e) = &mut self.entropy {
-            e.observe(walker, unit, before, after);
-        }
-    }
-    fn merge(&mut self, other: Self) {
-        self.histogram.merge(other.histogram);
-        self.moments.merge(other.moments);
-        self.trails.merge(other.trails);
-        if let (Some(e), Some(o)) = (&mut self.entropy, other.entropy) {
-            e.merge(o);
-        }
-    }
-}
-
 /// One running simulation of one generation.
 pub struct Simulation {
     config: SimConfig,
     ensemble: Ensemble,
-    observer: SimObserver,
+    observer: (SimulationStats, TrailRecorder),
     trails: Vec<VecDeque<[f64; 2]>>,
     series: VecDeque<SeriesPoint>,
     series_stride: u64,
@@ -205,15 +149,17 @@ impl Simulation {
             &config.experiment.start,
             config.seed,
         );
-        let observer = SimObserver {
-            histogram: GridHistogram::new(config.grid, config.burn_in),
-            moments: MomentStats::new(&config.experiment.start, config.burn_in),
-            trails: TrailRecorder {
-                count: config.trails.min(config.walkers),
-                points: Vec::new(),
-            },
-            entropy: None,
+        let stats = SimulationStats::new(
+            &config.experiment.start,
+            Some(config.grid),
+            config.prediction.as_deref(),
+            config.burn_in,
+        );
+        let trails = TrailRecorder {
+            count: config.trails.min(config.walkers),
+            points: Vec::new(),
         };
+        let observer = (stats, trails);
         Self {
             trails: vec![VecDeque::new(); config.trails.min(config.walkers)],
             config,
@@ -231,19 +177,16 @@ impl Simulation {
         self.config.generation
     }
 
-    /// Record the histogram on `grid` from now on.
-    pub fn set_grid(&mut self, grid: Grid2d) {
-        if self.config.grid != grid {
-            let burn_in = self.config.burn_in.max(self.ensemble.time());
+    /// Record on `prediction`'s grid and measure entropy production with its model from now
+    /// on; a reset keeps it.
+    pub fn set_prediction(&mut self, prediction: Arc<Prediction>) {
+        self.observer
+            .0
+            .set_prediction(&prediction, self.ensemble.time());
+        if let Some(grid) = prediction.grid() {
             self.config.grid = grid;
-            self.observer.histogram = GridHistogram::new(grid, burn_in);
         }
-    }
-
-    /// Start recording entropy production with `model` from now on.
-    pub fn set_entropy_model(&mut self, model: EntropyModel, ep_rate: f64) {
-        let burn_in = self.config.burn_in.max(self.ensemble.time());
-        self.observer.entropy = Some(EntropyStats::new(model, burn_in, ep_rate));
+        self.config.prediction = Some(prediction);
         self.last_entropy = (0.0, 0);
     }
 
@@ -251,7 +194,7 @@ impl Simulation {
     pub fn step(&mut self, units: u64) {
         let landscape = self.config.experiment.landscape.clone();
         let started = Instant::now();
-        self.observer.trails.points.clear();
+        self.observer.1.points.clear();
         self.ensemble
             .advance(landscape.as_ref(), units, &mut self.observer);
         let seconds = started.elapsed().as_secs_f64();
@@ -260,7 +203,7 @@ impl Simulation {
         if seconds > 0.0 {
             self.walker_steps_per_second = active * steps / seconds;
         }
-        let mut points = std::mem::take(&mut self.observer.trails.points);
+        let mut points = std::mem::take(&mut self.observer.1.points);
         points.sort_by_key(|(walker, unit, _)| (*walker, *unit));
         for (walker, _, p) in points.drain(..) {
             if let Some(trail) = self.trails.get_mut(walker) {
@@ -270,7 +213,7 @@ impl Simulation {
                 }
             }
         }
-        self.observer.trails.points = points;
+        self.observer.1.points = points;
         self.updates += 1;
         if self.updates.is_multiple_of(self.series_stride) {
             self.record_series();
@@ -279,30 +222,18 @@ impl Simulation {
 
     fn record_series(&mut self) {
         let landscape = self.config.experiment.landscape.as_ref();
-        let mut loss = 0.0;
-        let mut count = 0usize;
-        for w in self.ensemble.active_positions().take(200) {
-            let l = landscape.loss(w);
-            if l.is_finite() {
-                loss += l;
-                count += 1;
-            }
-        }
-        let entropy_rate = self.observer.entropy.as_ref().and_then(|e| {
-            let (sum, units) = (
-                e.sigma_sum - self.last_entropy.0,
-                e.units - self.last_entropy.1,
-            );
-            self.last_entropy = (e.sigma_sum, e.units);
-            (units > 0).then(|| sum / units as f64)
-        });
+        let entropy_rate = self
+            .observer
+            .0
+            .entropy_sum_and_count()
+            .and_then(|(total, units)| {
+                let (sum, count) = (total - self.last_entropy.0, units - self.last_entropy.1);
+                self.last_entropy = (total, units);
+                (count > 0).then(|| sum / count as f64)
+            });
         self.series.push_back(SeriesPoint {
             time: self.ensemble.time() as f64,
-            loss: if count > 0 {
-                loss / count as f64
-            } else {
-                f64::NAN
-            },
+            loss: mean_loss(landscape, &self.ensemble, LOSS_SAMPLE),
             entropy_rate,
         });
         if self.series.len() >= SERIES_CAPACITY {
@@ -332,25 +263,13 @@ impl Simulation {
         } else {
             None
         };
-        let entropy = self.observer.entropy.as_ref().map(|e| EntropySnapshot {
-            rate: e.rate(),
-            half_width: e.half_width,
-            histograms: e.histograms.clone(),
-            exp_minus: std::array::from_fn(|k| {
-                (e.blocks[k] > 0).then(|| e.exp_minus_sum[k] / e.blocks[k] as f64)
-            }),
-            blocks: e.blocks,
-        });
         Snapshot {
             generation: self.config.generation,
             time: self.ensemble.time(),
             time_unit: self.config.experiment.dynamics.time_unit(),
             walkers,
             diverged,
-            grid: self.config.grid,
-            density: self.observer.histogram.density(),
-            current: self.observer.histogram.current(),
-            samples: self.observer.histogram.samples(),
+            simulated: self.observer.0.estimates(),
             walker_sample: self
                 .ensemble
                 .active_positions()
@@ -362,9 +281,7 @@ impl Simulation {
                 .iter()
                 .map(|t| t.iter().copied().collect())
                 .collect(),
-            moments: self.observer.moments.moments(),
             series: self.series.iter().copied().collect(),
-            entropy,
             playing,
             walker_steps_per_second: self.walker_steps_per_second,
             message,
@@ -412,22 +329,14 @@ impl WorkerState {
                 }
             }
             Command::SetSpeed(units) => self.units_per_update = units.max(1),
-            Command::SetGrid { generation, grid } => {
-                if let Some(sim) = &mut self.simulation
-                    && sim.generation() == generation
-                {
-                    sim.set_grid(grid);
-                }
-            }
-            Command::SetEntropyModel {
+            Command::SetPrediction {
                 generation,
-                model,
-                ep_rate,
+                prediction,
             } => {
                 if let Some(sim) = &mut self.simulation
                     && sim.generation() == generation
                 {
-                    sim.set_entropy_model(model, ep_rate);
+                    sim.set_prediction(prediction);
                 }
             }
             Command::Shutdown => return false,

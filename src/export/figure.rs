@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::ExportError;
-use super::colormap::viridis;
+use super::colormap::ColourMap;
 
 /// An sRGB colour.
 pub type Rgb = [u8; 3];
@@ -63,8 +63,8 @@ pub struct Panel {
     pub points: Vec<PointSet>,
 }
 
-/// Values on the cell centres of a regular grid, row-major `iy * nx + ix`, drawn with
-/// viridis and explained by a colour bar labelled `label`.
+/// Values on the cell centres of a regular grid, row-major `iy * nx + ix`, drawn with a
+/// [`ColourMap`] and explained by a colour bar labelled `label`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Heatmap {
     pub nx: usize,
@@ -76,6 +76,8 @@ pub struct Heatmap {
     pub label: String,
     /// Values mapped to the ends of the colour map; `None`: the finite minimum and maximum.
     pub range: Option<[f64; 2]>,
+    /// The colour map (densities: viridis; loss landscapes: terrain).
+    pub colour_map: ColourMap,
 }
 
 /// Level lines of a gridded field (marching squares), same layout as [`Heatmap`].
@@ -91,8 +93,8 @@ pub struct Contours {
     pub label: String,
 }
 
-/// Arrows from `at` to `at + vector`, in data units (scale them before, e.g. with
-/// [`ArrowField::from_grid`]).
+/// Arrows from `at` to `at + vector`, in data units (scaled before, e.g. by
+/// [`crate::stationary::current_arrows`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrowField {
     pub arrows: Vec<Arrow>,
@@ -144,60 +146,6 @@ pub struct PointSet {
     pub size: f64,
     pub marker: Marker,
     pub label: String,
-}
-
-impl ArrowField {
-    /// Arrows at every `stride`-th cell centre of a grid with `bounds` and a vector per cell,
-    /// scaled so that the longest is `stride × 0.9` cells long. Cells whose vector is below
-    /// `threshold ×` the longest are skipped (they would be dots).
-    pub fn from_grid(
-        nx: usize,
-        ny: usize,
-        bounds: [f64; 4],
-        vectors: &[[f64; 2]],
-        stride: usize,
-        threshold: f64,
-    ) -> Vec<Arrow> {
-        let stride = stride.max(1);
-        let dx = (bounds[1] - bounds[0]) / nx as f64;
-        let dy = (bounds[3] - bounds[2]) / ny as f64;
-        let mut chosen = Vec::new();
-        let mut longest: f64 = 0.0;
-        for iy in (stride / 2..ny).step_by(stride) {
-            for ix in (stride / 2..nx).step_by(stride) {
-                let Some(v) = vectors.get(iy * nx + ix) else {
-                    continue;
-                };
-                if !(v[0].is_finite() && v[1].is_finite()) {
-                    continue;
-                }
-                // Length measured in cells, so that anisotropic grids scale both axes alike.
-                let cells = (v[0] / dx).hypot(v[1] / dy);
-                longest = longest.max(cells);
-                chosen.push((ix, iy, *v, cells));
-            }
-        }
-        if longest <= 0.0 {
-            return Vec::new();
-        }
-        let factor = 0.9 * stride as f64 / longest;
-        chosen
-            .into_iter()
-            .filter(|(_, _, _, cells)| *cells >= threshold * longest)
-            .map(|(ix, iy, v, _)| {
-                let at = [
-                    bounds[0] + (ix as f64 + 0.5) * dx,
-                    bounds[2] + (iy as f64 + 0.5) * dy,
-                ];
-                let vector = [v[0] * factor, v[1] * factor];
-                // Centre the arrow on the cell.
-                Arrow {
-                    at: [at[0] - 0.5 * vector[0], at[1] - 0.5 * vector[1]],
-                    vector,
-                }
-            })
-            .collect()
-    }
 }
 
 impl Ellipse {
@@ -520,15 +468,80 @@ fn axis(value: f64, log: bool) -> f64 {
     if log { value.log10() } else { value }
 }
 
+/// The chart of one panel, in (possibly logarithmic) axis coordinates.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// How a panel maps data to drawing coordinates and sizes its marks.
+#[derive(Clone, Copy)]
+struct Axes {
+    x_log: bool,
+    y_log: bool,
+    /// Figure scale: 1 at the reference height of 1000 px.
+    scale: f64,
+}
+
+impl Axes {
+    fn point(&self, p: [f64; 2]) -> (f64, f64) {
+        (axis(p[0], self.x_log), axis(p[1], self.y_log))
+    }
+
+    fn finite_points(&self, points: &[[f64; 2]]) -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter(|p| p[0].is_finite() && p[1].is_finite())
+            .map(|&p| self.point(p))
+            .collect()
+    }
+
+    /// A legend entry drawn as a short line.
+    fn legend_line(
+        &self,
+        style: ShapeStyle,
+    ) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> + use<> {
+        let length = (22.0 * self.scale) as i32;
+        move |(x, y)| PathElement::new(vec![(x, y), (x + length, y)], style)
+    }
+
+    /// A solid or dashed line through `points`, labelled in the legend unless `label` is
+    /// empty; returns whether it added a legend entry.
+    fn draw_path<'a, DB: DrawingBackend + 'a>(
+        &self,
+        chart: &mut Chart<'a, DB>,
+        points: Vec<(f64, f64)>,
+        style: ShapeStyle,
+        dashed: bool,
+        label: &str,
+    ) -> Result<bool, ExportError> {
+        let series = if dashed {
+            let (dash, gap) = ((12.0 * self.scale) as u32, (8.0 * self.scale) as u32);
+            chart
+                .draw_series(DashedLineSeries::new(points, dash, gap, style))
+                .map_err(render_error)?
+        } else {
+            chart
+                .draw_series(std::iter::once(PathElement::new(points, style)))
+                .map_err(render_error)?
+        };
+        if label.is_empty() {
+            return Ok(false);
+        }
+        series
+            .label(label.to_string())
+            .legend(self.legend_line(style));
+        Ok(true)
+    }
+}
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
     scale: f64,
 ) -> Result<(), ExportError> {
     let (width, _) = area.dim_in_pixel();
-    let label_size = 27.0 * scale;
-    let tick_size = 22.0 * scale;
-    let panel_title_size = 30.0 * scale;
     let bar_width = (150.0 * scale) as u32;
     let (chart_area, bar_area) = if panel.heatmap.is_some() {
         let (chart, bar) = area.split_horizontally(width.saturating_sub(bar_width));
@@ -536,271 +549,38 @@ fn draw_panel<DB: DrawingBackend>(
     } else {
         (area.clone(), None)
     };
-
-    let (xl, yl) = (panel.x_log, panel.y_log);
-    let b = panel.bounds;
-    let x_range = axis(b[0], xl)..axis(b[1], xl);
-    let y_range = axis(b[2], yl)..axis(b[3], yl);
-    let mut chart = ChartBuilder::on(&chart_area)
-        .caption(panel.title.clone(), (FONT, panel_title_size))
-        .margin((20.0 * scale) as u32)
-        .margin_right((10.0 * scale) as u32)
-        .x_label_area_size((95.0 * scale) as u32)
-        .y_label_area_size((125.0 * scale) as u32)
-        .build_cartesian_2d(x_range, y_range)
-        .map_err(render_error)?;
-
-    // Ticks within rounding of zero read "0", not "-2.8e-17".
-    let (x_span, y_span) = (
-        axis(b[1], xl) - axis(b[0], xl),
-        axis(b[3], yl) - axis(b[2], yl),
-    );
-    let x_format = move |v: &f64| {
-        if xl {
-            format_tick(10f64.powf(*v))
-        } else {
-            format_tick(snap_zero(*v, x_span))
-        }
+    let axes = Axes {
+        x_log: panel.x_log,
+        y_log: panel.y_log,
+        scale,
     };
-    let y_format = move |v: &f64| {
-        if yl {
-            format_tick(10f64.powf(*v))
-        } else {
-            format_tick(snap_zero(*v, y_span))
-        }
-    };
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(panel.x_label.clone())
-        .y_desc(panel.y_label.clone())
-        .x_labels(7)
-        .y_labels(7)
-        .x_label_formatter(&x_format)
-        .y_label_formatter(&y_format)
-        .label_style((FONT, tick_size))
-        .axis_desc_style((FONT, label_size))
-        .draw()
-        .map_err(render_error)?;
-
+    let mut chart = build_chart(&chart_area, panel, axes)?;
     let mut has_legend = false;
-    let stroke = (3.0 * scale).max(1.0) as u32;
-
     if let Some(heatmap) = &panel.heatmap {
-        let [low, high] = heatmap_range(heatmap);
-        let span = if high > low { high - low } else { 1.0 };
-        let dx = (heatmap.bounds[1] - heatmap.bounds[0]) / heatmap.nx as f64;
-        let dy = (heatmap.bounds[3] - heatmap.bounds[2]) / heatmap.ny as f64;
-        let cells = (0..heatmap.ny).flat_map(|iy| (0..heatmap.nx).map(move |ix| (ix, iy)));
-        chart
-            .draw_series(cells.map(|(ix, iy)| {
-                let x0 = heatmap.bounds[0] + ix as f64 * dx;
-                let y0 = heatmap.bounds[2] + iy as f64 * dy;
-                let value = heatmap.values[iy * heatmap.nx + ix];
-                let fill = color(viridis((value - low) / span));
-                Rectangle::new(
-                    [
-                        (axis(x0, xl), axis(y0, yl)),
-                        (axis(x0 + dx, xl), axis(y0 + dy, yl)),
-                    ],
-                    fill.filled(),
-                )
-            }))
-            .map_err(render_error)?;
+        draw_heatmap(&mut chart, heatmap, axes)?;
     }
-
     if let Some(contours) = &panel.contours {
-        let style = color(contours.color).stroke_width((1.5 * scale).max(1.0) as u32);
-        let segments: Vec<[[f64; 2]; 2]> = contours
-            .levels
-            .iter()
-            .flat_map(|&level| {
-                contour_segments(
-                    contours.nx,
-                    contours.ny,
-                    contours.bounds,
-                    &contours.values,
-                    level,
-                )
-            })
-            .collect();
-        let series = chart
-            .draw_series(segments.iter().map(|s| {
-                PathElement::new(
-                    vec![
-                        (axis(s[0][0], xl), axis(s[0][1], yl)),
-                        (axis(s[1][0], xl), axis(s[1][1], yl)),
-                    ],
-                    style,
-                )
-            }))
-            .map_err(render_error)?;
-        if !contours.label.is_empty() {
-            has_legend = true;
-            let legend_style = legend_color(contours.color).stroke_width((2.0 * scale) as u32);
-            series.label(contours.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + (22.0 * scale) as i32, y)], legend_style)
-            });
-        }
+        has_legend |= draw_contours(&mut chart, contours, axes)?;
     }
-
     for set in &panel.points {
-        let fill = color(set.color).mix(set.opacity.clamp(0.0, 1.0)).filled();
-        let radius = (set.size * scale).max(1.0);
-        let r = radius as i32;
-        let width = (radius * 0.6).max(1.0) as u32;
-        let cross_style = color(set.color).stroke_width(width);
-        let coords: Vec<(f64, f64)> = set
-            .points
-            .iter()
-            .filter(|p| p[0].is_finite() && p[1].is_finite())
-            .map(|p| (axis(p[0], xl), axis(p[1], yl)))
-            .collect();
-        let series = match set.marker {
-            Marker::Dot => chart
-                .draw_series(coords.iter().map(|&c| Circle::new(c, r, fill)))
-                .map_err(render_error)?,
-            Marker::Cross => chart
-                .draw_series(coords.iter().map(|&c| Cross::new(c, r, cross_style)))
-                .map_err(render_error)?,
-        };
-        if !set.label.is_empty() {
-            has_legend = true;
-            let marker = set.marker;
-            let legend_fill = legend_color(set.color).filled();
-            let legend_cross = legend_color(set.color).stroke_width(width);
-            let legend_r = (radius.max(4.0 * scale)) as i32;
-            series.label(set.label.clone()).legend(move |(x, y)| {
-                let centre = (x + (11.0 * scale) as i32, y);
-                match marker {
-                    Marker::Dot => Circle::new(centre, legend_r, legend_fill).into_dyn(),
-                    Marker::Cross => Cross::new(centre, legend_r, legend_cross).into_dyn(),
-                }
-            });
-        }
+        has_legend |= draw_points(&mut chart, set, axes)?;
     }
-
+    let stroke = (3.0 * scale).max(1.0) as u32;
     for ellipse in &panel.ellipses {
         let style = color(ellipse.color).stroke_width(stroke);
-        let outline: Vec<(f64, f64)> = ellipse
-            .outline(180)
-            .iter()
-            .map(|p| (axis(p[0], xl), axis(p[1], yl)))
-            .collect();
-        let series = if ellipse.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    outline,
-                    (12.0 * scale) as u32,
-                    (8.0 * scale) as u32,
-                    style,
-                ))
-                .map_err(render_error)?
-        } else {
-            chart
-                .draw_series(std::iter::once(PathElement::new(outline, style)))
-                .map_err(render_error)?
-        };
-        if !ellipse.label.is_empty() {
-            has_legend = true;
-            series.label(ellipse.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + (22.0 * scale) as i32, y)], style)
-            });
-        }
+        let outline = axes.finite_points(&ellipse.outline(180));
+        has_legend |= axes.draw_path(&mut chart, outline, style, ellipse.dashed, &ellipse.label)?;
     }
-
     for line in &panel.lines {
-        let style = color(line.color).stroke_width(stroke);
-        let coords: Vec<(f64, f64)> = line
-            .points
-            .iter()
-            .filter(|p| p[0].is_finite() && p[1].is_finite())
-            .map(|p| (axis(p[0], xl), axis(p[1], yl)))
-            .collect();
-        let series = if line.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    coords.clone(),
-                    (12.0 * scale) as u32,
-                    (8.0 * scale) as u32,
-                    style,
-                ))
-                .map_err(render_error)?
-        } else {
-            chart
-                .draw_series(std::iter::once(PathElement::new(coords.clone(), style)))
-                .map_err(render_error)?
-        };
-        if !line.label.is_empty() {
-            has_legend = true;
-            series.label(line.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + (22.0 * scale) as i32, y)], style)
-            });
-        }
-        if line.markers {
-            let r = (5.0 * scale).max(2.0) as i32;
-            chart
-                .draw_series(
-                    coords
-                        .iter()
-                        .map(|&c| Circle::new(c, r, color(line.color).filled())),
-                )
-                .map_err(render_error)?;
-        }
+        has_legend |= draw_line(&mut chart, line, axes, stroke)?;
     }
-
     if let Some(field) = &panel.arrows {
-        let style = color(field.color).stroke_width((2.5 * scale).max(1.0) as u32);
-        // Arrow heads are built in axis-normalised units so that they look the same on
-        // anisotropic axes.
-        let (sx, sy) = (
-            axis(b[1], xl) - axis(b[0], xl),
-            axis(b[3], yl) - axis(b[2], yl),
-        );
-        let mut paths = Vec::with_capacity(field.arrows.len() * 2);
-        for arrow in &field.arrows {
-            let start = (axis(arrow.at[0], xl), axis(arrow.at[1], yl));
-            let end = (
-                axis(arrow.at[0] + arrow.vector[0], xl),
-                axis(arrow.at[1] + arrow.vector[1], yl),
-            );
-            if ![start.0, start.1, end.0, end.1]
-                .iter()
-                .all(|x| x.is_finite())
-            {
-                continue;
-            }
-            let (ux, uy) = ((end.0 - start.0) / sx, (end.1 - start.1) / sy);
-            let length = ux.hypot(uy);
-            if length <= 0.0 {
-                continue;
-            }
-            let head = (0.35 * length).min(0.02);
-            let (cx, cy) = (ux / length, uy / length);
-            let barb = |sign: f64| {
-                let angle: f64 = sign * 0.45;
-                let (c, s) = (angle.cos(), angle.sin());
-                let (bx, by) = (-(c * cx - s * cy) * head, -(s * cx + c * cy) * head);
-                (end.0 + bx * sx, end.1 + by * sy)
-            };
-            paths.push(vec![start, end]);
-            paths.push(vec![barb(1.0), end, barb(-1.0)]);
-        }
-        let series = chart
-            .draw_series(paths.into_iter().map(|p| PathElement::new(p, style)))
-            .map_err(render_error)?;
-        if !field.label.is_empty() {
-            has_legend = true;
-            series.label(field.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + (22.0 * scale) as i32, y)], style)
-            });
-        }
+        has_legend |= draw_arrows(&mut chart, field, panel.bounds, axes)?;
     }
-
     if has_legend {
         chart
             .configure_series_labels()
-            .label_font((FONT, tick_size))
+            .label_font((FONT, 22.0 * scale))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(80, 80, 80))
             // Over a heatmap the data sit in the middle; line plots here rise to the right.
@@ -813,11 +593,229 @@ fn draw_panel<DB: DrawingBackend>(
             .draw()
             .map_err(render_error)?;
     }
-
     if let (Some(bar), Some(heatmap)) = (bar_area, &panel.heatmap) {
         draw_colour_bar(&bar, heatmap, scale)?;
     }
     Ok(())
+}
+
+/// The axes, ticks and labels of a panel.
+fn build_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    panel: &Panel,
+    axes: Axes,
+) -> Result<Chart<'a, DB>, ExportError> {
+    let (xl, yl, scale) = (axes.x_log, axes.y_log, axes.scale);
+    let b = panel.bounds;
+    let x_range = axis(b[0], xl)..axis(b[1], xl);
+    let y_range = axis(b[2], yl)..axis(b[3], yl);
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title.clone(), (FONT, 30.0 * scale))
+        .margin((20.0 * scale) as u32)
+        .margin_right((10.0 * scale) as u32)
+        .x_label_area_size((95.0 * scale) as u32)
+        .y_label_area_size((125.0 * scale) as u32)
+        .build_cartesian_2d(x_range, y_range)
+        .map_err(render_error)?;
+    // Ticks within rounding of zero read "0", not "-2.8e-17".
+    let (x_span, y_span) = (
+        axis(b[1], xl) - axis(b[0], xl),
+        axis(b[3], yl) - axis(b[2], yl),
+    );
+    let tick = |v: f64, log: bool, span: f64| {
+        if log {
+            format_tick(10f64.powf(v))
+        } else {
+            format_tick(snap_zero(v, span))
+        }
+    };
+    let x_format = move |v: &f64| tick(*v, xl, x_span);
+    let y_format = move |v: &f64| tick(*v, yl, y_span);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(panel.x_label.clone())
+        .y_desc(panel.y_label.clone())
+        .x_labels(7)
+        .y_labels(7)
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .label_style((FONT, 22.0 * scale))
+        .axis_desc_style((FONT, 27.0 * scale))
+        .draw()
+        .map_err(render_error)?;
+    Ok(chart)
+}
+
+fn draw_heatmap<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    heatmap: &Heatmap,
+    axes: Axes,
+) -> Result<(), ExportError> {
+    let [low, high] = heatmap_range(heatmap);
+    let dx = (heatmap.bounds[1] - heatmap.bounds[0]) / heatmap.nx as f64;
+    let dy = (heatmap.bounds[3] - heatmap.bounds[2]) / heatmap.ny as f64;
+    let cells = (0..heatmap.ny).flat_map(|iy| (0..heatmap.nx).map(move |ix| (ix, iy)));
+    chart
+        .draw_series(cells.map(|(ix, iy)| {
+            let x0 = heatmap.bounds[0] + ix as f64 * dx;
+            let y0 = heatmap.bounds[2] + iy as f64 * dy;
+            let value = heatmap.values[iy * heatmap.nx + ix];
+            let fill = color(heatmap.colour_map.colour(value, low, high));
+            Rectangle::new(
+                [axes.point([x0, y0]), axes.point([x0 + dx, y0 + dy])],
+                fill.filled(),
+            )
+        }))
+        .map_err(render_error)?;
+    Ok(())
+}
+
+fn draw_contours<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    contours: &Contours,
+    axes: Axes,
+) -> Result<bool, ExportError> {
+    let style = color(contours.color).stroke_width((1.5 * axes.scale).max(1.0) as u32);
+    let segments: Vec<[[f64; 2]; 2]> = contours
+        .levels
+        .iter()
+        .flat_map(|&level| {
+            contour_segments(
+                contours.nx,
+                contours.ny,
+                contours.bounds,
+                &contours.values,
+                level,
+            )
+        })
+        .collect();
+    let series = chart
+        .draw_series(
+            segments
+                .iter()
+                .map(|s| PathElement::new(vec![axes.point(s[0]), axes.point(s[1])], style)),
+        )
+        .map_err(render_error)?;
+    if contours.label.is_empty() {
+        return Ok(false);
+    }
+    let legend_style = legend_color(contours.color).stroke_width((2.0 * axes.scale) as u32);
+    series
+        .label(contours.label.clone())
+        .legend(axes.legend_line(legend_style));
+    Ok(true)
+}
+
+fn draw_points<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    set: &PointSet,
+    axes: Axes,
+) -> Result<bool, ExportError> {
+    let scale = axes.scale;
+    let fill = color(set.color).mix(set.opacity.clamp(0.0, 1.0)).filled();
+    let radius = (set.size * scale).max(1.0);
+    let r = radius as i32;
+    let width = (radius * 0.6).max(1.0) as u32;
+    let cross_style = color(set.color).stroke_width(width);
+    let coords = axes.finite_points(&set.points);
+    let series = match set.marker {
+        Marker::Dot => chart
+            .draw_series(coords.iter().map(|&c| Circle::new(c, r, fill)))
+            .map_err(render_error)?,
+        Marker::Cross => chart
+            .draw_series(coords.iter().map(|&c| Cross::new(c, r, cross_style)))
+            .map_err(render_error)?,
+    };
+    if set.label.is_empty() {
+        return Ok(false);
+    }
+    let marker = set.marker;
+    let legend_fill = legend_color(set.color).filled();
+    let legend_cross = legend_color(set.color).stroke_width(width);
+    let legend_r = (radius.max(4.0 * scale)) as i32;
+    series.label(set.label.clone()).legend(move |(x, y)| {
+        let centre = (x + (11.0 * scale) as i32, y);
+        match marker {
+            Marker::Dot => Circle::new(centre, legend_r, legend_fill).into_dyn(),
+            Marker::Cross => Cross::new(centre, legend_r, legend_cross).into_dyn(),
+        }
+    });
+    Ok(true)
+}
+
+fn draw_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    line: &LineSeries,
+    axes: Axes,
+    stroke: u32,
+) -> Result<bool, ExportError> {
+    let style = color(line.color).stroke_width(stroke);
+    let coords = axes.finite_points(&line.points);
+    let labelled = axes.draw_path(chart, coords.clone(), style, line.dashed, &line.label)?;
+    if line.markers {
+        let r = (5.0 * axes.scale).max(2.0) as i32;
+        chart
+            .draw_series(
+                coords
+                    .iter()
+                    .map(|&c| Circle::new(c, r, color(line.color).filled())),
+            )
+            .map_err(render_error)?;
+    }
+    Ok(labelled)
+}
+
+fn draw_arrows<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    field: &ArrowField,
+    b: [f64; 4],
+    axes: Axes,
+) -> Result<bool, ExportError> {
+    let (xl, yl) = (axes.x_log, axes.y_log);
+    let style = color(field.color).stroke_width((2.5 * axes.scale).max(1.0) as u32);
+    // Arrow heads are built in axis-normalised units so that they look the same on
+    // anisotropic axes.
+    let (sx, sy) = (
+        axis(b[1], xl) - axis(b[0], xl),
+        axis(b[3], yl) - axis(b[2], yl),
+    );
+    let mut paths = Vec::with_capacity(field.arrows.len() * 2);
+    for arrow in &field.arrows {
+        let start = axes.point(arrow.at);
+        let end = axes.point([arrow.at[0] + arrow.vector[0], arrow.at[1] + arrow.vector[1]]);
+        if ![start.0, start.1, end.0, end.1]
+            .iter()
+            .all(|x| x.is_finite())
+        {
+            continue;
+        }
+        let (ux, uy) = ((end.0 - start.0) / sx, (end.1 - start.1) / sy);
+        let length = ux.hypot(uy);
+        if length <= 0.0 {
+            continue;
+        }
+        let head = (0.35 * length).min(0.02);
+        let (cx, cy) = (ux / length, uy / length);
+        let barb = |sign: f64| {
+            let angle: f64 = sign * 0.45;
+            let (c, s) = (angle.cos(), angle.sin());
+            let (bx, by) = (-(c * cx - s * cy) * head, -(s * cx + c * cy) * head);
+            (end.0 + bx * sx, end.1 + by * sy)
+        };
+        paths.push(vec![start, end]);
+        paths.push(vec![barb(1.0), end, barb(-1.0)]);
+    }
+    let series = chart
+        .draw_series(paths.into_iter().map(|p| PathElement::new(p, style)))
+        .map_err(render_error)?;
+    if field.label.is_empty() {
+        return Ok(false);
+    }
+    series
+        .label(field.label.clone())
+        .legend(axes.legend_line(style));
+    Ok(true)
 }
 
 fn heatmap_range(heatmap: &Heatmap) -> [f64; 2] {
@@ -867,7 +865,7 @@ fn draw_colour_bar<DB: DrawingBackend>(
     let step = (high - low) / steps as f64;
     bar.draw_series((0..steps).map(|k| {
         let y0 = low + k as f64 * step;
-        let fill = color(viridis((k as f64 + 0.5) / steps as f64));
+        let fill = color(heatmap.colour_map.colour(y0 + 0.5 * step, low, high));
         Rectangle::new([(0.0, y0), (1.0, y0 + step)], fill.filled())
     }))
     .map_err(render_error)?;
@@ -931,16 +929,6 @@ mod tests {
         for point in segments.iter().flatten() {
             let r2 = point[0] * point[0] + point[1] * point[1];
             assert!((r2 - 1.0).abs() < d * d, "{r2}");
-        }
-    }
-
-    #[test]
-    fn arrows_are_scaled_to_the_stride() {
-        let vectors = vec![[1.0, 0.0]; 16];
-        let arrows = ArrowField::from_grid(4, 4, [0.0, 4.0, 0.0, 4.0], &vectors, 2, 0.0);
-        assert_eq!(arrows.len(), 4);
-        for arrow in arrows {
-            assert!((arrow.vector[0] - 1.8).abs() < 1e-12 && arrow.vector[1] == 0.0);
         }
     }
 
