@@ -2,7 +2,8 @@
 //!
 //! A headless library for the physics of minibatch SGD, after "Machine learning in and out
 //! of equilibrium" (Adhikari, Kabakçıoğlu, Strang, Yuret, Hinczewski, arXiv:2306.03521).
-//! The mathematics is written down in `docs/theory.md`; doc comments cite its sections.
+//! The mathematics is written down in `docs/theory.md` (in the repository, with the measured
+//! accuracy of each prediction); doc comments cite its sections as `docs/theory.md §3.1`.
 //!
 //! - [`landscape`]: loss landscapes with per-example losses, gradients and Hessians.
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
@@ -14,6 +15,7 @@
 //! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
+//! - [`jobs`]: the one background-job mechanism (commands, latest request wins, cancel, progress).
 //! - [`background`]: background threads that yield to the interface.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
@@ -21,6 +23,7 @@
 pub mod background;
 pub mod dynamics;
 pub mod export;
+pub mod jobs;
 pub mod landscape;
 pub mod mnist;
 pub mod posterior;

@@ -85,7 +85,7 @@ pub struct RunReport {
     pub fp_error: Option<String>,
 }
 
-/// The Fokker–Planck solve of a run (docs/theory.md sections 7, 8).
+/// The Fokker–Planck solve of a run (docs/theory.md §3, §7.3 and §8).
 #[derive(Clone, Debug, Serialize)]
 pub struct FpReport {
     /// Cells `[nx, ny]`.

@@ -1,5 +1,5 @@
 //! The stationary Fokker–Planck solver against exact solutions and against simulation
-//! (docs/theory.md sections 3 and 7).
+//! (docs/theory.md §3, §7.3 and §8).
 
 use neqlab::dynamics::{Algorithm, Dynamics, Ensemble, Observer};
 use std::path::Path;

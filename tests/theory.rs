@@ -631,7 +631,7 @@ fn double_well_entropy_production_uses_the_fokker_planck_force() {
     );
 }
 
-/// Old (docs/theory.md section 4 as written, leading order in `η M h`) WOR covariance: the
+/// Leading-order (docs/theory.md §4.4, first in `η M h`) WOR covariance: the
 /// continuous Lyapunov equation `η M (H_eff Σ + Σ H_eff) = 2 (D_WOR + η M T I)`.
 fn leading_order_wor_covariance(theory: &LinearTheory, experiment: &Experiment) -> Vec<f64> {
     use neqlab::theory::lyapunov::solve_continuous;

@@ -586,7 +586,7 @@ impl QuadraticModel {
         (later, q, noise * (2.0 * eta * temperature))
     }
 
-    /// The epoch map expanded to second order in `η` (docs/theory.md section 4):
+    /// The epoch map expanded to second order in `η` (docs/theory.md §5.3):
     /// `P₂ = I − η Σ_k H_k + η² Σ_{j<k} H_k H_j`, `q₂ = η Σ_k b̃_k − η² Σ_{j<k} H_k b̃_j`,
     /// with `H_k`, `b̃_k` the batch means of the `k`-th batch of `permutation`.
     pub fn epoch_map_second_order(

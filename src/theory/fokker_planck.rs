@@ -1,4 +1,4 @@
-//! The stationary two-dimensional Fokker–Planck equation (docs/theory.md section 3), solved on a
+//! The stationary two-dimensional Fokker–Planck equation (docs/theory.md §3 and §8.1), solved on a
 //! rectangular grid of cell-centred finite volumes.
 //!
 //! # The equation

@@ -1,5 +1,5 @@
 //! The thermodynamic force of a 2-D Fokker–Planck stationary state, for entropy production
-//! on landscapes where the linearised theory does not hold (docs/theory.md section 3).
+//! on landscapes where the linearised theory does not hold (docs/theory.md §3.2 and §8.3).
 //!
 //! The linearised theory writes the entropy produced by a step as
 //! `σ_n = v(w̃_n)ᵀ D⁻¹ (w_{n+1} − w_n)` with `v(w) = −C Σ⁻¹ (w − w*)`. The same formula holds

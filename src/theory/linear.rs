@@ -244,22 +244,22 @@ pub struct EpochMap {
 }
 
 /// The linearised epoch map of SGD-WOR / SGWORLD about `w_eff`, beyond the leading order in
-/// `η M h` of docs/theory.md section 4.
+/// `η M h` (docs/theory.md §4.4).
 ///
 /// Inputs: `hessian_mean = H̄(w_eff)`, `hessian_eff = H_eff = ∇∇L_eff(w_eff)`, the minibatch
 /// diffusion `minibatch = D_WOR(w_eff)` per epoch (without the thermal term).
 ///
 /// - Contraction: `P = (I − ηH̄)^M − [η M (H_eff − H̄) + η² M(M−1)/2 · H̄²]`. The first term is
 ///   the exact product of `M` mean-Hessian steps; the bracket is what `I − η M H_eff` (the
-///   note's second-order epoch Jacobian) adds beyond the second-order expansion of that
+///   second-order epoch Jacobian of §4.4) adds beyond the second-order expansion of that
 ///   product, `I − η M H̄ + η² M(M−1)/2 · H̄²`: the minibatch (`E_pair[H_{B_k} H_{B_j}] − H̄²`)
 ///   and third-derivative parts of the `L_eff` curvature. For identical per-example Hessians
 ///   (the bowl) the bracket vanishes and `P = (I − ηH)^M` exactly. `P` is symmetric.
 /// - Noise: `Q = 2ηT Σ_{k=0}^{M−1} (I − ηH̄)^{2k} + 2 D_WOR`: each thermal kick is contracted
-///   by the steps left in the epoch (the note's `2 η M T I` is the leading term).
+///   by the steps left in the epoch (to leading order in `η M h` the sum is `2 η M T I`).
 ///
 /// The stationary covariance then solves the discrete Lyapunov equation `Σ = P Σ P + Q`
-/// (the note uses `η M (H_eff Σ + Σ H_eff) = 2 D`, only leading order in `η M h`).
+/// (the leading order of §4.4 is `η M (H_eff Σ + Σ H_eff) = 2 D`, exact only as `η M h → 0`).
 /// For identical per-example Hessians this reproduces ULA's thermal covariance exactly,
 /// since `Σ_ULA = A Σ_ULA A + 2ηT I` with `A = I − ηH` implies
 /// `Σ_ULA = A^M Σ_ULA A^M + 2ηT Σ_k A^{2k}`.

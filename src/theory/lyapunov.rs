@@ -1,7 +1,7 @@
-//! Lyapunov equations of the linearised (Ornstein–Uhlenbeck) theory (docs/theory.md section 3).
+//! Lyapunov equations of the linearised (Ornstein–Uhlenbeck) theory (docs/theory.md §3.1).
 //!
 //! The continuous-time stationary covariance of `dx = −K x dt + noise` with diffusion matrix
-//! `D` solves `K Σ + Σ K = 2 D`; with `K = η H` this is the note's `H Σ + Σ H = (2/η) D`.
+//! `D` solves `K Σ + Σ K = 2 D`; with `K = η H` this is `H Σ + Σ H = (2/η) D` (§3.1).
 //! For a symmetric `K = O diag(k) Oᵀ` the solution is, in the eigenbasis,
 //! `Σ = O [ (Oᵀ 2D O)_ij / (k_i + k_j) ] Oᵀ`.
 //!
