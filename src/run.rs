@@ -62,7 +62,7 @@ pub struct RunReport {
     pub seconds: f64,
     /// Stationary statistics; absent when `steps = 0` or every walker diverged.
     pub sim: Option<SimReport>,
-    /// The linearised theory (docs/theory.md sections 3, 4); absent when it has no prediction.
+    /// The linearised theory (docs/theory.md §3.1, §4.4); absent when it has no prediction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<LinearTheory>,
     /// Why the theory has no prediction ("no prediction: ...").
@@ -111,7 +111,7 @@ pub struct FpReport {
 }
 
 /// Simulated statistics: the stationary moments plus, when the theory has a prediction,
-/// entropy production measured with its model (docs/theory.md section 7) and the sampled
+/// entropy production measured with its model (docs/theory.md §7.5) and the sampled
 /// diffusion matrix at its mean. Dereferences to the [`Moments`].
 #[derive(Clone, Debug, Serialize)]
 pub struct SimReport {
@@ -149,7 +149,7 @@ pub struct SimReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_to_minimum: Option<f64>,
     /// Among the cells inside the `2σ` region of the simulated density, the fraction whose
-    /// `|J|` exceeds two standard errors (2-D; docs/theory.md section 7).
+    /// `|J|` exceeds two standard errors (2-D; docs/theory.md §7.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_significant_fraction: Option<f64>,
     /// The `Σ` histogram behind the DFT slope (for plots; not serialised).

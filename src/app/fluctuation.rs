@@ -1,4 +1,4 @@
-//! Fluctuation theorems (docs/theory.md section 3.2): the histogram of `Σ` over `k`-unit
+//! Fluctuation theorems (docs/theory.md §3.2): the histogram of `Σ` over `k`-unit
 //! stretches, `ln P(Σ)/P(−Σ)` against `Σ` with the slope-1 line, and `⟨exp(−Σ)⟩` against `k`
 //! with its standard errors, all measured by the library's entropy-production estimator.
 

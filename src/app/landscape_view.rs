@@ -1,4 +1,4 @@
-//! The loss landscape `L(w)`: a shaded map, contours and the minima (docs/theory.md section 1),
+//! The loss landscape `L(w)`: a shaded map, contours and the minima (docs/theory.md §1.4),
 //! drawn from the same loss map as the exported figures.
 
 use egui::{Color32, Stroke};

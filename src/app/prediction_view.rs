@@ -1,6 +1,6 @@
 //! The Fokker–Planck panel: the predicted stationary density and current, the Gaussian 1σ
 //! and 2σ ellipses of the linearised theory, the minimum `w*` and, without replacement, the
-//! effective minimum `w_eff` (docs/theory.md sections 3, 4 and 8), and in words where the
+//! effective minimum `w_eff` (docs/theory.md §3.1, §4.4 and §8), and in words where the
 //! prediction is outside its regime.
 
 use egui::Color32;

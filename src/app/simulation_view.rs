@@ -1,6 +1,6 @@
 //! The simulation panel: density histogram of the walkers, the empirical current where it
 //! exceeds twice its standard error, and optionally the walkers and a few trails
-//! (docs/theory.md section 7).
+//! (docs/theory.md §7.3).
 
 use egui::Color32;
 use egui_plot::{Line, MarkerShape, Points};

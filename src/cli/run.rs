@@ -47,7 +47,7 @@ pub fn command(args: &RunArgs) -> Result<()> {
 }
 
 /// The human-readable report of a run: what ran, the simulated moments, and the theory next to
-/// them with relative differences (docs/theory.md sections 3, 4, 7, 8).
+/// them with relative differences (docs/theory.md §3, §4, §7, §8).
 pub struct RunTable<'a> {
     /// The preset run.
     pub preset: &'a Preset,
@@ -232,7 +232,7 @@ fn relative_difference(a: f64, b: f64) -> f64 {
     }
 }
 
-/// The linearised theory next to the simulation (docs/theory.md sections 3, 4, 7).
+/// The linearised theory next to the simulation (docs/theory.md §3.1, §4.4, §7).
 struct Comparison<'a> {
     names: &'a [String],
     report: &'a RunReport,

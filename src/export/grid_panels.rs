@@ -1,6 +1,6 @@
 //! The density panels drawn from the stationary model ([`crate::stationary`]): the simulated
 //! histogram and current (`sim`), the stationary Fokker–Planck solution (`fp`), and both side
-//! by side on one colour scale and one arrow scale (docs/theory.md sections 7, 8).
+//! by side on one colour scale and one arrow scale (docs/theory.md §7.3, §8).
 //!
 //! `neqlab figure` and the app's Export menu both call [`view_panels`] on their model, so a
 //! slide shows what the screen shows. Arrows follow [`crate::stationary::arrows`]: the flow

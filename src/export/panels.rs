@@ -3,11 +3,11 @@
 //! | panel | shows |
 //! |---|---|
 //! | `landscape` | the loss `L(w)` (colour and contours), its minima, the walkers' cloud and the Gaussian fit of it |
-//! | `sim` | the simulated stationary density and its probability current (docs/theory.md section 7) |
-//! | `fp` | the stationary Fokker–Planck density and current (section 3) |
+//! | `sim` | the simulated stationary density and its probability current (docs/theory.md §7.3) |
+//! | `fp` | the stationary Fokker–Planck density and current (§3, §8) |
 //! | `both` | `sim` and `fp` side by side on one colour scale |
-//! | `ft` | entropy production and the fluctuation theorems (section 3) |
-//! | `posterior` | KL divergence to the exact posterior against η (sections 4, 5) |
+//! | `ft` | entropy production and the fluctuation theorems (§3.2) |
+//! | `posterior` | KL divergence to the exact posterior against η (§5) |
 //!
 //! The same preset and seed give the same figure, byte for byte.
 
@@ -373,7 +373,7 @@ pub fn landscape_panel(
 }
 
 /// The fluctuation-theorem panel: `⟨exp(−Σ)⟩` against the trajectory length with standard
-/// errors, against the integral fluctuation theorem's 1 (docs/theory.md section 3); the title
+/// errors, against the integral fluctuation theorem's 1 (docs/theory.md §3.2); the title
 /// carries the entropy production rate, simulated and predicted, and the DFT slope.
 pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
     let unavailable = |reason: String| ExportError::PanelDoesNotFit {
@@ -475,7 +475,7 @@ pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
 
 /// The posterior benchmark: KL divergence of the exact stationary states of SGLD, SGWORLD and
 /// full-batch ULA from the target `exp(−L/T)` against the learning rate, on log–log axes
-/// (docs/theory.md sections 4, 5; [`crate::posterior`]). The learning rates are the preset's
+/// (docs/theory.md §5; [`crate::posterior`]). The learning rates are the preset's
 /// `[posterior] etas`, else the module's defaults below ULA's stability limit.
 pub fn posterior_panel(preset: &Preset, experiment: &Experiment) -> Result<Panel, ExportError> {
     use crate::posterior::{PosteriorOptions, default_etas, posterior_report};

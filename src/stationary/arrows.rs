@@ -1,5 +1,5 @@
 //! Current arrows on one physical scale, the same for the simulated and the predicted current,
-//! in the app and in exported figures (docs/theory.md section 7).
+//! in the app and in exported figures (docs/theory.md §7.3).
 //!
 //! An arrow shows the current `J` averaged over a block of [`ARROW_BLOCK`]² cells, drawn
 //! `J · τ / p_peak` long ([`ArrowScale`]): `τ` is the slowest relaxation time of the linearised

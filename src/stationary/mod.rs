@@ -55,7 +55,7 @@ impl<'a> StationaryState<'a> {
     }
 
     /// Total variation between the simulated histogram and the Fokker–Planck density, on the
-    /// same grid (docs/theory.md section 7); `None` without samples.
+    /// same grid (docs/theory.md §7.3); `None` without samples.
     pub fn total_variation(&self) -> Option<f64> {
         let grid = self.simulated?.grid.as_ref()?;
         let fp = self.prediction?.fokker_planck()?;

@@ -1,7 +1,7 @@
 //! The predicted stationary state of an experiment, computed without a simulation: the
 //! minima, the linearised theory, and on 2-D landscapes the loss on a grid and the
 //! Fokker–Planck solution with its force, Gaussian moments and stochastic area; validity flags
-//! say where a prediction is outside its regime (docs/theory.md sections 3, 4, 8).
+//! say where a prediction is outside its regime (docs/theory.md §3.1, §4.4, §8).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,7 +50,7 @@ impl PredictionOptions {
 }
 
 /// The model behind the predicted entropy production `σ = F(w̃) · Δw` (docs/theory.md
-/// sections 3.2, 8).
+/// §3.2, §8.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum EntropySource {
     /// The linearised theory about the minimum: `F = D⁻¹ v`, `v = −C Σ⁻¹ (w − mean)`,
@@ -121,7 +121,7 @@ pub struct Prediction {
     /// The Gibbs density `exp(−L/T)` expanded to second order about the minimum,
     /// `N(w*, T H̄(w*)⁻¹)`: the equilibrium an unbiased Langevin sampler would reach (for a
     /// Bayesian loss at `T = 1`, the Laplace approximation of the posterior; docs/theory.md
-    /// sections 1, 4). Only at `T > 0`, with one minimum and `H̄` positive definite.
+    /// §1.3, §5.2). Only at `T > 0`, with one minimum and `H̄` positive definite.
     pub gibbs: Option<Gaussian>,
     /// Where the predictions are outside their regime.
     pub validity: Vec<Validity>,

@@ -1,4 +1,4 @@
-//! What a simulation measures of the stationary state (docs/theory.md section 7): the
+//! What a simulation measures of the stationary state (docs/theory.md §7): the
 //! moments and stochastic area of the walkers, on 2-D landscapes the density and current with
 //! its standard error per cell, and entropy production with the model of the prediction.
 //!

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::dynamics::Replacement;
 
 /// The threshold of [`Validity::ExpansionStretched`] on `η h_max` (with replacement) or
-/// `η M h_max` (without): the expansion in `η` of docs/theory.md sections 3–4 needs the
+/// `η M h_max` (without): the expansion in `η` of docs/theory.md §3.1 and §4.4 needs the
 /// product well below one.
 pub const EXPANSION_LIMIT: f64 = 0.3;
 
@@ -22,9 +22,9 @@ pub const WOR_LEADING_ORDER_LIMIT: f64 = 0.1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PredictionPart {
-    /// The linearised (Gaussian) theory about one minimum (docs/theory.md sections 3.1, 4).
+    /// The linearised (Gaussian) theory about one minimum (docs/theory.md §3.1, §4.4).
     Linear,
-    /// The 2-D Fokker–Planck solution and its force (section 8).
+    /// The 2-D Fokker–Planck solution and its force (§8).
     FokkerPlanck,
     /// Every prediction.
     All,

@@ -1,4 +1,4 @@
-//! Entropy production and fluctuation theorems from simulation (docs/theory.md sections 3, 7),
+//! Entropy production and fluctuation theorems from simulation (docs/theory.md §3.2, §7.5),
 //! the sampled diffusion matrix at a point, and the KL divergence of Gaussian fits.
 //!
 //! With the linearised theory's mean local velocity `v(w) = −C Σ⁻¹ (w − mean)` and diffusion
@@ -408,7 +408,7 @@ impl SigmaHistogram {
     /// The detailed fluctuation theorem's data: for each pair of bins at `±Σ` (`Σ > 0`) with
     /// at least `min_count` counts on both sides, `Σ`, `ln P(Σ)/P(−Σ) = ln(n₊/n₋)` and the
     /// inverse of its variance `1/(1/n₊ + 1/n₋)` (Poisson counts). The theorem says the
-    /// log-ratio equals `Σ` (docs/theory.md section 3).
+    /// log-ratio equals `Σ` (docs/theory.md §3.2).
     pub fn log_ratios(&self, min_count: u64) -> Vec<LogRatio> {
         let half = self.counts.len() / 2;
         (0..half)
@@ -503,7 +503,7 @@ impl Observer for Displacements {
     }
 }
 
-/// The diffusion matrix at `point` sampled from simulation (docs/theory.md section 7): half the
+/// The diffusion matrix at `point` sampled from simulation (docs/theory.md §7.4): half the
 /// covariance of `samples` independent one-unit displacements (a step with replacement, an
 /// epoch without) from `point`, row-major. With replacement it must match
 /// `D(w) = (η²/2) c_B S(w) + η T I` exactly; without, `D_WOR + η M T I` up to `O(η)`

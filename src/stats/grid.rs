@@ -1,4 +1,4 @@
-//! Density and current histograms on a 2-D grid (docs/theory.md section 7), to hold against the
+//! Density and current histograms on a 2-D grid (docs/theory.md §7.3), to hold against the
 //! Fokker–Planck solution of [`crate::theory::fokker_planck`], and [`CurrentField`]: a
 //! density and current on a grid, simulated or predicted, with what the views and reports
 //! derive from it.
@@ -128,7 +128,7 @@ impl GridHistogram {
     /// though: the walkers of group `g` (index mod [`CURRENT_GROUPS`]) give an estimate
     /// `J_g = Σ_g Δw / (S_g · area)` from their own `S_g` samples, and the `G` group estimates
     /// are independent and identically distributed whatever the correlation in time (batch
-    /// means over walkers, docs/theory.md section 7). With `J = Σ_g S_g J_g / S` and
+    /// means over walkers, docs/theory.md §7.3). With `J = Σ_g S_g J_g / S` and
     /// `w_g = S_g / S̄`,
     ///
     /// ```text
@@ -380,7 +380,7 @@ impl CurrentField {
     }
 
     /// The stochastic area `C_12 = ∫ (x₁ J₂ − x₂ J₁)/2 dw`, `x = w − mean` (docs/theory.md
-    /// sections 3, 7): in the stationary state the mean of `x ∘ dx` antisymmetrised is
+    /// §7.2, §8.4): in the stationary state the mean of `x ∘ dx` antisymmetrised is
     /// `∫ x Jᵀ dw`, the quantity [`crate::stats::Moments::area`] measures along trajectories.
     pub fn stochastic_area(&self, mean: [f64; 2]) -> f64 {
         let area = self.grid.cell_area();
@@ -424,7 +424,7 @@ impl CurrentField {
     }
 
     /// Among the cells of the [`two_sigma_region`](Self::two_sigma_region), the fraction
-    /// whose `|J|` exceeds two standard errors (docs/theory.md section 7). Near zero in
+    /// whose `|J|` exceeds two standard errors (docs/theory.md §7.3). Near zero in
     /// equilibrium (about `e⁻⁴` by chance, see [`GridHistogram::field`]), near one where the
     /// state circulates and enough walker-units were recorded. `None` without a standard
     /// error or without mass.

@@ -1,4 +1,4 @@
-//! Estimators from simulation (docs/theory.md section 7): moments of the stationary cloud and
+//! Estimators from simulation (docs/theory.md §7): moments of the stationary cloud and
 //! the stochastic area matrix, entropy production and fluctuation theorems, accumulated by
 //! [`Observer`](crate::dynamics::Observer)s.
 
@@ -38,7 +38,7 @@ impl<O: Observer> Observer for Option<O> {
 }
 
 /// The standard error of a weighted mean `m = Σ_g n_g m_g / Σ_g n_g` of independent group
-/// means `m_g` with weights `n_g` (samples per group; batch means, docs/theory.md section 7):
+/// means `m_g` with weights `n_g` (samples per group; batch means, docs/theory.md §7):
 ///
 /// ```text
 /// s² = k/(k − 1) · Σ_g n_g (m_g − m)² / Σ_g n_g,      se = s / √k,

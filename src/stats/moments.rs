@@ -1,4 +1,4 @@
-//! Mean, covariance and stochastic area of the stationary cloud (docs/theory.md sections 3, 7).
+//! Mean, covariance and stochastic area of the stationary cloud (docs/theory.md §7.1, §7.2).
 //!
 //! Positions are sampled once per time unit after burn-in (every step with replacement,
 //! every epoch boundary without). Sums are taken about a fixed `shift` (the start point) so

@@ -1,5 +1,5 @@
-//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (docs/theory.md sections 3
-//! and 4), for any landscape and algorithm.
+//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (docs/theory.md §3.1
+//! and §4.4), for any landscape and algorithm.
 //!
 //! With replacement (time in steps), about the minimum `w*` of `L` with `H = H̄(w*)`:
 //!
@@ -78,7 +78,7 @@ pub struct LinearTheory {
     /// The time unit of every rate and matrix: a step with replacement, an epoch without.
     pub time_unit: TimeUnit,
     /// `‖HΣ − ΣH‖_F / ‖HΣ + ΣH‖_F`: zero in equilibrium (then `C = 0`), of order one far from
-    /// it (docs/theory.md section 3.1).
+    /// it (docs/theory.md §3.1).
     pub nonequilibrium_ratio: f64,
 }
 
@@ -303,7 +303,7 @@ pub fn entropy_production_rate(c: &DMatrix<f64>, d: &DMatrix<f64>, sigma: &DMatr
 }
 
 /// The with-replacement diffusion matrix `D(w) = (η²/2) c_B S(w) + η T I` per step
-/// (docs/theory.md section 3), row-major.
+/// (docs/theory.md §3), row-major.
 pub fn wr_diffusion(landscape: &dyn Landscape, dynamics: &Dynamics, w: &[f64]) -> Vec<f64> {
     let d = landscape.dim();
     let eta = dynamics.eta;
@@ -376,7 +376,7 @@ fn check_diffusion(d: usize, diffusion: &[f64], dynamics: &Dynamics) -> Result<(
 
 /// The local minima of `L` found by Newton's method ([`newton_minimum`]) from the start point
 /// and from every [`minimum_hints`](Landscape::minimum_hints) of the landscape
-/// (docs/theory.md section 8): the one search every prediction shares.
+/// (docs/theory.md §8): the one search every prediction shares.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Minima {
     /// The minimum reached from the start point, about which the linearised theory expands,
@@ -429,7 +429,7 @@ fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, Th
 }
 
 /// Drift and diffusion fields of the 2-D Fokker–Planck equation of an experiment, per time
-/// unit (docs/theory.md sections 3 and 4).
+/// unit (docs/theory.md §3 and §4.2).
 ///
 /// - With replacement: `A(w) = −η ∇L(w)`, `D(w) = (η²/2) c_B S(w) + η T I` (position
 ///   dependent).
@@ -589,7 +589,7 @@ fn check_plane(experiment: &Experiment) -> Result<(), TheoryError> {
 }
 
 /// The stationary density and current of the 2-D Fokker–Planck equation of `experiment`
-/// (docs/theory.md sections 3, 4) on the grid of [`fokker_planck_grid`], with the drift and
+/// (docs/theory.md §8) on the grid of [`fokker_planck_grid`], with the drift and
 /// diffusion of [`drift_and_diffusion`]. Heavy (a sparse LU of `fp.grid²` unknowns): run it
 /// off the UI thread.
 pub fn fokker_planck(
