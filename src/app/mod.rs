@@ -403,10 +403,8 @@ impl NeqlabApp {
                 fp,
             };
             self.solve_due = None;
-            match self.solver.request(request) {
-                Ok(()) => self.solving = Some(self.generation),
-                Err(e) => self.solve_error = Some(e),
-            }
+            self.solver.request(request);
+            self.solving = Some(self.generation);
         }
         if let Some(result) = self.solver.take() {
             if self.solving == Some(result.generation) {

@@ -11,13 +11,11 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
+use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
 use neqlab::preset::Experiment;
 use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
 use neqlab::theory::fokker_planck::Grid2d;
@@ -70,7 +68,6 @@ pub enum Command {
         generation: u64,
         prediction: Arc<Prediction>,
     },
-    Shutdown,
 }
 
 /// One point of the time series.
@@ -309,8 +306,8 @@ impl WorkerState {
         }
     }
 
-    /// Apply one command; `false` on shutdown.
-    pub fn apply(&mut self, command: Command) -> bool {
+    /// Apply one command.
+    pub fn apply(&mut self, command: Command) {
         match command {
             Command::Configure(config) => {
                 self.failure = None;
@@ -339,12 +336,11 @@ impl WorkerState {
                     sim.set_prediction(prediction);
                 }
             }
-            Command::Shutdown => return false,
         }
-        true
     }
 
-    /// One update. A panic inside the library is caught and shown, never propagated.
+    /// One update. A panic inside the library is caught and shown, never propagated (the
+    /// thread keeps serving commands).
     pub fn tick(&mut self) {
         let units = self.units_per_update;
         let Some(sim) = &mut self.simulation else {
@@ -376,41 +372,45 @@ impl WorkerState {
     }
 }
 
-type Latest = Arc<Mutex<Option<Arc<Snapshot>>>>;
+/// The worker as a [`Service`] of the library's job mechanism: commands from the UI, one
+/// update per [`advance`](Service::advance) while playing, a [`Snapshot`] after each.
+impl Service for WorkerState {
+    type Command = Command;
+    type Snapshot = Snapshot;
 
-enum Mode {
-    Threaded {
-        sender: Sender<Command>,
-        latest: Latest,
-        thread: Option<JoinHandle<()>>,
-    },
-    Inline {
-        state: Box<WorkerState>,
-    },
+    fn apply(&mut self, command: Command) -> Flow {
+        WorkerState::apply(self, command);
+        Flow::Continue
+    }
+
+    fn is_busy(&self) -> bool {
+        self.playing && self.simulation.is_some()
+    }
+
+    fn advance(&mut self) {
+        self.tick();
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        WorkerState::snapshot(self)
+    }
 }
 
-/// The UI's handle on the simulation.
+/// The UI's handle on the simulation: a [`ServiceHandle`] on a named background thread, or
+/// synchronous (tests).
 pub struct SimulationHandle {
-    mode: Mode,
-    failure: Option<String>,
+    service: ServiceHandle<WorkerState>,
+    failure: Option<ThreadError>,
 }
 
 impl SimulationHandle {
-    /// Start the named worker thread.
-    pub fn spawn(ctx: egui::Context, units_per_update: u64) -> anyhow::Result<Self> {
-        let (sender, receiver) = channel();
-        let latest: Latest = Arc::new(Mutex::new(None));
-        let published = latest.clone();
-        let thread = std::thread::Builder::new()
-            .name("neqlab-simulation".into())
-            .spawn(move || worker_loop(receiver, published, ctx, units_per_update))
-            .context("cannot start the simulation thread")?;
+    /// Start the named worker thread (background priority, all cores but one).
+    pub fn spawn(ctx: egui::Context, units_per_update: u64) -> Result<Self, ThreadError> {
+        let spec = JobSpec::background("neqlab-simulation")
+            .with_min_advance_interval(MIN_UPDATE)
+            .with_repaint(move || ctx.request_repaint_after(SNAPSHOT_REDRAW));
         Ok(Self {
-            mode: Mode::Threaded {
-                sender,
-                latest,
-                thread: Some(thread),
-            },
+            service: ServiceHandle::spawn(WorkerState::new(units_per_update), spec)?,
             failure: None,
         })
     }
@@ -419,134 +419,27 @@ impl SimulationHandle {
     /// while playing advances one update. For tests.
     pub fn inline(units_per_update: u64) -> Self {
         Self {
-            mode: Mode::Inline {
-                state: Box::new(WorkerState::new(units_per_update)),
-            },
+            service: ServiceHandle::inline(WorkerState::new(units_per_update)),
             failure: None,
         }
     }
 
     pub fn send(&mut self, command: Command) {
-        match &mut self.mode {
-            Mode::Threaded { sender, .. } => {
-                if sender.send(command).is_err() {
-                    self.failure = Some("the simulation thread has stopped".into());
-                }
-            }
-            Mode::Inline { state } => {
-                state.apply(command);
-            }
+        if let Err(error) = self.service.send(command) {
+            self.failure = Some(error);
         }
     }
 
     /// A failure of the handle itself (the thread died).
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.as_deref()
+    pub fn failure(&self) -> Option<ThreadError> {
+        self.failure.clone().or_else(|| self.service.failure())
     }
 
     /// The newest snapshot (in the synchronous mode, after one more update when playing).
     pub fn latest(&mut self) -> Option<Arc<Snapshot>> {
-        match &mut self.mode {
-            Mode::Threaded { latest, .. } => latest.lock().ok().and_then(|slot| slot.clone()),
-            Mode::Inline { state } => {
-                if state.playing {
-                    state.tick();
-                }
-                state.snapshot().map(Arc::new)
-            }
-        }
+        self.service.latest()
     }
 }
 
-impl Drop for SimulationHandle {
-    fn drop(&mut self) {
-        if let Mode::Threaded { sender, thread, .. } = &mut self.mode {
-            let _ = sender.send(Command::Shutdown);
-            if let Some(thread) = thread.take() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-/// Threads for background work: all cores but one, so that the UI thread (and a software
-/// rasteriser's threads) always have a core to draw on, even where niceness is not available.
-pub fn background_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1))
-        .unwrap_or(1)
-        .max(1)
-}
-
-/// Threads for work someone waits for (a prediction after a slider moved): on Linux every
-/// core, since these threads run below the interface's priority and only in short bursts;
-/// elsewhere [`background_threads`].
-pub fn prompt_threads() -> usize {
-    if cfg!(target_os = "linux") {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        background_threads()
-    }
-}
-
-fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, units: u64) {
-    neqlab::background::lower_priority();
-    let pool = neqlab::background::thread_pool(
-        "neqlab-simulation",
-        background_threads(),
-        neqlab::background::BACKGROUND_NICENESS,
-    );
-    let mut state = WorkerState::new(units);
-    let publish = |state: &WorkerState| {
-        let snapshot = state.snapshot().map(Arc::new);
-        if let Ok(mut slot) = latest.lock() {
-            *slot = snapshot;
-        }
-        ctx.request_repaint_after(SNAPSHOT_REDRAW);
-    };
-    let mut next_update = Instant::now();
-    loop {
-        let command = if state.playing {
-            let wait = next_update.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(wait) {
-                Ok(command) => Some(command),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        } else {
-            match receiver.recv() {
-                Ok(command) => Some(command),
-                Err(_) => return,
-            }
-        };
-        if let Some(command) = command {
-            let keep_going = match &pool {
-                Some(pool) => pool.install(|| state.apply(command)),
-                None => state.apply(command),
-            };
-            if !keep_going {
-                return;
-            }
-            // Apply everything queued before simulating again.
-            loop {
-                match receiver.try_recv() {
-                    Ok(command) => {
-                        if !state.apply(command) {
-                            return;
-                        }
-                    }
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return,
-                }
-            }
-            publish(&state);
-            continue;
-        }
-        next_update = Instant::now() + MIN_UPDATE;
-        match &pool {
-            Some(pool) => pool.install(|| state.tick()),
-            None => state.tick(),
-        }
-        publish(&state);
-    }
-}
+/// Threads for background work (all cores but one); see [`neqlab::jobs::background_threads`].
+pub use neqlab::jobs::background_threads;
