@@ -41,7 +41,7 @@ use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
 use network_panel::NetworkPanel;
-use plot2d::ViewContext;
+use plot2d::{ViewArrows, ViewContext};
 use posterior_panel::PosteriorPanel;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
@@ -640,14 +640,15 @@ impl NeqlabApp {
             .or(simulated_peak)
             .filter(|m| *m > 0.0)
             .unwrap_or(1.0);
-        let arrow_scale = state.arrow_scale(self.arrow_gain);
+        let arrows = self.view_arrows();
+        let legend = arrows.scale.map(|scale| scale.legend());
         let height = (ui.available_height() - 60.0).max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
             prediction: prediction.as_deref(),
             density_max,
-            arrow_scale,
+            arrows,
             reset: self.reset_views,
             show_walkers: self.preset.view.show_walkers,
             show_arrows: self.preset.view.arrows,
@@ -668,10 +669,27 @@ impl NeqlabApp {
             self.prediction_view.ui(&mut columns[1], &view, &status);
             self.landscape_view.ui(&mut columns[2], &view, experiment);
         });
-        if let (true, Some(scale)) = (view.show_arrows, arrow_scale) {
-            ui.label(egui::RichText::new(format!("Arrows: {}", scale.legend())).small());
+        if let (true, Some(legend)) = (self.preset.view.arrows, legend) {
+            ui.label(egui::RichText::new(format!("Arrows: {legend}")).small());
         }
         self.reset_views = false;
+    }
+
+    /// The arrows the simulation and prediction panels draw: the stationary model's, on the
+    /// scale it derives from the prediction, magnified by the person's gain.
+    fn view_arrows(&self) -> ViewArrows {
+        let state = StationaryState::new(
+            self.prediction.as_deref(),
+            self.snapshot.as_deref().map(|s| &s.simulated),
+        );
+        let Some(scale) = state.arrow_scale(self.arrow_gain) else {
+            return ViewArrows::default();
+        };
+        ViewArrows {
+            simulated: state.simulated_arrows(&scale),
+            predicted: state.predicted_arrows(&scale),
+            scale: Some(scale),
+        }
     }
 
     /// Fill the screen on the first frames when no window manager maximised the window

@@ -241,6 +241,18 @@ pub fn colour_bar_ui(
     });
 }
 
+/// The current arrows of the simulation and prediction panels, built by the library's one
+/// arrow builder on one [`ArrowScale`] (the same arrows an exported figure draws).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ViewArrows {
+    /// The shared scale; `None` until a prediction gives `τ`.
+    pub scale: Option<ArrowScale>,
+    /// Arrows of the simulated current (significant or not).
+    pub simulated: Vec<CurrentArrow>,
+    /// Arrows of the predicted current.
+    pub predicted: Vec<CurrentArrow>,
+}
+
 /// What the three linked views share in one frame.
 pub struct ViewContext<'a> {
     pub names: [String; 2],
@@ -248,8 +260,8 @@ pub struct ViewContext<'a> {
     pub prediction: Option<&'a Prediction>,
     /// Colour-scale top for both densities (probability per unit area).
     pub density_max: f64,
-    /// The physical arrow scale shared by both current fields.
-    pub arrow_scale: Option<ArrowScale>,
+    /// The current arrows of both panels, on one physical scale.
+    pub arrows: ViewArrows,
     /// The grid changed: zoom back to it.
     pub reset: bool,
     pub show_walkers: bool,

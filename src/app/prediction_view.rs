@@ -6,7 +6,6 @@
 use egui::Color32;
 use egui_plot::{Line, LineStyle, MarkerShape, Points};
 use neqlab::export::colormap::viridis;
-use neqlab::stationary::StationaryState;
 use neqlab::theory::exact::Gaussian;
 
 use super::plot2d::{
@@ -125,11 +124,10 @@ impl PredictionView {
                         );
                     }
                 });
-            if let (true, Some(scale)) = (view.show_arrows, &view.arrow_scale) {
-                let state = StationaryState::new(Some(prediction), None);
+            if view.show_arrows {
                 let painter = ui.painter_at(*response.transform.frame());
-                let arrows = state.predicted_arrows(scale);
-                paint_arrows(&painter, &response.transform, &arrows, ARROW_COLOUR);
+                let arrows = &view.arrows.predicted;
+                paint_arrows(&painter, &response.transform, arrows, ARROW_COLOUR);
             }
             colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });

@@ -5,7 +5,6 @@
 use egui::Color32;
 use egui_plot::{Line, MarkerShape, Points};
 use neqlab::export::colormap::viridis;
-use neqlab::stationary::StationaryState;
 
 use super::plot2d::{
     ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, hover_text, linked_plot, paint_arrows,
@@ -86,11 +85,10 @@ impl SimulationView {
                         );
                     }
                 });
-            if let (true, Some(scale)) = (view.show_arrows, &view.arrow_scale) {
-                let state = StationaryState::new(view.prediction, Some(&snapshot.simulated));
+            if view.show_arrows {
                 let painter = ui.painter_at(*response.transform.frame());
-                let arrows = state.simulated_arrows(scale);
-                paint_arrows(&painter, &response.transform, &arrows, ARROW_COLOUR);
+                let arrows = &view.arrows.simulated;
+                paint_arrows(&painter, &response.transform, arrows, ARROW_COLOUR);
             }
             colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });

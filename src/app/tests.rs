@@ -535,3 +535,86 @@ fn network_cancel_stops_a_long_run() {
     harness.run_steps(1);
     harness.get_by_label_contains("Cancelled after");
 }
+
+/// The app and `neqlab figure` build the same arrow model for the same preset and seed: the
+/// app's panels (stepped update by update after a reset on the final grid) and the figure's
+/// `both` panels (run in one go) draw arrows at the same places with the same lengths, on
+/// one scale, and the figure keeps exactly the app's significant simulated arrows.
+#[test]
+fn app_and_figure_draw_the_same_arrows() {
+    let overrides = [
+        "dynamics.walkers=400",
+        "dynamics.steps=200",
+        "dynamics.burn_in=100",
+        "view.units_per_frame=50",
+    ]
+    .map(String::from);
+    let (preset, path) = load_named("bowl-current").expect("shipped preset");
+    let preset = preset.with_overrides(&overrides).expect("overrides");
+    let mut harness = harness_with(preset.clone(), path.clone());
+    harness.run_steps(2);
+    assert!(harness.state().prediction.is_some(), "solved inline");
+    // Fresh walkers on the prediction's grid, then exactly burn-in + steps units.
+    harness.state_mut().simulation.send(Command::Reset);
+    for _ in 0..(100 + 200) / 50 {
+        harness.state_mut().simulation.send(Command::Step);
+    }
+    harness.run_steps(1);
+    assert_eq!(time(&harness), 300);
+    let app = harness.state().view_arrows();
+
+    let experiment = preset.build(&path, None).expect("experiment");
+    let kind = neqlab::export::PanelKind::Both;
+    let figure =
+        neqlab::export::preset_figure(&preset, &experiment, kind, &mut |_| {}).expect("figure");
+    let drawn = |panel: usize| -> Vec<([f64; 2], [f64; 2])> {
+        figure.panels[panel]
+            .arrows
+            .as_ref()
+            .map(|field| field.arrows.iter().map(|a| (a.at, a.vector)).collect())
+            .unwrap_or_default()
+    };
+    let significant = |arrows: &[neqlab::stationary::CurrentArrow]| -> Vec<([f64; 2], [f64; 2])> {
+        arrows
+            .iter()
+            .filter(|a| a.significant)
+            .map(|a| (a.tail, a.vector))
+            .collect()
+    };
+    let scale = app.scale.expect("a scale");
+    // The sums behind the simulated current run in another order (6 slices of 50 units
+    // against one of 300), so lengths agree to round-off, not to the bit.
+    let close = |a: &[([f64; 2], [f64; 2])], b: &[([f64; 2], [f64; 2])], what: &str| {
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "{what}: {} against {} arrows",
+            a.len(),
+            b.len()
+        );
+        assert!(!a.is_empty(), "{what}: no arrows");
+        for ((tail, vector), (other_tail, other_vector)) in a.iter().zip(b) {
+            for k in 0..2 {
+                let size = vector[0].hypot(vector[1]);
+                assert!(
+                    (tail[k] - other_tail[k]).abs() <= 1e-9 * size,
+                    "{what}: {tail:?} {other_tail:?}"
+                );
+                assert!(
+                    (vector[k] - other_vector[k]).abs() <= 1e-9 * size,
+                    "{what}: {vector:?} {other_vector:?}"
+                );
+            }
+        }
+    };
+    close(&significant(&app.simulated), &drawn(0), "simulation");
+    close(&significant(&app.predicted), &drawn(1), "prediction");
+    // One legend, with the scale's τ, in the figure and under the app's plots.
+    let legend = figure.panels[1]
+        .arrows
+        .as_ref()
+        .expect("arrows")
+        .label
+        .clone();
+    assert_eq!(legend, scale.legend());
+}
