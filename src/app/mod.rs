@@ -642,7 +642,9 @@ impl NeqlabApp {
             .unwrap_or(1.0);
         let arrows = self.view_arrows();
         let legend = arrows.scale.map(|scale| scale.legend());
-        let height = (ui.available_height() - 60.0).max(150.0);
+        let notes = prediction.as_ref().map_or(0, |p| p.validity.len()) as f32;
+        let height =
+            (ui.available_height() - 60.0 - notes * prediction_view::NOTE_HEIGHT).max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),

@@ -23,6 +23,10 @@ pub struct SolveStatus<'a> {
     pub latency: Option<std::time::Duration>,
 }
 
+/// Height reserved under the plots for each validity note of the prediction (up to two lines
+/// of small text in a third of the window).
+pub const NOTE_HEIGHT: f32 = 28.0;
+
 #[derive(Default)]
 pub struct PredictionView {
     heatmap: HeatmapTexture,
@@ -53,9 +57,6 @@ impl PredictionView {
             }
             return;
         };
-        for flag in &prediction.validity {
-            ui.colored_label(ui.visuals().warn_fg_color, flag.to_string());
-        }
         let Some(grid) = prediction.grid() else {
             return;
         };
@@ -82,7 +83,13 @@ impl PredictionView {
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();
-            let linear = prediction.linear.as_ref().ok().filter(|l| l.dim() == 2);
+            // With several minima no single Gaussian describes the state (the figures omit it
+            // too); the note below says so.
+            let linear = prediction
+                .linear
+                .as_ref()
+                .ok()
+                .filter(|l| l.dim() == 2 && !prediction.several_minima());
             let response = linked_plot("prediction-plot", grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
@@ -151,5 +158,14 @@ impl PredictionView {
             .small()
             .weak(),
         );
+        // Where the prediction is outside its regime, in words (the plots above keep their
+        // height: the app reserves these lines, see [`NOTE_HEIGHT`]).
+        for flag in &prediction.validity {
+            ui.label(
+                egui::RichText::new(flag.to_string())
+                    .small()
+                    .color(ui.visuals().warn_fg_color),
+            );
+        }
     }
 }
