@@ -9,10 +9,11 @@
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
 //! - [`stats`]: estimators from simulation.
 //! - [`theory`]: the linearised stationary state, the WOR effective landscape, Fokker–Planck fields.
+//! - [`stationary`]: the one model of a stationary state (prediction, simulated estimates,
+//!   arrows, validity flags) that the app, the figures and `neqlab run` read.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
-//! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
 //! - [`jobs`]: the one background-job mechanism (commands, latest request wins, cancel, progress).
