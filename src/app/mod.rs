@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Key, ViewportCommand};
+use neqlab::export::grid_panels::arrow_legend;
 use neqlab::export::lecture;
 use neqlab::preset::{self, Experiment, Preset};
 use neqlab::stationary::{Prediction, StationaryState, provisional_grid};
@@ -641,7 +642,7 @@ impl NeqlabApp {
             .filter(|m| *m > 0.0)
             .unwrap_or(1.0);
         let arrows = self.view_arrows();
-        let legend = arrows.scale.map(|scale| scale.legend());
+        let legend = arrows.scale.as_ref().map(arrow_legend);
         let notes = prediction.as_ref().map_or(0, |p| p.validity.len()) as f32;
         let height =
             (ui.available_height() - 60.0 - notes * prediction_view::NOTE_HEIGHT).max(150.0);

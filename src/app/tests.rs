@@ -616,5 +616,5 @@ fn app_and_figure_draw_the_same_arrows() {
         .expect("arrows")
         .label
         .clone();
-    assert_eq!(legend, scale.legend());
+    assert_eq!(legend, neqlab::export::grid_panels::arrow_legend(&scale));
 }

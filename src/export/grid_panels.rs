@@ -16,7 +16,9 @@ use crate::theory::exact::Gaussian;
 
 use super::ExportError;
 use super::colormap::ColourMap;
-use super::figure::{Arrow, ArrowField, Ellipse, Heatmap, Marker, Panel, PointSet, palette};
+use super::figure::{
+    Arrow, ArrowField, Ellipse, Heatmap, Marker, Panel, PointSet, format_tick, palette,
+};
 use super::panels::axis_labels;
 
 /// White crosses on the minima of `L`.
@@ -74,6 +76,19 @@ pub fn grid_panels(
     Ok(view_panels(experiment, &state, which, arrow_gain))
 }
 
+/// The legend of current arrows on `scale`, in the figures and under the app's plots.
+pub fn arrow_legend(scale: &ArrowScale) -> String {
+    let mut text = format!(
+        "current J, where |J| > 2 s.e.: flow in one relaxation time (τ = {} {}s)",
+        format_tick(scale.relaxation_time),
+        scale.time_unit.name()
+    );
+    if scale.gain != 1.0 {
+        text.push_str(&format!(", ×{}", format_tick(scale.gain)));
+    }
+    text
+}
+
 /// The arrows of a field as a figure layer: the significant ones only.
 fn arrow_layer(arrows: &[CurrentArrow], scale: &ArrowScale) -> Option<ArrowField> {
     let arrows: Vec<Arrow> = arrows
@@ -87,7 +102,7 @@ fn arrow_layer(arrows: &[CurrentArrow], scale: &ArrowScale) -> Option<ArrowField
     (!arrows.is_empty()).then(|| ArrowField {
         arrows,
         color: palette::WHITE,
-        label: scale.legend(),
+        label: arrow_legend(scale),
     })
 }
 
@@ -248,6 +263,12 @@ mod view_tests {
         assert!((range(&panels[1])[1] - peak).abs() < 1e-12 * peak);
         assert_eq!(panels[1].ellipses.len(), 1);
         assert_eq!(panels[1].points.len(), 1);
-        assert!(panels[1].arrows.is_some(), "the bowl's current is drawn");
+        let arrows = panels[1]
+            .arrows
+            .as_ref()
+            .expect("the bowl's current is drawn");
+        let tau = prediction.relaxation_time.expect("τ");
+        assert!((tau - 50.0).abs() < 1e-9, "1/(η h_min) = 1/(0.02 · 1)");
+        assert!(arrows.label.contains("τ = 50 steps"), "{}", arrows.label);
     }
 }

@@ -1,7 +1,8 @@
 //! Figures (SVG/PNG) and data (CSV/JSON) for lectures and papers.
 //!
 //! - [`colormap`]: the perceptually uniform colour map shared with the app.
-//! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]) and their rendering.
+//! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]).
+//! - [`render`]: their rendering to SVG and PNG (plotters).
 //! - [`panels`]: a preset run headless and turned into a figure (`neqlab figure`).
 //! - [`grid_panels`]: the simulated and Fokker–Planck densities and currents on a grid.
 //! - [`data`]: CSV of grids and histograms, JSON of run reports.
@@ -16,14 +17,16 @@ pub mod figure;
 pub mod grid_panels;
 pub mod lecture;
 pub mod panels;
+pub mod render;
 
 use std::path::{Path, PathBuf};
 
 pub use figure::{
     Arrow, ArrowField, Contours, Ellipse, Figure, Heatmap, LineSeries, Marker, Panel, PointSet,
-    default_size, palette, render_png, render_rgb, render_svg, render_svg_sized,
+    palette,
 };
 pub use panels::{FigureOptions, PanelKind, preset_figure, preset_figure_with};
+pub use render::{default_size, render_png, render_rgb, render_svg, render_svg_sized};
 
 /// Everything that can go wrong while exporting.
 #[derive(Debug, thiserror::Error)]

@@ -52,22 +52,6 @@ impl ArrowScale {
             0.0
         }
     }
-
-    /// The legend line of the arrows.
-    pub fn legend(&self) -> String {
-        let mut text = format!(
-            "current J, where |J| > 2 s.e.: flow in one relaxation time (τ = {} {}s)",
-            crate::export::figure::format_tick(self.relaxation_time),
-            self.time_unit.name()
-        );
-        if self.gain != 1.0 {
-            text.push_str(&format!(
-                ", ×{}",
-                crate::export::figure::format_tick(self.gain)
-            ));
-        }
-        text
-    }
 }
 
 /// One current arrow, in weight units: from `tail` to `tail + vector`, centred on its block.
@@ -163,6 +147,5 @@ mod tests {
             },
         );
         assert_eq!(doubled[0].vector, [1.0, 0.0]);
-        assert!(scale().legend().contains("τ = 2 steps"));
     }
 }
