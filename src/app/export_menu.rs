@@ -246,53 +246,58 @@ pub fn export(
                 .map_err(fail)
         }
         ExportKind::Statistics => {
-            let snapshot = sources
-                .snapshot
-                .ok_or("No simulation to export yet: press play.")?;
-            let dynamics = &sources.preset.dynamics;
-            let experiment = sources.experiment;
-            let linear = sources.prediction.and_then(|p| p.linear.as_ref().ok());
-            let simulated = &snapshot.simulated;
-            let statistics = Statistics {
-                title: &sources.preset.title,
-                landscape: sources.preset.landscape.kind(),
-                algorithm: dynamics.algorithm.name(),
-                replacement: experiment.map_or("wr", |e| e.dynamics.replacement.name()),
-                eta: dynamics.eta,
-                batch: dynamics.batch,
-                temperature: dynamics.temperature,
-                seed: dynamics.seed,
-                time: snapshot.time,
-                time_unit: snapshot.time_unit.name(),
-                walkers: snapshot.walkers,
-                diverged_walkers: snapshot.diverged,
-                samples: simulated.grid.as_ref().map_or(0, |g| g.samples),
-                sim: simulated.moments.as_ref(),
-                sim_ep_rate: simulated.entropy.as_ref().map(|e| e.stats.ep_rate),
-                sim_ift: simulated
-                    .entropy
-                    .as_ref()
-                    .map(|e| {
-                        let ift = &e.stats.ift;
-                        ift.iter()
-                            .map(|p| (p.trajectories > 0).then_some(p.mean))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                theory_mean: linear.map(|l| l.mean.as_slice()),
-                theory_cov: linear.map(|l| l.cov.as_slice()),
-                theory_circulation: linear.map(|l| l.circulation.as_slice()),
-                theory_ep_rate: linear.map(|l| l.ep_rate),
-                predicted_ep_rate: sources.prediction.and_then(Prediction::ep_rate),
-                predicted_ep_source: sources.prediction.and_then(Prediction::entropy_source),
-                minima: sources.prediction.map(|p| p.minima.all.as_slice()),
-                current_significant_fraction: sources.state().current_significant_fraction(),
-            };
+            let statistics = statistics(sources)?;
             data::save_json(path, &statistics)
                 .map(|()| written("the statistics"))
                 .map_err(fail)
         }
     }
+}
+
+/// The statistics of the app's current model, for "Export statistics…".
+fn statistics<'a>(sources: &'a ExportSources<'a>) -> Result<Statistics<'a>, String> {
+    let snapshot = sources
+        .snapshot
+        .ok_or("No simulation to export yet: press play.")?;
+    let dynamics = &sources.preset.dynamics;
+    let experiment = sources.experiment;
+    let linear = sources.prediction.and_then(|p| p.linear.as_ref().ok());
+    let simulated = &snapshot.simulated;
+    Ok(Statistics {
+        title: &sources.preset.title,
+        landscape: sources.preset.landscape.kind(),
+        algorithm: dynamics.algorithm.name(),
+        replacement: experiment.map_or("wr", |e| e.dynamics.replacement.name()),
+        eta: dynamics.eta,
+        batch: dynamics.batch,
+        temperature: dynamics.temperature,
+        seed: dynamics.seed,
+        time: snapshot.time,
+        time_unit: snapshot.time_unit.name(),
+        walkers: snapshot.walkers,
+        diverged_walkers: snapshot.diverged,
+        samples: simulated.grid.as_ref().map_or(0, |g| g.samples),
+        sim: simulated.moments.as_ref(),
+        sim_ep_rate: simulated.entropy.as_ref().map(|e| e.stats.ep_rate),
+        sim_ift: simulated
+            .entropy
+            .as_ref()
+            .map(|e| {
+                let ift = &e.stats.ift;
+                ift.iter()
+                    .map(|p| (p.trajectories > 0).then_some(p.mean))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        theory_mean: linear.map(|l| l.mean.as_slice()),
+        theory_cov: linear.map(|l| l.cov.as_slice()),
+        theory_circulation: linear.map(|l| l.circulation.as_slice()),
+        theory_ep_rate: linear.map(|l| l.ep_rate),
+        predicted_ep_rate: sources.prediction.and_then(Prediction::ep_rate),
+        predicted_ep_source: sources.prediction.and_then(Prediction::entropy_source),
+        minima: sources.prediction.map(|p| p.minima.all.as_slice()),
+        current_significant_fraction: sources.state().current_significant_fraction(),
+    })
 }
 
 /// The simulation and prediction views as one figure, titled and captioned by the preset:

@@ -6,7 +6,10 @@
 use egui::Color32;
 use egui_plot::{Line, LineStyle, MarkerShape, Points};
 use neqlab::export::colormap::viridis;
+use neqlab::stationary::Prediction;
 use neqlab::theory::exact::Gaussian;
+use neqlab::theory::fokker_planck::Grid2d;
+use neqlab::theory::linear::LinearTheory;
 
 use super::plot2d::{
     ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, gaussian_ellipse, hover_text,
@@ -36,21 +39,7 @@ pub struct PredictionView {
 
 impl PredictionView {
     pub fn ui(&mut self, ui: &mut egui::Ui, view: &ViewContext<'_>, status: &SolveStatus<'_>) {
-        ui.horizontal(|ui| {
-            ui.strong("Fokker–Planck prediction");
-            if status.solving {
-                ui.spinner();
-                ui.label("solving…");
-            } else if status.stale {
-                ui.label("(earlier settings)");
-            }
-        });
-        if let Some(error) = status.error {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Prediction failed: {error}"),
-            );
-        }
+        status_ui(ui, status);
         let Some(prediction) = view.prediction else {
             if !status.solving && status.error.is_none() {
                 ui.label("No prediction yet.");
@@ -60,11 +49,21 @@ impl PredictionView {
         let Some(grid) = prediction.grid() else {
             return;
         };
-        let fokker_planck = prediction.fokker_planck();
-        let field = fokker_planck.map(|fp| &fp.field);
+        self.plot_ui(ui, view, prediction, &grid);
+        footer_ui(ui, prediction, &grid, status);
+    }
+
+    /// The density, the linearised theory's ellipses and minima, and the arrows.
+    fn plot_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: &ViewContext<'_>,
+        prediction: &Prediction,
+        grid: &Grid2d,
+    ) {
+        let field = prediction.fokker_planck().map(|fp| &fp.field);
         let empty = Vec::new();
         let density = field.map_or(&empty, |f| &f.mass);
-        let grid = &grid;
         let area = grid.cell_area();
         let vmax = view.density_max;
         let identity = prediction as *const _ as usize;
@@ -100,35 +99,8 @@ impl PredictionView {
                     {
                         plot_ui.image(image);
                     }
-                    let Some(linear) = linear else {
-                        return;
-                    };
-                    let gaussian = Gaussian {
-                        mean: linear.mean.clone(),
-                        cov: linear.cov.clone(),
-                    };
-                    for (n, style) in [(1.0, LineStyle::Solid), (2.0, LineStyle::dashed_dense())] {
-                        plot_ui.line(
-                            Line::new(format!("{n}σ ellipse"), gaussian_ellipse(&gaussian, n))
-                                .color(Color32::from_rgb(255, 80, 80))
-                                .style(style)
-                                .width(1.5),
-                        );
-                    }
-                    let point = |w: &[f64]| vec![[w[0], w[1]]];
-                    plot_ui.points(
-                        Points::new("minimum w*", point(&linear.minimum))
-                            .shape(MarkerShape::Cross)
-                            .radius(7.0)
-                            .color(Color32::from_rgb(255, 60, 60)),
-                    );
-                    if linear.mean != linear.minimum {
-                        plot_ui.points(
-                            Points::new("effective minimum w_eff", point(&linear.mean))
-                                .shape(MarkerShape::Diamond)
-                                .radius(6.0)
-                                .color(Color32::from_rgb(255, 170, 0)),
-                        );
+                    if let Some(linear) = linear {
+                        linear_ui(plot_ui, linear);
                     }
                 });
             if view.show_arrows {
@@ -138,34 +110,88 @@ impl PredictionView {
             }
             colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });
-        ui.label(
-            egui::RichText::new(format!(
-                "{} on a {}×{} grid; solved in {:.0} ms{}",
-                if fokker_planck.is_some() {
-                    "Fokker–Planck solve"
-                } else {
-                    "linearised theory only"
-                },
-                grid.nx,
-                grid.ny,
-                prediction.seconds * 1e3,
-                status
-                    .latency
-                    .filter(|_| !status.stale)
-                    .map(|l| format!(", shown {:.2} s after the last change", l.as_secs_f64()))
-                    .unwrap_or_default()
-            ))
-            .small()
-            .weak(),
-        );
-        // Where the prediction is outside its regime, in words (the plots above keep their
-        // height: the app reserves these lines, see [`NOTE_HEIGHT`]).
-        for flag in &prediction.validity {
-            ui.label(
-                egui::RichText::new(flag.to_string())
-                    .small()
-                    .color(ui.visuals().warn_fg_color),
-            );
+    }
+}
+
+/// The title line and the solver's state.
+fn status_ui(ui: &mut egui::Ui, status: &SolveStatus<'_>) {
+    ui.horizontal(|ui| {
+        ui.strong("Fokker–Planck prediction");
+        if status.solving {
+            ui.spinner();
+            ui.label("solving…");
+        } else if status.stale {
+            ui.label("(earlier settings)");
         }
+    });
+    if let Some(error) = status.error {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("Prediction failed: {error}"),
+        );
+    }
+}
+
+/// The 1σ and 2σ ellipses of the linearised theory, the minimum and the effective minimum.
+fn linear_ui(plot_ui: &mut egui_plot::PlotUi<'_>, linear: &LinearTheory) {
+    let gaussian = Gaussian {
+        mean: linear.mean.clone(),
+        cov: linear.cov.clone(),
+    };
+    for (n, style) in [(1.0, LineStyle::Solid), (2.0, LineStyle::dashed_dense())] {
+        plot_ui.line(
+            Line::new(format!("{n}σ ellipse"), gaussian_ellipse(&gaussian, n))
+                .color(Color32::from_rgb(255, 80, 80))
+                .style(style)
+                .width(1.5),
+        );
+    }
+    let point = |w: &[f64]| vec![[w[0], w[1]]];
+    plot_ui.points(
+        Points::new("minimum w*", point(&linear.minimum))
+            .shape(MarkerShape::Cross)
+            .radius(7.0)
+            .color(Color32::from_rgb(255, 60, 60)),
+    );
+    if linear.mean != linear.minimum {
+        plot_ui.points(
+            Points::new("effective minimum w_eff", point(&linear.mean))
+                .shape(MarkerShape::Diamond)
+                .radius(6.0)
+                .color(Color32::from_rgb(255, 170, 0)),
+        );
+    }
+}
+
+/// What was solved and how fast, and the validity notes.
+fn footer_ui(ui: &mut egui::Ui, prediction: &Prediction, grid: &Grid2d, status: &SolveStatus<'_>) {
+    ui.label(
+        egui::RichText::new(format!(
+            "{} on a {}×{} grid; solved in {:.0} ms{}",
+            if prediction.fokker_planck().is_some() {
+                "Fokker–Planck solve"
+            } else {
+                "linearised theory only"
+            },
+            grid.nx,
+            grid.ny,
+            prediction.seconds * 1e3,
+            status
+                .latency
+                .filter(|_| !status.stale)
+                .map(|l| format!(", shown {:.2} s after the last change", l.as_secs_f64()))
+                .unwrap_or_default()
+        ))
+        .small()
+        .weak(),
+    );
+    // Where the prediction is outside its regime, in words (the plots above keep their
+    // height: the app reserves these lines, see [`NOTE_HEIGHT`]).
+    for flag in &prediction.validity {
+        ui.label(
+            egui::RichText::new(flag.to_string())
+                .small()
+                .color(ui.visuals().warn_fg_color),
+        );
     }
 }

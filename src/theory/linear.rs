@@ -138,41 +138,14 @@ pub fn linear_theory_about(
     let landscape = experiment.landscape.as_ref();
     let dynamics = &experiment.dynamics;
     let d = landscape.dim();
-    // Without replacement: `D_WOR` (the minibatch part, per epoch) for the epoch map.
-    let mut minibatch = vec![0.0; d * d];
-    let (mean, hessian, diffusion, rate, permutations) = match dynamics.replacement {
-        Replacement::Wr => {
-            let mut hessian = vec![0.0; d * d];
-            landscape.hessian(&minimum, &mut hessian);
-            let diffusion = wr_diffusion(landscape, dynamics, &minimum);
-            (minimum.clone(), hessian, diffusion, dynamics.eta, None)
-        }
-        Replacement::Wor => {
-            let effective = EffectiveLandscape::new(landscape, dynamics);
-            let mean = effective.minimum(&minimum)?;
-            let hessian = effective.hessian(&mean);
-            let wor = wor_diffusion_monte_carlo(
-                landscape,
-                dynamics,
-                &mean,
-                options.permutations.max(2),
-                options.seed,
-            );
-            let m = dynamics.batches_per_epoch() as f64;
-            minibatch.clone_from(&wor.diffusion);
-            let mut diffusion = wor.diffusion;
-            for a in 0..d {
-                diffusion[a * d + a] += dynamics.eta * m * dynamics.temperature;
-            }
-            (
-                mean,
-                hessian,
-                diffusion,
-                dynamics.eta * m,
-                Some(wor.permutations),
-            )
-        }
-    };
+    let ExpansionPoint {
+        mean,
+        hessian,
+        diffusion,
+        minibatch,
+        rate,
+        permutations,
+    } = expansion_point(experiment, &minimum, options)?;
     check_stable(d, &mean, &hessian, dynamics)?;
     check_diffusion(d, &diffusion, dynamics)?;
     let not_stable = || TheoryError::NotStable {
@@ -230,6 +203,71 @@ pub fn linear_theory_about(
         permutations,
         time_unit: dynamics.time_unit(),
         nonequilibrium_ratio,
+    })
+}
+
+/// Where and with what the linearised theory expands (docs/theory.md §3.1, §4.4).
+struct ExpansionPoint {
+    /// The minimum of `L` (with replacement) or `w_eff` of `L_eff` (without).
+    mean: Vec<f64>,
+    /// `H̄(w*)` or `H_eff(w_eff)`.
+    hessian: Vec<f64>,
+    /// `D` per time unit (thermal part included).
+    diffusion: Vec<f64>,
+    /// Without replacement: `D_WOR` alone (zeros with replacement).
+    minibatch: Vec<f64>,
+    /// `η` per step or `η M` per epoch.
+    rate: f64,
+    /// Permutations of the `D_WOR` Monte Carlo.
+    permutations: Option<usize>,
+}
+
+fn expansion_point(
+    experiment: &Experiment,
+    minimum: &[f64],
+    options: &TheoryOptions,
+) -> Result<ExpansionPoint, TheoryError> {
+    let landscape = experiment.landscape.as_ref();
+    let dynamics = &experiment.dynamics;
+    let d = landscape.dim();
+    Ok(match dynamics.replacement {
+        Replacement::Wr => {
+            let mut hessian = vec![0.0; d * d];
+            landscape.hessian(minimum, &mut hessian);
+            ExpansionPoint {
+                mean: minimum.to_vec(),
+                hessian,
+                diffusion: wr_diffusion(landscape, dynamics, minimum),
+                minibatch: vec![0.0; d * d],
+                rate: dynamics.eta,
+                permutations: None,
+            }
+        }
+        Replacement::Wor => {
+            let effective = EffectiveLandscape::new(landscape, dynamics);
+            let mean = effective.minimum(minimum)?;
+            let hessian = effective.hessian(&mean);
+            let wor = wor_diffusion_monte_carlo(
+                landscape,
+                dynamics,
+                &mean,
+                options.permutations.max(2),
+                options.seed,
+            );
+            let m = dynamics.batches_per_epoch() as f64;
+            let mut diffusion = wor.diffusion.clone();
+            for a in 0..d {
+                diffusion[a * d + a] += dynamics.eta * m * dynamics.temperature;
+            }
+            ExpansionPoint {
+                mean,
+                hessian,
+                diffusion,
+                minibatch: wor.diffusion,
+                rate: dynamics.eta * m,
+                permutations: Some(wor.permutations),
+            }
+        }
     })
 }
 
