@@ -37,12 +37,14 @@ impl Task for PredictionTask {
     type Output = Solved;
     type Error = Infallible;
 
-    fn run(&mut self, request: SolveRequest, context: &Context<()>) -> Result<Solved, Infallible> {
-        context.progress(0.0, "solving");
+    /// One prediction; it is short (a sparse solve), so it reports no progress and runs to
+    /// its end even when a newer request supersedes it (whose result alone is shown).
+    fn run(&mut self, request: SolveRequest, _: &Context<()>) -> Result<Solved, Infallible> {
         let options = PredictionOptions::with_plane(&request.fp);
+        let prediction = Prediction::compute(&request.experiment, &options);
         Ok(Solved {
             generation: request.generation,
-            prediction: Arc::new(Prediction::compute(&request.experiment, &options)),
+            prediction: Arc::new(prediction),
         })
     }
 }

@@ -349,20 +349,32 @@ impl Comparison<'_> {
                 .collect();
             Matrix("ratio sampled / theory", names, &ratio).fmt(f)?;
         }
-        Matrix("covariance Σ (Lyapunov)", names, &theory.cov).fmt(f)?;
-        if let Some(sim) = sim {
+        let pairs = [
+            (
+                "covariance Σ (Lyapunov)",
+                "covariance",
+                "Lyapunov",
+                &theory.cov,
+            ),
+            (
+                "circulation C (theory)",
+                "stochastic area",
+                "C",
+                &theory.circulation,
+            ),
+        ];
+        for (title, measured, predicted, matrix) in pairs {
+            Matrix(title, names, matrix).fmt(f)?;
+            let Some(sim) = sim else { continue };
+            let simulated = if measured == "covariance" {
+                &sim.cov
+            } else {
+                &sim.area
+            };
             writeln!(
                 f,
-                "covariance: simulation vs Lyapunov, relative Frobenius difference {:.4}",
-                relative_frobenius(&sim.cov, &theory.cov)
-            )?;
-        }
-        Matrix("circulation C (theory)", names, &theory.circulation).fmt(f)?;
-        if let Some(sim) = sim {
-            writeln!(
-                f,
-                "stochastic area: simulation vs C, relative Frobenius difference {:.4}",
-                relative_frobenius(&sim.area, &theory.circulation)
+                "{measured}: simulation vs {predicted}, relative Frobenius difference {:.4}",
+                relative_frobenius(simulated, matrix)
             )?;
         }
         Ok(())

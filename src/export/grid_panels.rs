@@ -12,7 +12,6 @@ use crate::preset::{Experiment, Preset};
 use crate::run::run;
 use crate::stationary::{ArrowScale, CurrentArrow, Prediction, PredictionOptions, StationaryState};
 use crate::stats::grid::CurrentField;
-use crate::theory::exact::Gaussian;
 
 use super::ExportError;
 use super::colormap::ColourMap;
@@ -135,16 +134,11 @@ fn density_panel(
     }
 }
 
-/// A 2σ ellipse of a 2-D Gaussian.
-fn two_sigma(gaussian: &Gaussian, dashed: bool, label: &str) -> Option<Ellipse> {
-    (gaussian.mean.len() == 2 && gaussian.cov.len() == 4).then(|| Ellipse {
-        centre: [gaussian.mean[0], gaussian.mean[1]],
-        cov: [
-            gaussian.cov[0],
-            gaussian.cov[1],
-            gaussian.cov[2],
-            gaussian.cov[3],
-        ],
+/// The 2σ ellipse of the 2-D Gaussian `N(mean, cov)` (`cov` row-major).
+fn two_sigma(mean: &[f64], cov: &[f64], dashed: bool, label: &str) -> Option<Ellipse> {
+    (mean.len() == 2 && cov.len() == 4).then(|| Ellipse {
+        centre: [mean[0], mean[1]],
+        cov: [cov[0], cov[1], cov[2], cov[3]],
         sigmas: 2.0,
         color: palette::ORANGE,
         dashed,
@@ -182,14 +176,11 @@ pub fn view_panels(
         }
         let mut panel = density_panel(title, experiment, &grid.field, peak, arrows);
         let walkers = state.simulated.and_then(|s| s.moments.as_ref());
-        if let Some(moments) = walkers.filter(|_| one_minimum) {
-            let fit = Gaussian {
-                mean: moments.mean.clone(),
-                cov: moments.cov.clone(),
-            };
+        if let Some(m) = walkers.filter(|_| one_minimum) {
+            let label = "2σ ellipse of the walkers";
             panel
                 .ellipses
-                .extend(two_sigma(&fit, false, "2σ ellipse of the walkers"));
+                .extend(two_sigma(&m.mean, &m.cov, false, label));
         }
         panels.push(panel);
     }
@@ -203,14 +194,11 @@ pub fn view_panels(
         if !prediction.minima.all.is_empty() {
             panel.points.push(minima_points(&prediction.minima.all));
         }
-        if let (Ok(linear), true) = (prediction.linear.as_ref(), one_minimum) {
-            let gaussian = Gaussian {
-                mean: linear.mean.clone(),
-                cov: linear.cov.clone(),
-            };
+        if let (Ok(l), true) = (prediction.linear.as_ref(), one_minimum) {
+            let label = "2σ ellipse, linear theory";
             panel
                 .ellipses
-                .extend(two_sigma(&gaussian, true, "2σ ellipse, linear theory"));
+                .extend(two_sigma(&l.mean, &l.cov, true, label));
         }
         panels.push(panel);
     }

@@ -28,7 +28,7 @@ use crate::landscape::Landscape;
 use crate::theory::LinearTheory;
 use crate::theory::force::GridForce;
 
-use super::weighted_group_error;
+use super::{add_into, weighted_group_error};
 
 /// Longest trajectory, in time units, whose `⟨exp(−Σ)⟩` is measured.
 pub const MAX_UNITS: usize = 5;
@@ -373,11 +373,9 @@ impl Observer for EntropyProduction {
             mine.merge(theirs);
         }
         for (mine, theirs) in self.histograms.iter_mut().zip(&other.histograms) {
-            mine.iter_mut().zip(theirs).for_each(|(m, t)| *m += t);
+            add_into(mine, theirs);
         }
-        for (mine, theirs) in self.outside.iter_mut().zip(other.outside) {
-            *mine += theirs;
-        }
+        add_into(&mut self.outside, &other.outside);
     }
 }
 
@@ -492,14 +490,8 @@ impl Observer for Displacements {
 
     fn merge(&mut self, other: Self) {
         self.count += other.count;
-        self.sum
-            .iter_mut()
-            .zip(&other.sum)
-            .for_each(|(m, t)| *m += t);
-        self.outer
-            .iter_mut()
-            .zip(&other.outer)
-            .for_each(|(m, t)| *m += t);
+        add_into(&mut self.sum, &other.sum);
+        add_into(&mut self.outer, &other.outer);
     }
 }
 

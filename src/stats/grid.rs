@@ -16,7 +16,7 @@ use crate::dynamics::Observer;
 use crate::theory::exact::Gaussian;
 use crate::theory::fokker_planck::Grid2d;
 
-use super::weighted_group_error;
+use super::{add_into, weighted_group_error};
 
 /// Independent walker groups (walker index mod `CURRENT_GROUPS`) behind the current's
 /// standard error.
@@ -253,18 +253,13 @@ impl Observer for GridHistogram {
     }
 
     fn merge(&mut self, other: Self) {
-        for (mine, theirs) in self.group_samples.iter_mut().zip(other.group_samples) {
-            *mine += theirs;
-        }
+        add_into(&mut self.group_samples, &other.group_samples);
         self.outside += other.outside;
         for event in other.events {
             self.record(event);
         }
         if !other.counts.is_empty() {
-            self.counts
-                .iter_mut()
-                .zip(&other.counts)
-                .for_each(|(m, t)| *m += t);
+            add_into(&mut self.counts, &other.counts);
             self.displacement
                 .iter_mut()
                 .zip(&other.displacement)

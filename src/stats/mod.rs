@@ -37,6 +37,11 @@ impl<O: Observer> Observer for Option<O> {
     }
 }
 
+/// Add `from` into `into` element by element (the merge of per-chunk sums).
+pub(crate) fn add_into<T: Copy + std::ops::AddAssign>(into: &mut [T], from: &[T]) {
+    into.iter_mut().zip(from).for_each(|(a, &b)| *a += b);
+}
+
 /// The standard error of a weighted mean `m = Σ_g n_g m_g / Σ_g n_g` of independent group
 /// means `m_g` with weights `n_g` (samples per group; batch means, docs/theory.md §7):
 ///

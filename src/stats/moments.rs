@@ -125,7 +125,7 @@ impl Observer for MomentStats {
             ),
         ];
         for (mine, theirs) in pairs {
-            mine.iter_mut().zip(theirs).for_each(|(m, t)| *m += t);
+            super::add_into(mine, theirs);
         }
     }
 }
