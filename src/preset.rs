@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dynamics::{Algorithm, Dynamics, DynamicsError, Replacement};
 use crate::landscape::{Landscape, LandscapeError, LandscapeSpec};
+use crate::theory::start::StartKind;
 
 /// Everything that can be wrong with a preset.
 #[derive(Debug, thiserror::Error)]
@@ -101,9 +102,58 @@ pub struct DynamicsSpec {
     /// Seed of the walkers' random streams.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Where the walkers start (default: the landscape's own start point).
+    /// Where the walkers start: a point `[w1, w2, …]`, or `"stationary"` for a sample of the
+    /// predicted stationary density (docs/theory.md §9.6); default: the landscape's own
+    /// start point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<Vec<f64>>,
+    pub start: Option<StartSpec>,
+}
+
+/// `dynamics.start`: a point, or the word `"stationary"`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StartSpec {
+    /// Every walker at this point.
+    Point(Vec<f64>),
+    /// A sample of the predicted stationary density.
+    Stationary,
+}
+
+impl Serialize for StartSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StartSpec::Point(point) => point.serialize(serializer),
+            StartSpec::Stationary => serializer.serialize_str(StartKind::Stationary.name()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StartSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StartVisitor;
+        impl<'de> serde::de::Visitor<'de> for StartVisitor {
+            type Value = StartSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a point like [0.5, 0.0] or the string \"stationary\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<StartSpec, E> {
+                match value {
+                    "stationary" => Ok(StartSpec::Stationary),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StartSpec, A::Error> {
+                let mut point = Vec::new();
+                while let Some(x) = seq.next_element::<f64>()? {
+                    point.push(x);
+                }
+                Ok(StartSpec::Point(point))
+            }
+        }
+        deserializer.deserialize_any(StartVisitor)
+    }
 }
 
 fn default_walkers() -> usize {
@@ -169,10 +219,16 @@ impl Default for ViewSpec {
 /// A preset turned into objects: the landscape and the validated dynamics.
 #[derive(Clone)]
 pub struct Experiment {
+    /// The loss landscape.
     pub landscape: Arc<dyn Landscape>,
+    /// The validated update rule.
     pub dynamics: Dynamics,
-    /// Walkers' start point (length `d`).
+    /// The start point (length `d`): where a point start puts the walkers, and where
+    /// Newton's method looks for the minimum.
     pub start: Vec<f64>,
+    /// How the walkers start: at `start`, or sampled from the predicted stationary density
+    /// (resolved by the runner, which holds the prediction: [`crate::theory::start`]).
+    pub start_kind: StartKind,
 }
 
 impl Preset {
@@ -263,8 +319,12 @@ impl Preset {
                 "dynamics.walkers: needs at least one walker".into(),
             ));
         }
+        let start_kind = match &d.start {
+            Some(StartSpec::Stationary) => StartKind::Stationary,
+            _ => StartKind::Point,
+        };
         let start = match &d.start {
-            Some(start) if start.len() != landscape.dim() => {
+            Some(StartSpec::Point(start)) if start.len() != landscape.dim() => {
                 return Err(invalid(
                     "dynamics.start".into(),
                     format!(
@@ -275,14 +335,14 @@ impl Preset {
                     ),
                 ));
             }
-            Some(start) if start.iter().any(|x| !x.is_finite()) => {
+            Some(StartSpec::Point(start)) if start.iter().any(|x| !x.is_finite()) => {
                 return Err(invalid(
                     "dynamics.start".into(),
                     "dynamics.start: coordinates must be finite".into(),
                 ));
             }
-            Some(start) => start.clone(),
-            None => landscape.start(),
+            Some(StartSpec::Point(start)) => start.clone(),
+            Some(StartSpec::Stationary) | None => landscape.start(),
         };
         if self.fp.grid == 0 || self.fp.grid > 1024 {
             return Err(invalid(
@@ -307,6 +367,7 @@ impl Preset {
             landscape,
             dynamics,
             start,
+            start_kind,
         })
     }
 }
@@ -590,6 +651,55 @@ batch = 10
             .expect_err("no value")
             .to_string();
         assert!(message.contains("table.key=value"), "{message}");
+    }
+
+    /// `dynamics.start` is a point or `"stationary"`, round-trips, takes `--set`, and a wrong
+    /// word is named with its line.
+    #[test]
+    fn start_is_a_point_or_stationary() {
+        let text = BOWL.replace("batch = 10", "batch = 10\nstart = \"stationary\"");
+        let preset = Preset::from_toml(&text, path()).expect("parses");
+        assert_eq!(preset.dynamics.start, Some(StartSpec::Stationary));
+        assert_eq!(
+            Preset::from_toml(&preset.to_toml(), path()).expect("again"),
+            preset
+        );
+        let experiment = preset.build(path(), Some(&text)).expect("builds");
+        assert_eq!(experiment.start_kind, StartKind::Stationary);
+        assert_eq!(experiment.start, experiment.landscape.start());
+
+        let text = BOWL.replace("batch = 10", "batch = 10\nstart = [1, -0.5]");
+        let preset = Preset::from_toml(&text, path()).expect("parses");
+        assert_eq!(
+            preset.dynamics.start,
+            Some(StartSpec::Point(vec![1.0, -0.5]))
+        );
+        assert_eq!(
+            Preset::from_toml(&preset.to_toml(), path()).expect("again"),
+            preset
+        );
+        let experiment = preset.build(path(), Some(&text)).expect("builds");
+        assert_eq!(experiment.start_kind, StartKind::Point);
+        assert_eq!(experiment.start, vec![1.0, -0.5]);
+
+        let plain = Preset::from_toml(BOWL, path()).expect("parses");
+        let built = plain.build(path(), None).expect("builds");
+        assert_eq!(built.start_kind, StartKind::Point);
+        let changed = plain
+            .with_overrides(&["dynamics.start=stationary".into()])
+            .expect("override");
+        assert_eq!(changed.dynamics.start, Some(StartSpec::Stationary));
+
+        let text = BOWL.replace("batch = 10", "batch = 10\nstart = \"equilibrium\"");
+        let message = Preset::from_toml(&text, path())
+            .expect_err("unknown word")
+            .to_string();
+        assert!(
+            message.contains("line 15")
+                && message.contains("equilibrium")
+                && message.contains("\"stationary\""),
+            "{message}"
+        );
     }
 
     #[test]

@@ -166,6 +166,7 @@ fn symmetric_bowl_experiment(algorithm: Algorithm, temperature: f64) -> Experime
         start: landscape.start(),
         landscape,
         dynamics,
+        start_kind: neqlab::theory::start::StartKind::Point,
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod entropy;
 pub mod grid;
 pub mod moments;
+pub mod occupation;
+pub mod stationarity;
 
 pub use entropy::{
     EntropyProduction, EntropyStats, IftPoint, SigmaHistogram, gaussian_kl, sampled_diffusion,

@@ -43,7 +43,7 @@
 //!    (equilibrium) density `D p ∝ exp ∫ D⁻¹A` is reproduced to second order along every
 //!    offset, and large Péclet numbers upwind automatically instead of oscillating.
 //!    `D(l)` sits at the source cell (`λ_k(l)`), which is the Itô form `∂_a ∂_b (D_ab p)` of
-//!    docs/theory.md section 3.
+//!    docs/theory.md §3.
 //! 3. **No flux**: jumps whose target lies outside the grid are dropped, so probability never
 //!    leaves the box.
 //! 4. **Normalisation**: the equations `Qᵀ π = 0` are linearly dependent (they sum to zero);
@@ -53,14 +53,17 @@
 //! The current at a cell centre is assembled from the net probability flow of every jump
 //! touching it: a flow `φ` over the displacement `Δw` contributes `½ φ Δw / (h_x h_y)` to
 //! each of its two end cells. This is exactly how [`crate::stats::grid::GridHistogram`] bins
-//! simulated displacements at their midpoints (docs/theory.md section 7), and for jumps between
+//! simulated displacements at their midpoints (docs/theory.md §7.3), and for jumps between
 //! neighbours it is the average of the two face fluxes of the cell.
 
 use std::time::Instant;
 
 use faer::prelude::*;
+use faer::sparse::linalg::solvers::Lu;
 use faer::sparse::{SparseColMat, Triplet};
 use rayon::prelude::*;
+
+use super::relaxation::FactorisedGenerator;
 
 /// Largest number of cells per axis a grid may have.
 pub const MAX_CELLS_PER_AXIS: usize = 1024;
@@ -76,37 +79,64 @@ const NEGATIVE_TOLERANCE: f64 = 1e-10;
 /// What can go wrong when setting up or solving the stationary problem.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FpError {
+    /// Too few or too many cells.
     #[error(
         "fp.grid: the grid needs between 1 and {MAX_CELLS_PER_AXIS} cells per axis, got {nx} × {ny}"
     )]
-    GridSize { nx: usize, ny: usize },
+    GridSize {
+        /// Cells along `w1`.
+        nx: usize,
+        /// Cells along `w2`.
+        ny: usize,
+    },
+    /// Bounds not finite or not increasing.
     #[error(
         "fp.bounds: need [w1_min, w1_max, w2_min, w2_max], finite, with min < max, got {bounds:?}"
     )]
-    Bounds { bounds: [f64; 4] },
+    Bounds {
+        /// The bounds given.
+        bounds: [f64; 4],
+    },
+    /// The drift is not finite at a cell centre.
     #[error("the drift is not finite at w = ({}, {}): A = {drift:?}", at[0], at[1])]
-    NonFiniteDrift { at: [f64; 2], drift: [f64; 2] },
+    NonFiniteDrift {
+        /// The cell centre.
+        at: [f64; 2],
+        /// The drift there.
+        drift: [f64; 2],
+    },
+    /// The diffusion matrix is not finite at a cell centre.
     #[error("the diffusion matrix is not finite at w = ({}, {}): D = {diffusion:?}", at[0], at[1])]
     NonFiniteDiffusion {
+        /// The cell centre.
         at: [f64; 2],
+        /// The diffusion matrix there.
         diffusion: [[f64; 2]; 2],
     },
+    /// The diffusion matrix is singular or indefinite at a cell centre.
     #[error(
         "the diffusion matrix is singular or not positive definite at w = ({}, {}): D = {diffusion:?}; \
          the Fokker–Planck solve needs noise in every direction (a positive temperature helps)",
         at[0], at[1]
     )]
     SingularDiffusion {
+        /// The cell centre.
         at: [f64; 2],
+        /// The diffusion matrix there.
         diffusion: [[f64; 2]; 2],
     },
+    /// Selling's reduction did not terminate: the diffusion is too anisotropic.
     #[error("the diffusion matrix at w = ({}, {}) is too anisotropic for the grid: D = {diffusion:?}", at[0], at[1])]
     Anisotropy {
+        /// The cell centre.
         at: [f64; 2],
+        /// The diffusion matrix there.
         diffusion: [[f64; 2]; 2],
     },
+    /// The sparse LU failed.
     #[error("the sparse solve failed: {0}")]
     Solver(String),
+    /// The solution is not finite.
     #[error("the stationary density is not finite: the problem is singular on this grid")]
     NonFiniteSolution,
 }
@@ -115,7 +145,9 @@ pub enum FpError {
 /// Cells are numbered row-major, `iy * nx + ix`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Grid2d {
+    /// Cells along `w1`.
     pub nx: usize,
+    /// Cells along `w2`.
     pub ny: usize,
     /// `[x_min, x_max, y_min, y_max]`.
     pub bounds: [f64; 4],
@@ -224,6 +256,7 @@ impl Grid2d {
 /// The stationary state on a grid.
 #[derive(Clone, Debug)]
 pub struct FpSolution {
+    /// The grid.
     pub grid: Grid2d,
     /// Probability mass per cell, row-major `iy * nx + ix`, summing to 1.
     pub density: Vec<f64>,
@@ -335,15 +368,15 @@ struct CellData {
 
 /// One jump of the chain: from `source` to `target` at `rate`, displacement `[Δx, Δy]`.
 #[derive(Clone, Copy)]
-struct Jump {
-    source: usize,
-    target: usize,
-    rate: f64,
+pub(crate) struct Jump {
+    pub(crate) source: usize,
+    pub(crate) target: usize,
+    pub(crate) rate: f64,
     displacement: [f64; 2],
 }
 
 /// Solve the stationary Fokker–Planck equation `0 = −∇·J`, `J_a = A_a p − Σ_b ∂_b (D_ab p)`
-/// (docs/theory.md section 3) on `grid` with no-flux boundaries. See the module documentation for
+/// (docs/theory.md §3 and §8.1) on `grid` with no-flux boundaries. See the module documentation for
 /// the scheme. `diffusion` is symmetrised (`D_xy ← ½(D_xy + D_yx)`) and must be positive
 /// definite everywhere on the grid.
 pub fn solve_stationary(
@@ -351,55 +384,24 @@ pub fn solve_stationary(
     drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
     diffusion: &(dyn Fn([f64; 2]) -> [[f64; 2]; 2] + Sync),
 ) -> Result<FpSolution, FpError> {
+    solve_stationary_factorised(grid, drift, diffusion).map(|(solution, _)| solution)
+}
+
+/// [`solve_stationary`], also returning the factorised operator of the solve
+/// ([`FactorisedGenerator`]) for the spectral gap of [`crate::theory::relaxation`]
+/// (docs/theory.md §9.1): a few more triangular solves, no second factorisation.
+pub fn solve_stationary_factorised(
+    grid: &Grid2d,
+    drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
+    diffusion: &(dyn Fn([f64; 2]) -> [[f64; 2]; 2] + Sync),
+) -> Result<(FpSolution, FactorisedGenerator), FpError> {
     let started = Instant::now();
     grid.validate()?;
+    let chain = assemble(grid, drift, diffusion)?;
     let n = grid.cells();
-    let (nx, ny) = (grid.nx, grid.ny);
     let [hx, hy] = grid.cell_size();
-
-    // Local data at every cell centre, in parallel (the closures may be expensive).
-    let cells: Vec<CellData> = (0..n)
-        .into_par_iter()
-        .map(|cell| cell_data(grid.centre_of(cell), drift, diffusion, [hx, hy]))
-        .collect::<Result<_, _>>()?;
-    let stencil_reach = cells
-        .iter()
-        .flat_map(|c| c.stencil.iter())
-        .filter(|(weight, _)| *weight > 0.0)
-        .map(|(_, v)| v[0].unsigned_abs().max(v[1].unsigned_abs()) as usize)
-        .max()
-        .unwrap_or(1);
-
-    // Every jump of the chain, in parallel by source cell.
-    let cells = &cells;
-    let jumps: Vec<Jump> = (0..n)
-        .into_par_iter()
-        .flat_map_iter(|source| {
-            let (ix, iy) = ((source % nx) as i64, (source / nx) as i64);
-            let here = cells[source];
-            here.stencil
-                .into_iter()
-                .filter(|(weight, _)| *weight > 0.0)
-                .flat_map(|(weight, v)| [(weight, v), (weight, [-v[0], -v[1]])])
-                .filter_map(move |(weight, v)| {
-                    let (tx, ty) = (ix + v[0], iy + v[1]);
-                    if tx < 0 || ty < 0 || tx >= nx as i64 || ty >= ny as i64 {
-                        return None;
-                    }
-                    let target = ty as usize * nx + tx as usize;
-                    let there = cells[target];
-                    let peclet = 0.5
-                        * (v[0] as f64 * (here.b[0] + there.b[0])
-                            + v[1] as f64 * (here.b[1] + there.b[1]));
-                    Some(Jump {
-                        source,
-                        target,
-                        rate: weight * bernoulli(-peclet),
-                        displacement: [v[0] as f64 * hx, v[1] as f64 * hy],
-                    })
-                })
-        })
-        .collect();
+    let cells = &chain.cells;
+    let jumps = chain.jumps;
 
     // Qᵀ π = 0 with the equation of one `anchor` cell replaced by `π_anchor = 1`, which keeps
     // the matrix as sparse as the stencil (a dense normalisation row Σ π = 1 makes the sparse
@@ -416,19 +418,21 @@ pub fn solve_stationary(
     for jump in &jumps {
         out_rate[jump.source] += jump.rate;
     }
-    let mut density = solve_anchored(&jumps, &out_rate, anchor)?;
-    if !well_scaled(&density) {
+    let mut anchored = solve_anchored(&jumps, &out_rate, anchor)?;
+    if !well_scaled(&anchored.solution) {
         // The anchor sat where the mass is astronomically small (e.g. the shallower well at a
         // low temperature): anchor again at the most populated cell of the first attempt.
-        let second = density
+        let second = anchored
+            .solution
             .iter()
             .enumerate()
             .filter(|(_, m)| !m.is_nan())
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map(|(c, _)| c)
             .ok_or(FpError::NonFiniteSolution)?;
-        density = solve_anchored(&jumps, &out_rate, second)?;
+        anchored = solve_anchored(&jumps, &out_rate, second)?;
     }
+    let mut density = std::mem::take(&mut anchored.solution);
     let total: f64 = density.iter().sum();
     if !(total.is_finite() && total > 0.0) || density.iter().any(|x| !x.is_finite()) {
         return Err(FpError::NonFiniteSolution);
@@ -452,13 +456,85 @@ pub fn solve_stationary(
         }
     }
 
-    Ok(FpSolution {
+    let generator = FactorisedGenerator::new(
+        anchored.lu,
+        anchored.anchor,
+        density.clone(),
+        jumps,
+        out_rate,
+    );
+    let solution = FpSolution {
         grid: *grid,
         density,
         current,
         solve_seconds: started.elapsed().as_secs_f64(),
         min_density,
         negative_cells,
+        stencil_reach: chain.stencil_reach,
+    };
+    Ok((solution, generator))
+}
+
+/// The jump process of the scheme: local data per cell, every jump, the stencil's reach.
+struct Chain {
+    cells: Vec<CellData>,
+    jumps: Vec<Jump>,
+    stencil_reach: usize,
+}
+
+/// Local data at every cell centre and every jump of the chain, in parallel (the closures may
+/// be expensive).
+fn assemble(
+    grid: &Grid2d,
+    drift: &(dyn Fn([f64; 2]) -> [f64; 2] + Sync),
+    diffusion: &(dyn Fn([f64; 2]) -> [[f64; 2]; 2] + Sync),
+) -> Result<Chain, FpError> {
+    let n = grid.cells();
+    let (nx, ny) = (grid.nx, grid.ny);
+    let [hx, hy] = grid.cell_size();
+    let cells: Vec<CellData> = (0..n)
+        .into_par_iter()
+        .map(|cell| cell_data(grid.centre_of(cell), drift, diffusion, [hx, hy]))
+        .collect::<Result<_, _>>()?;
+    let stencil_reach = cells
+        .iter()
+        .flat_map(|c| c.stencil.iter())
+        .filter(|(weight, _)| *weight > 0.0)
+        .map(|(_, v)| v[0].unsigned_abs().max(v[1].unsigned_abs()) as usize)
+        .max()
+        .unwrap_or(1);
+    let cells_ref = &cells;
+    let jumps: Vec<Jump> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|source| {
+            let (ix, iy) = ((source % nx) as i64, (source / nx) as i64);
+            let here = cells_ref[source];
+            here.stencil
+                .into_iter()
+                .filter(|(weight, _)| *weight > 0.0)
+                .flat_map(|(weight, v)| [(weight, v), (weight, [-v[0], -v[1]])])
+                .filter_map(move |(weight, v)| {
+                    let (tx, ty) = (ix + v[0], iy + v[1]);
+                    if tx < 0 || ty < 0 || tx >= nx as i64 || ty >= ny as i64 {
+                        return None;
+                    }
+                    let target = ty as usize * nx + tx as usize;
+                    let there = cells_ref[target];
+                    let peclet = 0.5
+                        * (v[0] as f64 * (here.b[0] + there.b[0])
+                            + v[1] as f64 * (here.b[1] + there.b[1]));
+                    Some(Jump {
+                        source,
+                        target,
+                        rate: weight * bernoulli(-peclet),
+                        displacement: [v[0] as f64 * hx, v[1] as f64 * hy],
+                    })
+                })
+        })
+        .collect();
+    Ok(Chain {
+        cells,
+        jumps,
         stencil_reach,
     })
 }
@@ -468,9 +544,16 @@ fn well_scaled(solution: &[f64]) -> bool {
     solution.iter().all(|m| m.is_finite() && m.abs() < 1e200)
 }
 
+/// An unnormalised solution of the anchored system and its factorisation.
+struct Anchored {
+    solution: Vec<f64>,
+    lu: Lu<usize, f64>,
+    anchor: usize,
+}
+
 /// The stationary equations `Qᵀ π = 0` with the equation of cell `anchor` replaced by
 /// `π_anchor = 1` (scaled like the other rows), solved by sparse LU; unnormalised.
-fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Vec<f64>, FpError> {
+fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Anchored, FpError> {
     let n = out_rate.len();
     let scale = if out_rate[anchor] > 0.0 && out_rate[anchor].is_finite() {
         out_rate[anchor]
@@ -497,7 +580,11 @@ fn solve_anchored(jumps: &[Jump], out_rate: &[f64], anchor: usize) -> Result<Vec
         .map_err(|e| FpError::Solver(format!("LU factorisation: {e:?}")))?;
     let rhs = Col::<f64>::from_fn(n, |i| if i == anchor { scale } else { 0.0 });
     let solution = lu.solve(&rhs);
-    Ok((0..n).map(|i| solution[i]).collect())
+    Ok(Anchored {
+        solution: (0..n).map(|i| solution[i]).collect(),
+        lu,
+        anchor,
+    })
 }
 
 /// Drift and diffusion at one cell centre, turned into the Selling stencil and `b̃`.
@@ -690,9 +777,13 @@ mod tests {
         for j in &jumps {
             out_rate[j.source] += j.rate;
         }
-        let first = solve_anchored(&jumps, &out_rate, 2).expect("solves");
+        let first = solve_anchored(&jumps, &out_rate, 2)
+            .expect("solves")
+            .solution;
         assert!(!well_scaled(&first));
-        let second = solve_anchored(&jumps, &out_rate, 0).expect("solves");
+        let second = solve_anchored(&jumps, &out_rate, 0)
+            .expect("solves")
+            .solution;
         assert!(well_scaled(&second));
         assert!((second[0] - 1.0).abs() < 1e-12 && (second[1] / 1e-250 - 1.0).abs() < 1e-12);
     }

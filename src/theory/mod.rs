@@ -10,6 +10,9 @@
 //!   circulation and entropy production rate, per time unit (a step with replacement, an
 //!   epoch without).
 //! - [`lyapunov`]: continuous and discrete Lyapunov equations in the eigenbasis.
+//! - [`relaxation`]: relaxation times from the spectral gap of the Fokker–Planck operator and
+//!   from the linearised map (§9).
+//! - [`start`]: where walkers start: a point, or a sample of the predicted stationary density.
 //! - [`exact`]: exact stationary moments of SGLD, SGWORLD and ULA on quadratic landscapes
 //!   (section 5), no expansion in `η`.
 //! - [`wor`]: the effective landscape `L_eff`, its minimum `w_eff`, and the per-epoch
@@ -23,6 +26,8 @@ pub mod fokker_planck;
 pub mod force;
 pub mod linear;
 pub mod lyapunov;
+pub mod relaxation;
+pub mod start;
 pub mod wor;
 
 pub use linear::{
