@@ -103,18 +103,6 @@ impl SimulationStats {
         self.grid.as_ref().map(|h| *h.grid())
     }
 
-    /// Record the histogram on `grid` from time unit `now` on (afresh, if it moved).
-    pub fn set_grid(&mut self, grid: Grid2d, now: u64) {
-        if self.grid() != Some(grid) {
-            self.grid = Some(GridHistogram::new(grid, self.burn_in.max(now)));
-        }
-    }
-
-    /// The raw grid histogram.
-    pub fn histogram(&self) -> Option<&GridHistogram> {
-        self.grid.as_ref()
-    }
-
     /// Entropy produced so far and the walker-units it was produced in.
     pub fn entropy_sum_and_count(&self) -> Option<(f64, u64)> {
         self.entropy.as_ref().map(EntropyProduction::sum_and_count)
