@@ -14,44 +14,65 @@ pub type Rgb = [u8; 3];
 /// colour-vision deficiencies (Okabe–Ito palette).
 pub mod palette {
     use super::Rgb;
+    /// Okabe–Ito orange.
     pub const ORANGE: Rgb = [230, 159, 0];
+    /// Okabe–Ito sky blue.
     pub const SKY_BLUE: Rgb = [86, 180, 233];
+    /// Okabe–Ito bluish green.
     pub const GREEN: Rgb = [0, 158, 115];
+    /// Okabe–Ito yellow.
     pub const YELLOW: Rgb = [240, 228, 66];
+    /// Okabe–Ito blue.
     pub const BLUE: Rgb = [0, 114, 178];
+    /// Okabe–Ito vermilion.
     pub const VERMILION: Rgb = [213, 94, 0];
+    /// Okabe–Ito reddish purple.
     pub const PURPLE: Rgb = [204, 121, 167];
+    /// Black.
     pub const BLACK: Rgb = [0, 0, 0];
+    /// White.
     pub const WHITE: Rgb = [255, 255, 255];
+    /// A neutral grey.
     pub const GREY: Rgb = [120, 120, 120];
 }
 
 /// A whole figure: a title, a caption a lecturer can read out, and panels side by side.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Figure {
+    /// The figure's title, above the panels.
     pub title: String,
+    /// A caption a lecturer can read out, below them.
     pub caption: String,
+    /// The panels, left to right.
     pub panels: Vec<Panel>,
 }
 
 /// One plot: axes, labels and layers, drawn bottom to top in the order of the fields.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Panel {
+    /// The panel's title.
     pub title: String,
+    /// The x axis label.
     pub x_label: String,
+    /// The y axis label.
     pub y_label: String,
     /// `[x_min, x_max, y_min, y_max]` in data units (before any log scale).
     pub bounds: [f64; 4],
     /// Logarithmic axes (data must be positive); ticks read `10^k`.
     pub x_log: bool,
+    /// Logarithmic y axis.
     pub y_log: bool,
     /// A colour-mapped field with its colour bar.
     pub heatmap: Option<Heatmap>,
     /// Level lines of a field on a grid.
     pub contours: Option<Contours>,
+    /// Current arrows.
     pub arrows: Option<ArrowField>,
+    /// Gaussian ellipses.
     pub ellipses: Vec<Ellipse>,
+    /// Line series.
     pub lines: Vec<LineSeries>,
+    /// Point clouds and markers.
     pub points: Vec<PointSet>,
 }
 
@@ -59,10 +80,13 @@ pub struct Panel {
 /// [`ColourMap`] and explained by a colour bar labelled `label`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Heatmap {
+    /// Cells along x.
     pub nx: usize,
+    /// Cells along y.
     pub ny: usize,
     /// `[x_min, x_max, y_min, y_max]` of the grid's outer edges.
     pub bounds: [f64; 4],
+    /// Values, row-major `iy * nx + ix`.
     pub values: Vec<f64>,
     /// The colour bar's label, e.g. `"probability density p(w)"`.
     pub label: String,
@@ -75,11 +99,17 @@ pub struct Heatmap {
 /// Level lines of a gridded field (marching squares), same layout as [`Heatmap`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Contours {
+    /// Cells along x.
     pub nx: usize,
+    /// Cells along y.
     pub ny: usize,
+    /// `[x_min, x_max, y_min, y_max]` of the grid's outer edges.
     pub bounds: [f64; 4],
+    /// Values at the cell centres, row-major.
     pub values: Vec<f64>,
+    /// The levels drawn.
     pub levels: Vec<f64>,
+    /// Line colour.
     pub color: Rgb,
     /// Legend entry; empty for none.
     pub label: String,
@@ -89,14 +119,20 @@ pub struct Contours {
 /// [`crate::stationary::current_arrows`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrowField {
+    /// The arrows.
     pub arrows: Vec<Arrow>,
+    /// Their colour.
     pub color: Rgb,
+    /// Legend entry; empty for none.
     pub label: String,
 }
 
+/// One arrow, in data units.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Arrow {
+    /// Its tail.
     pub at: [f64; 2],
+    /// From tail to tip.
     pub vector: [f64; 2],
 }
 
@@ -104,39 +140,58 @@ pub struct Arrow {
 /// `cov` (row-major 2 × 2): the points `centre + sigmas · Σ^{1/2} (cos θ, sin θ)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ellipse {
+    /// The Gaussian's mean.
     pub centre: [f64; 2],
+    /// Its covariance, row-major 2 × 2.
     pub cov: [f64; 4],
+    /// Standard deviations out: 1 or 2.
     pub sigmas: f64,
+    /// Line colour.
     pub color: Rgb,
+    /// A dashed outline.
     pub dashed: bool,
+    /// Legend entry; empty for none.
     pub label: String,
 }
 
+/// A polyline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineSeries {
+    /// Its points, in data units.
     pub points: Vec<[f64; 2]>,
+    /// Line colour.
     pub color: Rgb,
+    /// A dashed line.
     pub dashed: bool,
     /// Mark each point with a dot as well.
     pub markers: bool,
+    /// Legend entry; empty for none.
     pub label: String,
 }
 
+/// How a point is marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Marker {
+    /// A filled disc.
     Dot,
+    /// A cross.
     Cross,
 }
 
+/// A cloud of marked points.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointSet {
+    /// Its points, in data units.
     pub points: Vec<[f64; 2]>,
+    /// Their colour.
     pub color: Rgb,
     /// Opacity in `[0, 1]`: clouds of thousands of walkers read best around 0.3.
     pub opacity: f64,
     /// Radius in pixels at the reference height of 1000 px.
     pub size: f64,
+    /// How each is marked.
     pub marker: Marker,
+    /// Legend entry; empty for none.
     pub label: String,
 }
 

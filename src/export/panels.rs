@@ -28,15 +28,22 @@ use super::grid_panels::{DensityPanels, grid_panels};
 /// Which figure to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PanelKind {
+    /// The simulated density and current.
     Sim,
+    /// The Fokker–Planck density and current.
     Fp,
+    /// `sim` and `fp` side by side.
     Both,
+    /// The loss landscape with the walkers.
     Landscape,
+    /// The fluctuation theorems.
     Ft,
+    /// KL divergence to the exact posterior.
     Posterior,
 }
 
 impl PanelKind {
+    /// Every panel, in the order `--panel` lists them.
     pub const ALL: [PanelKind; 6] = [
         PanelKind::Sim,
         PanelKind::Fp,

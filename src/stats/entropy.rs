@@ -145,12 +145,14 @@ pub struct EntropyStats {
     pub samples: u64,
     /// Mean entropy production per time unit `⟨σ⟩`.
     pub ep_rate: f64,
+    /// Standard error of `ep_rate` (walker groups).
     pub ep_rate_error: f64,
     /// `⟨exp(−Σ)⟩` for `k = 1 … 5`.
     pub ift: Vec<IftPoint>,
     /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (fit through the origin); `None` without
     /// enough bins populated on both sides.
     pub dft_slope: Option<f64>,
+    /// Its standard error.
     pub dft_slope_error: Option<f64>,
     /// Trajectory length of the histogram.
     pub dft_units: usize,
@@ -383,10 +385,13 @@ impl Observer for EntropyProduction {
 /// `units` time units, in bins `[start + j·bin_width, start + (j+1)·bin_width)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SigmaHistogram {
+    /// Trajectory length, in time units.
     pub units: usize,
+    /// Width of a bin.
     pub bin_width: f64,
     /// Left edge of the first bin (`−bin_width · bins/2`; the bins are symmetric about 0).
     pub start: f64,
+    /// Counts per bin.
     pub counts: Vec<u64>,
     /// Trajectories whose `Σ` fell outside the bins.
     pub outside: u64,

@@ -29,6 +29,7 @@ pub struct MomentStats {
 pub struct Moments {
     /// Samples used (walker × time units after burn-in).
     pub samples: u64,
+    /// Mean position.
     pub mean: Vec<f64>,
     /// Row-major `d × d`.
     pub cov: Vec<f64>,
