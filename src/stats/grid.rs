@@ -16,7 +16,7 @@ use crate::dynamics::Observer;
 use crate::theory::exact::Gaussian;
 use crate::theory::fokker_planck::Grid2d;
 
-use super::{add_into, weighted_group_error};
+use super::add_into;
 
 /// Independent walker groups (walker index mod `CURRENT_GROUPS`) behind the current's
 /// standard error.
@@ -56,7 +56,8 @@ pub struct GridHistogram {
     outside: u64,
     /// Root only: counts per cell.
     counts: Vec<u64>,
-    /// Root only: `Σ Δw` per group and cell, group-major (`group · cells + cell`).
+    /// Root only: `Σ Δw` per cell and group, cell-major (`cell · CURRENT_GROUPS + group`), so
+    /// that a cell's groups sit side by side.
     displacement: Vec<[f64; 2]>,
     /// Forks only: the events to replay at the root.
     events: Vec<Event>,
@@ -141,10 +142,17 @@ impl GridHistogram {
     pub fn field(&self, block: usize) -> CurrentField {
         let coarse = coarse_grid(&self.grid, block);
         let block = block.clamp(1, self.grid.nx.min(self.grid.ny));
-        let cells = self.grid.cells();
         let samples = self.samples();
         let inside = samples - self.outside;
         let area = self.grid.cell_area() * (block * block) as f64;
+        // Per group: its samples and the factor from a displacement sum to its current.
+        let groups: Vec<(usize, f64, f64)> = (0..CURRENT_GROUPS)
+            .filter(|&g| self.group_samples[g] > 0)
+            .map(|g| {
+                let n = self.group_samples[g] as f64;
+                (g, n, 1.0 / (n * area))
+            })
+            .collect();
         let mut mass = vec![0.0; coarse.cells()];
         let mut current = vec![[0.0; 2]; coarse.cells()];
         let mut error = vec![0.0; coarse.cells()];
@@ -155,8 +163,8 @@ impl GridHistogram {
                 for ix in bx * block..(bx + 1) * block {
                     let cell = self.grid.index(ix, iy);
                     mass[target] += self.counts[cell] as f64;
-                    for (g, sum) in sums.iter_mut().enumerate() {
-                        let d = self.displacement[g * cells + cell];
+                    let row = &self.displacement[cell * CURRENT_GROUPS..][..CURRENT_GROUPS];
+                    for (sum, d) in sums.iter_mut().zip(row) {
                         sum[0] += d[0];
                         sum[1] += d[1];
                     }
@@ -165,8 +173,8 @@ impl GridHistogram {
             if inside > 0 {
                 mass[target] /= inside as f64;
             }
-            if samples > 0 {
-                (current[target], error[target]) = self.group_estimate(&sums, samples, area);
+            if samples > 0 && sums.iter().any(|s| *s != [0.0; 2]) {
+                (current[target], error[target]) = group_estimate(&sums, &groups, samples, area);
             }
         }
         CurrentField {
@@ -175,28 +183,6 @@ impl GridHistogram {
             current,
             current_error: Some(error),
         }
-    }
-
-    /// `J` of one cell or block from its per-group displacement sums, and its standard error.
-    fn group_estimate(
-        &self,
-        sums: &[[f64; 2]; CURRENT_GROUPS],
-        samples: u64,
-        area: f64,
-    ) -> ([f64; 2], f64) {
-        let total = [0, 1].map(|a| sums.iter().map(|s| s[a]).sum::<f64>());
-        let j = total.map(|t| t / (samples as f64 * area));
-        let mut variance = 0.0;
-        for (a, mean) in j.iter().enumerate() {
-            let groups = self
-                .group_samples
-                .iter()
-                .zip(sums)
-                .filter(|(n, _)| **n > 0)
-                .map(|(&n, s)| (n as f64, s[a] / (n as f64 * area)));
-            variance += weighted_group_error(groups, *mean).powi(2);
-        }
-        (j, variance.sqrt())
     }
 
     fn record(&mut self, event: Event) {
@@ -212,7 +198,7 @@ impl GridHistogram {
             self.counts[event.position as usize] += 1;
         }
         if event.midpoint != OUTSIDE {
-            let slot = event.group as usize * self.grid.cells() + event.midpoint as usize;
+            let slot = event.midpoint as usize * CURRENT_GROUPS + event.group as usize;
             self.displacement[slot][0] += event.step[0];
             self.displacement[slot][1] += event.step[1];
         }
@@ -269,6 +255,38 @@ impl Observer for GridHistogram {
                 });
         }
     }
+}
+
+/// `J` of one cell or block from its per-group displacement sums, and its standard error:
+/// [`weighted_group_error`](super::weighted_group_error) per component, in one pass over the groups (this runs for every
+/// cell of every snapshot the app draws; a test holds the two equal). `groups` holds each
+/// group with samples, its sample count `S_g` and the factor `1/(S_g · area)`. A cell no
+/// walker crossed has `J = 0` and error 0: callers skip it.
+fn group_estimate(
+    sums: &[[f64; 2]; CURRENT_GROUPS],
+    groups: &[(usize, f64, f64)],
+    samples: u64,
+    area: f64,
+) -> ([f64; 2], f64) {
+    let scale = 1.0 / (samples as f64 * area);
+    let mut total = [0.0; 2];
+    for s in sums {
+        total[0] += s[0];
+        total[1] += s[1];
+    }
+    let j = [total[0] * scale, total[1] * scale];
+    let (mut spread, mut weight) = (0.0, 0.0);
+    for &(g, n, group_scale) in groups {
+        let dx = sums[g][0] * group_scale - j[0];
+        let dy = sums[g][1] * group_scale - j[1];
+        spread += n * (dx * dx + dy * dy);
+        weight += n;
+    }
+    let k = groups.len() as f64;
+    if k < 2.0 {
+        return (j, f64::NAN);
+    }
+    (j, (spread / weight * k / (k - 1.0) / k).sqrt())
 }
 
 /// The grid of blocks of `block × block` cells of `grid` (`block` clamped to the grid): cells
@@ -449,6 +467,7 @@ pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::weighted_group_error;
 
     #[test]
     fn counts_density_and_current_by_hand() {
@@ -536,6 +555,29 @@ mod tests {
         assert!((error - expected).abs() < 1e-12, "{error} vs {expected}");
         assert!(!field.is_significant(0));
         assert_eq!(field.significant_fraction(), Some(0.0));
+    }
+
+    /// The one-pass estimate of a cell is `weighted_group_error` of its two components.
+    #[test]
+    fn one_pass_estimate_is_the_group_error_of_each_component() {
+        let mut sums = [[0.0; 2]; CURRENT_GROUPS];
+        let mut groups = Vec::new();
+        let area = 0.25;
+        for (g, s) in sums.iter_mut().enumerate().skip(3) {
+            *s = [(g as f64 * 0.37).sin(), (g as f64 * 0.91).cos()];
+            let n = (10 + g) as f64;
+            groups.push((g, n, 1.0 / (n * area)));
+        }
+        let samples: u64 = groups.iter().map(|g| g.1 as u64).sum();
+        let (j, error) = group_estimate(&sums, &groups, samples, area);
+        let mut variance = 0.0;
+        for a in 0..2 {
+            let mean = sums.iter().map(|s| s[a]).sum::<f64>() / (samples as f64 * area);
+            assert!((j[a] - mean).abs() < 1e-15);
+            let means = groups.iter().map(|&(g, n, scale)| (n, sums[g][a] * scale));
+            variance += weighted_group_error(means, mean).powi(2);
+        }
+        assert!((error - variance.sqrt()).abs() < 1e-12 * error, "{error}");
     }
 
     #[test]
