@@ -88,9 +88,36 @@ impl GridHistogram {
         self.group_samples.iter().sum()
     }
 
-    /// Raw counts per cell, row-major.
+    /// Raw counts per cell, row-major (of a histogram that holds the dense grid: the one an
+    /// ensemble advanced, or any that merged one; a bare fork's counts are still in its list of
+    /// events, and this is empty).
     pub fn counts(&self) -> &[u64] {
         &self.counts
+    }
+
+    /// Fold the list of events of a fork into dense arrays: it becomes a histogram like the
+    /// root.
+    fn densify(&mut self) {
+        if !self.counts.is_empty() {
+            return;
+        }
+        let cells = self.grid.cells();
+        self.counts = vec![0; cells];
+        self.displacement = vec![[0.0; 2]; cells * CURRENT_GROUPS];
+        for event in std::mem::take(&mut self.events) {
+            self.add(event);
+        }
+    }
+
+    /// This histogram with dense arrays (a copy, for a fork).
+    fn dense(&self) -> std::borrow::Cow<'_, Self> {
+        if self.counts.is_empty() {
+            let mut copy = self.clone();
+            copy.densify();
+            std::borrow::Cow::Owned(copy)
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
     }
 
     /// Fraction of samples whose position fell outside the grid (0 before any sample).
@@ -106,9 +133,10 @@ impl GridHistogram {
     pub fn density(&self) -> Vec<f64> {
         let inside = self.samples() - self.outside;
         if inside == 0 {
-            return vec![0.0; self.counts.len()];
+            return vec![0.0; self.grid.cells()];
         }
-        self.counts
+        self.dense()
+            .counts
             .iter()
             .map(|&c| c as f64 / inside as f64)
             .collect()
@@ -140,6 +168,8 @@ impl GridHistogram {
     /// `se(J) = sqrt(se²(J_x) + se²(J_y))`. For `J = 0` and isotropic Gaussian errors
     /// `|Ĵ|²/se² ~ χ²₂/2`, so `|Ĵ| > 2 se` happens with probability `e⁻⁴ ≈ 1.8 %`.
     pub fn field(&self, block: usize) -> CurrentField {
+        let dense = self.dense();
+        let (counts, displacement) = (&dense.counts, &dense.displacement);
         let coarse = coarse_grid(&self.grid, block);
         let block = block.clamp(1, self.grid.nx.min(self.grid.ny));
         let samples = self.samples();
@@ -162,8 +192,8 @@ impl GridHistogram {
             for iy in by * block..(by + 1) * block {
                 for ix in bx * block..(bx + 1) * block {
                     let cell = self.grid.index(ix, iy);
-                    mass[target] += self.counts[cell] as f64;
-                    let row = &self.displacement[cell * CURRENT_GROUPS..][..CURRENT_GROUPS];
+                    mass[target] += counts[cell] as f64;
+                    let row = &displacement[cell * CURRENT_GROUPS..][..CURRENT_GROUPS];
                     for (sum, d) in sums.iter_mut().zip(row) {
                         sum[0] += d[0];
                         sum[1] += d[1];
@@ -245,6 +275,7 @@ impl Observer for GridHistogram {
             self.record(event);
         }
         if !other.counts.is_empty() {
+            self.densify();
             add_into(&mut self.counts, &other.counts);
             self.displacement
                 .iter_mut()
@@ -258,8 +289,8 @@ impl Observer for GridHistogram {
 }
 
 /// `J` of one cell or block from its per-group displacement sums, and its standard error:
-/// [`weighted_group_error`](super::weighted_group_error) per component, in one pass over the groups (this runs for every
-/// cell of every snapshot the app draws; a test holds the two equal). `groups` holds each
+/// [`weighted_group_error`](super::weighted_group_error) per component, in one pass over the
+/// groups (this runs for every cell of every snapshot the app draws; a test holds the two equal). `groups` holds each
 /// group with samples, its sample count `S_g` and the factor `1/(S_g · area)`. A cell no
 /// walker crossed has `J = 0` and error 0: callers skip it.
 fn group_estimate(
@@ -529,6 +560,31 @@ mod tests {
         assert_eq!(root.density(), whole.density());
         assert_eq!(root.field(1), whole.field(1));
         assert!((whole.density().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// A fork is a histogram in its own right: roots merged into a fresh fork, and a fork read
+    /// directly, give what one histogram of all the samples gives.
+    #[test]
+    fn forks_read_and_merge_like_roots() {
+        let grid = Grid2d::square(4, [0.0, 4.0, 0.0, 4.0]).expect("grid");
+        let mut whole = GridHistogram::new(grid, 0);
+        let mut parts = vec![GridHistogram::new(grid, 0), GridHistogram::new(grid, 0)];
+        let mut fork = whole.fork();
+        for k in 0..40u64 {
+            let x = (k % 7) as f64 * 0.5 + 0.2;
+            let (before, after) = ([x, 1.3], [x + 0.3, 1.1]);
+            whole.observe(k as usize, k, &before, &after);
+            parts[(k % 2) as usize].observe(k as usize, k, &before, &after);
+            fork.observe(k as usize, k, &before, &after);
+        }
+        let mut merged = parts[0].fork();
+        for part in parts {
+            merged.merge(part);
+        }
+        assert_eq!(merged.density(), whole.density());
+        assert_eq!(merged.field(2).mass, whole.field(2).mass);
+        assert_eq!(fork.density(), whole.density());
+        assert_eq!(fork.field(1), whole.field(1));
     }
 
     /// Groups that all measure the same current give a zero error; groups that disagree give
