@@ -1,6 +1,10 @@
 //! One walker-step of SGD with replacement (B = 10): draw a batch, compute the batch
 //! gradient, update. For the bowl (N = 100) and the seven-weight regression network
-//! (N = 200, docs/theory.md section 6). `neqlab bench` measures whole ensembles on all cores.
+//! (N = 200, docs/theory.md §6). `neqlab bench` measures whole ensembles on all cores.
+//!
+//! The first two benchmarks of each landscape keep the names and the code they had before the
+//! SIMD kernels (issue 15), so criterion's saved baselines compare like with like; the third
+//! steps one chunk of 64 walkers in SIMD lanes on one thread (docs/theory.md §11).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -36,6 +40,11 @@ fn one_step(c: &mut Criterion, name: &str, spec: LandscapeSpec, eta: f64) {
     let mut ensemble = Ensemble::new(landscape, dynamics, 1, &landscape.start(), 1);
     c.bench_function(&format!("{name}: 1000 steps of one ensemble walker"), |b| {
         b.iter(|| ensemble.advance(landscape, 1000, &mut ()))
+    });
+    // One chunk (64 walkers, so one thread) in lanes: 100 steps, 6400 walker-steps.
+    let mut ensemble = Ensemble::new(landscape, dynamics, 64, &landscape.start(), 1);
+    c.bench_function(&format!("{name}: 100 steps of 64 walkers in lanes"), |b| {
+        b.iter(|| ensemble.advance(landscape, 100, &mut ()))
     });
 }
 

@@ -18,10 +18,12 @@
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
 //! - [`jobs`]: the one background-job mechanism (commands, latest request wins, cancel, progress).
 //! - [`background`]: background threads that yield to the interface.
+//! - [`bench`]: the walker-steps-per-second measurement of `neqlab bench`.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
 
 pub mod background;
+pub mod bench;
 pub mod dynamics;
 pub mod export;
 pub mod jobs;

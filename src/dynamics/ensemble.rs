@@ -3,16 +3,23 @@
 //! Walkers are processed in fixed chunks of [`CHUNK`] walkers and each walker owns a random
 //! stream derived from `(seed, walker index)`. Observers are forked per chunk and merged in
 //! chunk order, so every result is bit-identical whatever the number of threads.
+//!
+//! Landscapes with a [`GradientKernel`] (the bowl, the regression network) are stepped by
+//! [`super::lanes`]: several walkers at once in SIMD lanes, with the same floating-point
+//! operations in the same order for every walker as when it is stepped alone, so the
+//! positions do not depend on the path taken either (docs/theory.md §11).
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
+use super::lanes::{self, Chunk, Stepping};
 use super::{BatchSampler, Dynamics, Replacement};
-use crate::landscape::Landscape;
+use crate::landscape::{GradientKernel, LANES, Landscape, Lanes, WalkerKernel};
 
-/// Walkers per parallel work item. Fixed, so that the merge order never depends on threads.
+/// Walkers per parallel work item unless the observer asks for more
+/// ([`Observer::walkers_per_part`]). Fixed, so that the merge order never depends on threads.
 pub const CHUNK: usize = 64;
 
 /// Something that watches walkers move, one time unit (a step with replacement, an epoch
@@ -27,12 +34,70 @@ pub trait Observer: Send + Sync + Sized {
     fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]);
     /// Add the statistics of a later chunk.
     fn merge(&mut self, other: Self);
+
+    /// How many walkers one forked part covers (the ensemble rounds it up to a multiple of
+    /// [`LANES`]; the default is [`CHUNK`]). Each part costs a [`fork`](Observer::fork) and a
+    /// [`merge`](Observer::merge), so an observer with a large state (a histogram of 128 × 128
+    /// cells is 384 KiB) should ask for parts of a thousand walkers or more. The value must
+    /// not depend on the number of threads: parts are merged in order, so results stay the
+    /// same bits whatever the thread count. Positions never depend on it.
+    fn walkers_per_part(&self) -> usize {
+        CHUNK
+    }
+
+    /// Whether this observer's results stay correct when the units of a group of walkers
+    /// arrive interleaved in time: `begin_walker` for each walker of the group, then unit `t`
+    /// of every walker, then unit `t + 1`, and so on (each walker's own units stay in
+    /// order). When it does, the ensemble steps [`LANES`] walkers at once in SIMD lanes and
+    /// reports through [`observe_lanes`](Observer::observe_lanes). Observers that carry a
+    /// per-walker running state from `begin_walker` to `observe` must answer `false`, the
+    /// default; they are fed one walker at a time, as before (with the same positions).
+    fn accepts_interleaved_walkers(&self) -> bool {
+        false
+    }
+
+    /// One time unit of a group of walkers stepped together: walker `first_walker + l` moved
+    /// from `before[a][l]` to `after[a][l]`, for each lane `l` with `live[l]` (lanes of
+    /// diverged walkers and past the end of the ensemble are not live). Only called when
+    /// [`accepts_interleaved_walkers`](Observer::accepts_interleaved_walkers) is true.
+    ///
+    /// The default calls [`observe`](Observer::observe) for each live lane in lane order;
+    /// an observer that only bins positions may override it to work on whole lanes.
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        let d = before.len();
+        let (mut b, mut a) = ([0.0; MAX_LANE_DIM], [0.0; MAX_LANE_DIM]);
+        assert!(
+            d <= MAX_LANE_DIM,
+            "lane kernels have at most {MAX_LANE_DIM} weights"
+        );
+        for (l, _) in live.iter().enumerate().filter(|(_, live)| **live) {
+            for k in 0..d {
+                b[k] = before[k][l];
+                a[k] = after[k][l];
+            }
+            self.observe(first_walker + l, unit, &b[..d], &a[..d]);
+        }
+    }
 }
+
+/// The largest dimension of a landscape with a lane kernel (the network has 7 weights).
+pub const MAX_LANE_DIM: usize = 8;
 
 impl Observer for () {
     fn fork(&self) -> Self {}
     fn observe(&mut self, _: usize, _: u64, _: &[f64], _: &[f64]) {}
     fn merge(&mut self, _: Self) {}
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
+    }
+    fn observe_lanes(&mut self, _: usize, _: u64, _: &[bool; LANES], _: &[Lanes], _: &[Lanes]) {}
 }
 
 impl<A: Observer, B: Observer> Observer for (A, B) {
@@ -51,6 +116,25 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         self.0.merge(other.0);
         self.1.merge(other.1);
     }
+    fn accepts_interleaved_walkers(&self) -> bool {
+        self.0.accepts_interleaved_walkers() && self.1.accepts_interleaved_walkers()
+    }
+    fn walkers_per_part(&self) -> usize {
+        self.0.walkers_per_part().max(self.1.walkers_per_part())
+    }
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        self.0
+            .observe_lanes(first_walker, unit, live, before, after);
+        self.1
+            .observe_lanes(first_walker, unit, live, before, after);
+    }
 }
 
 impl<O: Observer> Observer for Vec<O> {
@@ -67,6 +151,32 @@ impl<O: Observer> Observer for Vec<O> {
     fn merge(&mut self, other: Self) {
         self.iter_mut().zip(other).for_each(|(o, p)| o.merge(p));
     }
+    fn accepts_interleaved_walkers(&self) -> bool {
+        self.iter().all(Observer::accepts_interleaved_walkers)
+    }
+    fn walkers_per_part(&self) -> usize {
+        self.iter()
+            .map(Observer::walkers_per_part)
+            .max()
+            .unwrap_or(CHUNK)
+    }
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        self.iter_mut()
+            .for_each(|o| o.observe_lanes(first_walker, unit, live, before, after));
+    }
+}
+
+/// Walkers per forked observer part: the observer's wish, at least one lane group, rounded up
+/// to whole lane groups.
+fn part_walkers<O: Observer>(observer: &O) -> usize {
+    observer.walkers_per_part().max(1).next_multiple_of(LANES)
 }
 
 /// The random stream of walker `walker` under `seed`.
@@ -199,7 +309,70 @@ impl Ensemble {
     }
 
     /// Advance every walker by `units` time units, reporting each unit to `observer`.
+    ///
+    /// Landscapes with a lane kernel ([`Landscape::walker_kernel`]) take the SIMD path of
+    /// [`super::lanes`]; the positions are the same bits either way.
     pub fn advance<O: Observer>(
+        &mut self,
+        landscape: &dyn Landscape,
+        units: u64,
+        observer: &mut O,
+    ) {
+        let escape_radius = landscape.escape_radius();
+        match landscape.walker_kernel() {
+            WalkerKernel::Bowl(kernel) if self.dim == 2 => {
+                self.advance_kernel::<2, _, O>(kernel, escape_radius, units, observer)
+            }
+            WalkerKernel::Net(kernel) if self.dim == 7 => {
+                self.advance_kernel::<7, _, O>(kernel, escape_radius, units, observer)
+            }
+            _ => self.advance_generic(landscape, units, observer),
+        }
+    }
+
+    /// [`advance`](Self::advance) through a lane kernel of dimension `D`.
+    fn advance_kernel<const D: usize, K: GradientKernel<D>, O: Observer>(
+        &mut self,
+        kernel: &K,
+        escape_radius: f64,
+        units: u64,
+        observer: &mut O,
+    ) {
+        let stepping = Stepping {
+            kernel,
+            dynamics: self.dynamics,
+            escape_radius,
+            start_time: self.time,
+            units,
+        };
+        let template: &O = observer;
+        let part_walkers = part_walkers(observer);
+        let parts: Vec<O> = self
+            .positions
+            .par_chunks_mut(part_walkers * D)
+            .zip(self.rngs.par_chunks_mut(part_walkers))
+            .zip(self.diverged.par_chunks_mut(part_walkers))
+            .enumerate()
+            .map(|(chunk, ((positions, rngs), diverged))| {
+                let mut part = template.fork();
+                let chunk = Chunk {
+                    first_walker: chunk * part_walkers,
+                    positions,
+                    rngs,
+                    diverged,
+                };
+                lanes::advance_chunk::<D, K, O>(&stepping, chunk, &mut part);
+                part
+            })
+            .collect();
+        for part in parts {
+            observer.merge(part);
+        }
+        self.time += units;
+    }
+
+    /// [`advance`](Self::advance) one walker at a time through [`Landscape::batch_gradient`].
+    fn advance_generic<O: Observer>(
         &mut self,
         landscape: &dyn Landscape,
         units: u64,
@@ -210,11 +383,12 @@ impl Ensemble {
         let start_time = self.time;
         let escape_radius = landscape.escape_radius();
         let template: &O = observer;
+        let part_walkers = part_walkers(observer);
         let parts: Vec<O> = self
             .positions
-            .par_chunks_mut(CHUNK * d)
-            .zip(self.rngs.par_chunks_mut(CHUNK))
-            .zip(self.diverged.par_chunks_mut(CHUNK))
+            .par_chunks_mut(part_walkers * d)
+            .zip(self.rngs.par_chunks_mut(part_walkers))
+            .zip(self.diverged.par_chunks_mut(part_walkers))
             .enumerate()
             .map(|(chunk, ((positions, rngs), diverged))| {
                 let mut part = template.fork();
@@ -228,7 +402,7 @@ impl Ensemble {
                     if *walker_diverged {
                         continue;
                     }
-                    let walker = chunk * CHUNK + k;
+                    let walker = chunk * part_walkers + k;
                     part.begin_walker(walker);
                     for unit in start_time..start_time + units {
                         scratch.before.copy_from_slice(w);
@@ -277,9 +451,15 @@ fn advance_unit(
     }
 }
 
-/// `w ← w − η g + sqrt(2ηT) ξ`.
-#[inline]
-fn update(w: &mut [f64], gradient: &[f64], eta: f64, noise_std: f64, rng: &mut Pcg64Mcg) {
+/// `w ← w − η g + sqrt(2ηT) ξ`, the normals drawn in component order.
+#[inline(always)]
+pub(crate) fn update(
+    w: &mut [f64],
+    gradient: &[f64],
+    eta: f64,
+    noise_std: f64,
+    rng: &mut Pcg64Mcg,
+) {
     if noise_std > 0.0 {
         for (x, g) in w.iter_mut().zip(gradient) {
             let xi: f64 = StandardNormal.sample(rng);
@@ -380,6 +560,220 @@ mod tests {
                 .zip(&two)
                 .all(|(a, b)| a.to_bits() == b.to_bits())
         );
+    }
+
+    /// A landscape that hides its lane kernel, so the ensemble takes the generic scalar path.
+    struct Plain<'a>(&'a dyn Landscape);
+
+    impl Landscape for Plain<'_> {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn n_examples(&self) -> usize {
+            self.0.n_examples()
+        }
+        fn example_loss(&self, i: usize, w: &[f64]) -> f64 {
+            self.0.example_loss(i, w)
+        }
+        fn add_example_gradient(&self, i: usize, w: &[f64], s: f64, out: &mut [f64]) {
+            self.0.add_example_gradient(i, w, s, out)
+        }
+        fn add_example_hessian(&self, i: usize, w: &[f64], s: f64, out: &mut [f64]) {
+            self.0.add_example_hessian(i, w, s, out)
+        }
+        fn batch_gradient(&self, batch: &[usize], w: &[f64], out: &mut [f64]) {
+            self.0.batch_gradient(batch, w, out)
+        }
+        fn start(&self) -> Vec<f64> {
+            self.0.start()
+        }
+        fn escape_radius(&self) -> f64 {
+            self.0.escape_radius()
+        }
+    }
+
+    /// Records every observation; refuses interleaving, so it gets one walker at a time.
+    #[derive(Default)]
+    struct Sequential(Vec<(usize, u64, Vec<f64>)>);
+
+    impl Observer for Sequential {
+        fn fork(&self) -> Self {
+            Self::default()
+        }
+        fn observe(&mut self, walker: usize, unit: u64, _: &[f64], after: &[f64]) {
+            self.0.push((walker, unit, after.to_vec()));
+        }
+        fn merge(&mut self, mut other: Self) {
+            self.0.append(&mut other.0);
+        }
+    }
+
+    /// The same records, accepting interleaved walkers (so the lane path feeds it).
+    #[derive(Default)]
+    struct Interleaved(Sequential);
+
+    impl Observer for Interleaved {
+        fn fork(&self) -> Self {
+            Self::default()
+        }
+        fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
+            self.0.observe(walker, unit, before, after);
+        }
+        fn merge(&mut self, other: Self) {
+            self.0.merge(other.0);
+        }
+        fn accepts_interleaved_walkers(&self) -> bool {
+            true
+        }
+    }
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The SIMD lane path, the one-walker kernel path and the generic scalar path give the
+    /// same positions and observations, bit for bit: SGLD and SGWORLD on the bowl, SGD on the
+    /// network, 100 walkers (a chunk of 64 and one of 36, whose last group of 4 goes one
+    /// walker at a time), and a bowl where some walkers diverge at different times.
+    #[test]
+    fn lane_path_equals_the_scalar_paths_bit_for_bit() {
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
+        let net = crate::landscape::RegressionNet::new(
+            &crate::landscape::RegressionNetSpec::default(),
+            std::path::Path::new("."),
+        )
+        .expect("valid");
+        let cases: [(&dyn Landscape, Dynamics, u64); 4] = [
+            (
+                &bowl,
+                Dynamics::new(Algorithm::Sgld, None, 0.05, 10, 0.3, 100).expect("valid"),
+                50,
+            ),
+            (
+                &bowl,
+                Dynamics::new(Algorithm::Sgworld, None, 0.05, 7, 0.3, 100).expect("valid"),
+                5,
+            ),
+            (
+                &net,
+                Dynamics::new(Algorithm::Sgld, None, 1e-6, 10, 1.0, 200).expect("valid"),
+                50,
+            ),
+            // η h = 0.55 · 4 = 2.2: the stiff direction grows by 1.2 per step and every
+            // walker diverges, each at its own time (its noise sets its amplitude).
+            (
+                &bowl,
+                Dynamics::new(Algorithm::Sgld, None, 0.55, 10, 1.0, 100).expect("valid"),
+                300,
+            ),
+        ];
+        for (landscape, dynamics, units) in cases {
+            let start = landscape.start();
+            let run = |landscape: &dyn Landscape, interleave: bool| {
+                let mut ensemble = Ensemble::new(landscape, dynamics, 100, &start, 9);
+                let mut records = if interleave {
+                    let mut observer = Interleaved::default();
+                    ensemble.advance(landscape, units, &mut observer);
+                    observer.0.0
+                } else {
+                    let mut observer = Sequential::default();
+                    ensemble.advance(landscape, units, &mut observer);
+                    observer.0
+                };
+                ensemble.advance(landscape, units, &mut ());
+                records.sort_by_key(|(walker, unit, _)| (*walker, *unit));
+                let records: Vec<_> = records
+                    .into_iter()
+                    .map(|(w, u, p)| (w, u, bits(&p)))
+                    .collect();
+                (
+                    bits(ensemble.positions()),
+                    ensemble.diverged_walkers(),
+                    records,
+                )
+            };
+            let lanes = run(landscape, true);
+            let one_walker = run(landscape, false);
+            let generic = run(&Plain(landscape), true);
+            if units == 300 {
+                let mut observed = [0u64; 100];
+                lanes
+                    .2
+                    .iter()
+                    .for_each(|(walker, _, _)| observed[*walker] += 1);
+                let (fewest, most) = (observed.iter().min(), observed.iter().max());
+                assert!(
+                    lanes.1 == 100 && fewest < most,
+                    "{} {fewest:?} {most:?}",
+                    lanes.1
+                );
+            }
+            assert!(
+                lanes == one_walker,
+                "{}: lanes vs one walker",
+                landscape.kind()
+            );
+            assert!(lanes == generic, "{}: lanes vs generic", landscape.kind());
+        }
+    }
+
+    /// Parts larger than a chunk (an observer asking for 100 walkers gets parts of 104) see
+    /// every walker-step once, in the same order whatever the thread count, and leave the
+    /// positions as they are.
+    #[test]
+    fn large_observer_parts_change_nothing_but_their_size() {
+        #[derive(Default)]
+        struct Large(Interleaved);
+        impl Observer for Large {
+            fn fork(&self) -> Self {
+                Self::default()
+            }
+            fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
+                self.0.observe(walker, unit, before, after);
+            }
+            fn merge(&mut self, other: Self) {
+                self.0.merge(other.0);
+            }
+            fn accepts_interleaved_walkers(&self) -> bool {
+                true
+            }
+            fn walkers_per_part(&self) -> usize {
+                100
+            }
+        }
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
+        let dynamics = Dynamics::new(Algorithm::Sgld, None, 0.05, 10, 0.3, 100).expect("valid");
+        let run = |threads: usize, large: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| {
+                let mut ensemble = Ensemble::new(&bowl, dynamics, 250, &[1.0, 1.0], 3);
+                let records = if large {
+                    let mut observer = Large::default();
+                    ensemble.advance(&bowl, 20, &mut observer);
+                    observer.0.0.0
+                } else {
+                    ensemble.advance(&bowl, 20, &mut ());
+                    Vec::new()
+                };
+                let records: Vec<_> = records
+                    .into_iter()
+                    .map(|(w, u, p)| (w, u, bits(&p)))
+                    .collect();
+                (bits(ensemble.positions()), records)
+            })
+        };
+        let (plain, _) = run(1, false);
+        let (one, records_one) = run(1, true);
+        let (two, records_two) = run(2, true);
+        assert_eq!(records_one.len(), 250 * 20);
+        assert!(plain == one && one == two);
+        assert!(records_one == records_two, "merge order depends on threads");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! divide `N` the last `N mod B` indices of every permutation are dropped.
 
 pub mod ensemble;
+pub mod lanes;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};

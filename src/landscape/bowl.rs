@@ -17,6 +17,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
+use super::kernel::{GradientKernel, LANES, Lanes, WalkerKernel};
 use super::{Landscape, LandscapeError, QuadraticExamples};
 
 /// `[landscape]` keys of `kind = "bowl"`.
@@ -141,6 +142,44 @@ impl Bowl {
     }
 }
 
+/// `g_B = A (w − x̄_B)`: the batch sum of the data in batch order, then one multiply per
+/// component; the lane kernel does the same per lane.
+impl GradientKernel<2> for Bowl {
+    #[inline(always)]
+    fn walker_gradient(&self, batch: &[usize], w: &[f64; 2]) -> [f64; 2] {
+        let (mut sx, mut sy) = (0.0, 0.0);
+        for &i in batch {
+            let x = self.data[i];
+            sx += x[0];
+            sy += x[1];
+        }
+        let inv = 1.0 / batch.len() as f64;
+        [
+            self.hessian[0] * (w[0] - sx * inv),
+            self.hessian[1] * (w[1] - sy * inv),
+        ]
+    }
+
+    #[inline(always)]
+    fn lane_gradient(&self, batch: &[[usize; LANES]], w: &[Lanes; 2]) -> [Lanes; 2] {
+        let (mut sx, mut sy) = ([0.0; LANES], [0.0; LANES]);
+        for row in batch {
+            for l in 0..LANES {
+                let x = self.data[row[l]];
+                sx[l] += x[0];
+                sy[l] += x[1];
+            }
+        }
+        let inv = 1.0 / batch.len() as f64;
+        let mut out = [[0.0; LANES]; 2];
+        for l in 0..LANES {
+            out[0][l] = self.hessian[0] * (w[0][l] - sx[l] * inv);
+            out[1][l] = self.hessian[1] * (w[1][l] - sy[l] * inv);
+        }
+        out
+    }
+}
+
 impl Landscape for Bowl {
     fn kind(&self) -> &'static str {
         "bowl"
@@ -173,15 +212,12 @@ impl Landscape for Bowl {
 
     /// `g_B = A (w − x̄_B)` with `x̄_B` the batch mean of the data.
     fn batch_gradient(&self, batch: &[usize], w: &[f64], out: &mut [f64]) {
-        let (mut sx, mut sy) = (0.0, 0.0);
-        for &i in batch {
-            let x = self.data[i];
-            sx += x[0];
-            sy += x[1];
-        }
-        let inv = 1.0 / batch.len() as f64;
-        out[0] = self.hessian[0] * (w[0] - sx * inv);
-        out[1] = self.hessian[1] * (w[1] - sy * inv);
+        let g = GradientKernel::walker_gradient(self, batch, &[w[0], w[1]]);
+        out.copy_from_slice(&g);
+    }
+
+    fn walker_kernel(&self) -> WalkerKernel<'_> {
+        WalkerKernel::Bowl(self)
     }
 
     fn start(&self) -> Vec<f64> {
@@ -273,6 +309,12 @@ mod tests {
                 "{c00} vs {expected_c00}"
             );
         }
+    }
+
+    #[test]
+    fn lane_kernel_matches_the_scalar_reference_bit_for_bit() {
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid spec");
+        crate::landscape::kernel::testing::lanes_match_reference(&bowl, &bowl, 4.0, 12);
     }
 
     #[test]

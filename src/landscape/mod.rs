@@ -1,4 +1,4 @@
-//! Loss landscapes with per-example losses (docs/theory.md section 1).
+//! Loss landscapes with per-example losses (docs/theory.md §1).
 //!
 //! A [`Landscape`] knows the per-example losses `l_i(w)`, their gradients `g_i = ∇l_i` and
 //! Hessians `h_i = ∇∇l_i`; everything else (the full loss `L = (1/N) Σ_i l_i`, its gradient
@@ -8,10 +8,12 @@
 pub mod bowl;
 pub mod csv;
 pub mod double_well;
+pub mod kernel;
 pub mod linear_regression;
 pub mod newton;
 pub mod regression_net;
 pub mod regression_net_2d;
+pub mod tanh;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use bowl::{Bowl, BowlSpec};
 pub use csv::CsvError;
 pub use double_well::{DoubleWell, DoubleWellSpec};
+pub use kernel::{GradientKernel, LANES, Lanes, WalkerKernel};
 pub use linear_regression::{LinearRegression, LinearRegressionSpec};
-pub use regression_net::{RegressionNet, RegressionNetSpec};
+pub use regression_net::{NetModel, RegressionNet, RegressionNetSpec};
 pub use regression_net_2d::{RegressionNet2d, RegressionNet2dSpec};
 
 /// Errors raised while building a landscape from its specification.
@@ -50,7 +53,7 @@ impl LandscapeError {
 }
 
 /// Per-example quadratic form of a quadratic landscape:
-/// `l_i(w) = ½ wᵀ h_i w − b_iᵀ w + c_i`, so `g_i = h_i w − b_i` (docs/theory.md section 5).
+/// `l_i(w) = ½ wᵀ h_i w − b_iᵀ w + c_i`, so `g_i = h_i w − b_i` (docs/theory.md §5).
 #[derive(Clone, Debug)]
 pub struct QuadraticExamples {
     /// Dimension `d`.
@@ -61,7 +64,7 @@ pub struct QuadraticExamples {
     pub linear: Vec<Vec<f64>>,
 }
 
-/// A loss landscape with per-example losses (docs/theory.md section 1).
+/// A loss landscape with per-example losses (docs/theory.md §1).
 ///
 /// Vectors are slices of length [`dim`](Landscape::dim); matrices are row-major `d × d`
 /// slices. The `add_*` methods accumulate `scale ·` their quantity into `out`, so that batch
@@ -133,6 +136,12 @@ pub trait Landscape: Send + Sync {
     /// The per-example quadratic forms, when every `l_i` is quadratic.
     fn quadratic(&self) -> Option<QuadraticExamples> {
         None
+    }
+
+    /// The specialised minibatch-gradient kernel of this landscape's family, which steps
+    /// walkers in SIMD lanes (docs/theory.md §11); `Generic` when there is none.
+    fn walker_kernel(&self) -> WalkerKernel<'_> {
+        WalkerKernel::Generic
     }
 
     /// Names of the weights, for tables and axis labels.
