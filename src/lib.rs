@@ -9,6 +9,8 @@
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
 //! - [`stats`]: estimators from simulation.
 //! - [`theory`]: the linearised stationary state, the WOR effective landscape, Fokker–Planck fields.
+//! - [`stationary`]: the one model of a stationary state (prediction, simulated estimates,
+//!   arrows, validity flags) that the app, the figures and `neqlab run` read.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
@@ -35,11 +37,12 @@ pub mod fields;
 pub mod files;
 pub mod jobs;
 pub mod landscape;
-pub mod map;
 pub mod limits;
+pub mod map;
 pub mod mnist;
 pub mod posterior;
 pub mod preset;
 pub mod run;
+pub mod stationary;
 pub mod stats;
 pub mod theory;

@@ -1,56 +1,68 @@
-//! Running a preset headless: the ensemble, its statistics and a report that the CLI prints
-//! and the exporters write. The GUI drives [`Ensemble`] itself, in small slices.
+//! Running a preset headless: the ensemble, its statistics and the stationary model
+//! ([`crate::stationary`]), and the report that `neqlab run` prints and the exporters write.
+//! The app drives [`Ensemble`] itself, in small slices, feeding the same
+//! [`SimulationStats`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::dynamics::Ensemble;
+use crate::dynamics::{Algorithm, Ensemble, Replacement, TimeUnit};
 use crate::preset::{Experiment, Preset};
-use crate::stats::grid::{GridHistogram, total_variation};
-use crate::stats::{
-    EntropyProduction, IftPoint, MomentStats, Moments, SigmaHistogram, sampled_diffusion,
+use crate::stationary::validity::serialize_records;
+use crate::stationary::{
+    EntropySource, Prediction, PredictionOptions, Simulated, SimulationStats, StationaryState,
+    Validity,
 };
-use crate::theory::force::GridForce;
-use crate::theory::{
-    LinearTheory, TheoryOptions, drift_and_diffusion, fokker_planck, fokker_planck_grid,
-    linear_theory,
-};
+use crate::stats::{IftPoint, Moments, SigmaHistogram, sampled_diffusion};
+use crate::theory::linear::LinearTheory;
+
+pub use crate::stationary::DFT_UNITS;
+pub use crate::stationary::validity::EXPANSION_LIMIT;
 
 /// One-unit displacements from the predicted mean used for the sampled diffusion matrix.
 pub const DIFFUSION_SAMPLES: usize = 100_000;
 
-/// Trajectory length (time units) of the `Σ` histogram behind the DFT slope.
-pub const DFT_UNITS: usize = 5;
-
 /// Time units per slice between progress reports.
 const SLICE_UNITS: u64 = 256;
 
-/// What a simulation measured.
+/// What a simulation measured, next to what theory predicts (the JSON of `neqlab run`).
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
+    /// The landscape kind.
     pub landscape: String,
-    pub algorithm: String,
-    pub replacement: String,
+    /// The update rule.
+    pub algorithm: Algorithm,
+    /// With or without replacement.
+    pub replacement: Replacement,
+    /// Learning rate `η`.
     pub eta: f64,
+    /// Batch size `B`.
     pub batch: usize,
+    /// Temperature `T`.
     pub temperature: f64,
+    /// Walkers simulated.
     pub walkers: usize,
+    /// Time units recorded after the burn-in.
     pub steps: u64,
+    /// Time units discarded first.
     pub burn_in: u64,
+    /// Seed of the walkers' random streams.
     pub seed: u64,
-    pub time_unit: String,
+    /// A step with replacement, an epoch without.
+    pub time_unit: TimeUnit,
     /// Examples dropped from each permutation without replacement (`N mod B`).
     pub dropped_per_epoch: usize,
+    /// Walkers that diverged and were frozen.
     pub diverged_walkers: usize,
     /// Gradient steps (not epochs) per second over all walkers.
     pub walker_steps_per_second: f64,
+    /// Seconds of simulation.
     pub seconds: f64,
     /// Stationary statistics; absent when `steps = 0` or every walker diverged.
     pub sim: Option<SimReport>,
-    /// The linearised theory (docs/theory.md sections 3, 4); absent when it has no prediction.
+    /// The linearised theory (docs/theory.md §3.1, §4.4); absent when it has no prediction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<LinearTheory>,
     /// Why the theory has no prediction ("no prediction: ...").
@@ -58,9 +70,13 @@ pub struct RunReport {
     pub theory_error: Option<String>,
     /// Seconds spent on the theory.
     pub theory_seconds: f64,
-    /// Why the theory's predictions are only approximate here ([`expansion_note`]).
+    /// Why the theory's predictions are only approximate here (the sentence of
+    /// [`Validity::ExpansionStretched`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory_note: Option<String>,
+    /// Where the predictions are outside their regime, each with a sentence.
+    #[serde(serialize_with = "serialize_records")]
+    pub validity: Vec<Validity>,
     /// The 2-D Fokker–Planck solution against the simulated histogram (2-D landscapes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fp: Option<FpReport>,
@@ -82,9 +98,11 @@ pub struct FpReport {
     pub tv_vs_sim: Option<f64>,
     /// Fraction of simulated samples outside the grid.
     pub outside_fraction: f64,
+    /// Seconds of the assembly and sparse solve.
     pub solve_seconds: f64,
     /// Smallest solved cell mass (negative only through round-off in the far tail).
     pub min_density: f64,
+    /// Cells with a negative mass.
     pub negative_cells: usize,
     /// Entropy production per time unit of the solution, `∫ Jᵀ D⁻¹ J / p` (computed when the
     /// simulation's `σ` uses the solution's force).
@@ -93,10 +111,11 @@ pub struct FpReport {
 }
 
 /// Simulated statistics: the stationary moments plus, when the theory has a prediction,
-/// entropy production measured with its `v` and `D` (docs/theory.md section 7) and the sampled
+/// entropy production measured with its model (docs/theory.md §7.5) and the sampled
 /// diffusion matrix at its mean. Dereferences to the [`Moments`].
 #[derive(Clone, Debug, Serialize)]
 pub struct SimReport {
+    /// Mean, covariance and stochastic area.
     #[serde(flatten)]
     pub moments: Moments,
     /// Mean entropy production per time unit.
@@ -106,7 +125,8 @@ pub struct SimReport {
     /// `"fokker-planck"` (the force `D⁻¹ J/p` of the 2-D solution, on landscapes with
     /// several minima, where one linearisation cannot describe the stationary state).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ep_model: Option<&'static str>,
+    pub ep_model: Option<EntropySource>,
+    /// Standard error of `ep_rate` (walker groups).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ep_rate_error: Option<f64>,
     /// `⟨exp(−Σ)⟩` for trajectories of 1 … 5 time units.
@@ -115,6 +135,7 @@ pub struct SimReport {
     /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dft_slope: Option<f64>,
+    /// Its standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dft_slope_error: Option<f64>,
     /// Half the covariance of [`DIFFUSION_SAMPLES`] one-unit displacements from the
@@ -127,17 +148,13 @@ pub struct SimReport {
     /// `|simulated mean − theory.minimum|` (the minimum of `L`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_to_minimum: Option<f64>,
+    /// Among the cells inside the `2σ` region of the simulated density, the fraction whose
+    /// `|J|` exceeds two standard errors (2-D; docs/theory.md §7.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_significant_fraction: Option<f64>,
     /// The `Σ` histogram behind the DFT slope (for plots; not serialised).
     #[serde(skip)]
     pub sigma_histogram: Option<SigmaHistogram>,
-}
-
-/// A run stopped by its cancel flag before it finished.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the run was cancelled after {done} of {total} time units")]
-pub struct Cancelled {
-    pub done: u64,
-    pub total: u64,
 }
 
 impl std::ops::Deref for SimReport {
@@ -147,12 +164,33 @@ impl std::ops::Deref for SimReport {
     }
 }
 
-fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).powi(2))
-        .sum::<f64>()
-        .sqrt()
+/// A run stopped by its cancel flag before it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the run was cancelled after {done} of {total} time units")]
+pub struct Cancelled {
+    /// Time units done.
+    pub done: u64,
+    /// Time units asked for.
+    pub total: u64,
+}
+
+/// Everything a run produced: the report, the walkers, and the stationary model.
+pub struct RunOutcome {
+    /// What `neqlab run` prints.
+    pub report: RunReport,
+    /// The walkers at the end.
+    pub ensemble: Ensemble,
+    /// The prediction the run was compared with.
+    pub prediction: Prediction,
+    /// The simulated estimates.
+    pub simulated: Simulated,
+}
+
+impl RunOutcome {
+    /// The stationary model of the run.
+    pub fn state(&self) -> StationaryState<'_> {
+        StationaryState::new(Some(&self.prediction), Some(&self.simulated))
+    }
 }
 
 /// Run the preset's simulation, calling `progress` with the fraction done.
@@ -161,10 +199,10 @@ pub fn simulate(
     experiment: &Experiment,
     progress: &mut dyn FnMut(f64),
 ) -> (RunReport, Ensemble) {
-    match simulate_until(preset, experiment, progress, None) {
-        Ok(done) => done,
-        // Without a flag nothing cancels; keep the types honest all the same.
-        Err(stopped) => (stopped.1, stopped.2),
+    let never_stop = &mut |_, _| Ok::<(), std::convert::Infallible>(());
+    match run_until(preset, experiment, progress, never_stop) {
+        Ok(outcome) => (outcome.report, outcome.ensemble),
+        Err(never) => match never {},
     }
 }
 
@@ -176,71 +214,43 @@ pub fn simulate_cancellable(
     progress: &mut dyn FnMut(f64),
     cancel: &AtomicBool,
 ) -> Result<(RunReport, Ensemble), Cancelled> {
-    simulate_until(preset, experiment, progress, Some(cancel)).map_err(|stopped| stopped.0)
+    run(preset, experiment, progress, Some(cancel)).map(|o| (o.report, o.ensemble))
 }
 
-type Stopped = (Cancelled, RunReport, Ensemble);
-
-fn simulate_until(
+/// Predict, simulate and compare: the whole run, with the model behind the report.
+pub fn run(
     preset: &Preset,
     experiment: &Experiment,
     progress: &mut dyn FnMut(f64),
     cancel: Option<&AtomicBool>,
-) -> Result<(RunReport, Ensemble), Box<Stopped>> {
+) -> Result<RunOutcome, Cancelled> {
+    run_until(
+        preset,
+        experiment,
+        progress,
+        &mut |done, total| match cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            true => Err(Cancelled { done, total }),
+            false => Ok(()),
+        },
+    )
+}
+
+/// [`run`], asking `stop(done, total)` before every slice whether to stop with its error.
+fn run_until<E>(
+    preset: &Preset,
+    experiment: &Experiment,
+    progress: &mut dyn FnMut(f64),
+    stop: &mut dyn FnMut(u64, u64) -> Result<(), E>,
+) -> Result<RunOutcome, E> {
     let spec = &preset.dynamics;
-    let dynamics = experiment.dynamics;
-    let landscape = experiment.landscape.as_ref();
+    let prediction = Prediction::compute(experiment, &PredictionOptions::with_plane(&preset.fp));
+    let mut stats = SimulationStats::for_prediction(&experiment.start, &prediction, spec.burn_in);
     let mut ensemble = Ensemble::new(
-        landscape,
-        dynamics,
+        experiment.landscape.as_ref(),
+        experiment.dynamics,
         spec.walkers,
         &experiment.start,
         spec.seed,
-    );
-    let theory_started = Instant::now();
-    let (theory, theory_error) = match linear_theory(experiment, &TheoryOptions::default()) {
-        Ok(theory) => (Some(theory), None),
-        Err(error) => (None, Some(error.to_string())),
-    };
-    let theory_seconds = theory_started.elapsed().as_secs_f64();
-    let grid =
-        (landscape.dim() == 2).then(|| fokker_planck_grid(experiment, &preset.fp, theory.as_ref()));
-    // Several minima: one linearisation cannot describe the stationary state, so `σ` uses the
-    // force of the Fokker–Planck solution, solved before the run (and reported after it).
-    let mut early_solution = None;
-    let mut force = None;
-    if landscape.minimum_hints().len() > 1
-        && let Some(Ok(_)) = &grid
-        && let Ok(solution) = fokker_planck(experiment, &preset.fp, theory.as_ref())
-    {
-        force = drift_and_diffusion(experiment, theory.as_ref())
-            .ok()
-            .and_then(|fields| GridForce::new(&solution, &fields))
-            .map(Arc::new);
-        early_solution = Some(solution);
-    }
-    let (entropy, ep_model) = match (&force, &theory) {
-        (Some(force), _) => (
-            Some(EntropyProduction::from_force(
-                force.clone(),
-                spec.burn_in,
-                DFT_UNITS,
-            )),
-            Some("fokker-planck"),
-        ),
-        (None, Some(t)) => (
-            EntropyProduction::new(t, spec.burn_in, DFT_UNITS),
-            Some("linearised"),
-        ),
-        (None, None) => (None, None),
-    };
-    let histogram = match &grid {
-        Some(Ok(grid)) => Some(GridHistogram::new(*grid, spec.burn_in)),
-        _ => None,
-    };
-    let mut stats = (
-        (MomentStats::new(&experiment.start, spec.burn_in), entropy),
-        histogram,
     );
     let total = if spec.steps == 0 {
         0
@@ -249,23 +259,69 @@ fn simulate_until(
     };
     let started = Instant::now();
     let mut done = 0;
-    let mut cancelled = None;
     while done < total {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-            cancelled = Some(Cancelled { done, total });
-            break;
-        }
+        stop(done, total)?;
         let slice = SLICE_UNITS.min(total - done);
-        ensemble.advance(landscape, slice, &mut stats);
+        ensemble.advance(experiment.landscape.as_ref(), slice, &mut stats);
         done += slice;
         progress(done as f64 / total as f64);
     }
     let seconds = started.elapsed().as_secs_f64();
+    let simulated = stats.estimates();
+    let report = report(
+        preset,
+        experiment,
+        &ensemble,
+        &prediction,
+        &simulated,
+        seconds,
+    );
+    Ok(RunOutcome {
+        report,
+        ensemble,
+        prediction,
+        simulated,
+    })
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The report of a finished run.
+fn report(
+    preset: &Preset,
+    experiment: &Experiment,
+    ensemble: &Ensemble,
+    prediction: &Prediction,
+    simulated: &Simulated,
+    seconds: f64,
+) -> RunReport {
+    let spec = &preset.dynamics;
+    let dynamics = experiment.dynamics;
+    let total = if spec.steps == 0 {
+        0
+    } else {
+        spec.burn_in + spec.steps
+    };
     let walker_steps = (total * dynamics.steps_per_unit() as u64) as f64 * spec.walkers as f64;
-    let mut report = RunReport {
+    let theory = prediction.linear.as_ref().ok().cloned();
+    let theory_note = prediction.validity.iter().find_map(|flag| {
+        matches!(flag, Validity::ExpansionStretched { .. }).then(|| flag.to_string())
+    });
+    let (fp, fp_error) = match prediction.plane.as_ref().map(|p| &p.fokker_planck) {
+        None => (None, None),
+        Some(Err(error)) => (None, Some(error.to_string())),
+        Some(Ok(_)) => (Some(fp_report(prediction, simulated)), None),
+    };
+    RunReport {
         landscape: preset.landscape.kind().to_string(),
-        algorithm: dynamics.algorithm.name().to_string(),
-        replacement: dynamics.replacement.name().to_string(),
+        algorithm: dynamics.algorithm,
+        replacement: dynamics.replacement,
         eta: dynamics.eta,
         batch: dynamics.batch_size,
         temperature: dynamics.temperature,
@@ -273,7 +329,7 @@ fn simulate_until(
         steps: spec.steps,
         burn_in: spec.burn_in,
         seed: spec.seed,
-        time_unit: dynamics.time_unit().name().to_string(),
+        time_unit: dynamics.time_unit(),
         dropped_per_epoch: dynamics.dropped_per_epoch(),
         diverged_walkers: ensemble.diverged_walkers(),
         walker_steps_per_second: if seconds > 0.0 {
@@ -282,96 +338,69 @@ fn simulate_until(
             0.0
         },
         seconds,
-        sim: stats.0.0.moments().map(|moments| {
-            let entropy = stats.0.1.as_ref().map(EntropyProduction::stats);
-            let diffusion_sampled = theory.as_ref().filter(|_| cancelled.is_none()).map(|t| {
-                sampled_diffusion(
-                    landscape,
-                    dynamics,
-                    &t.mean,
-                    DIFFUSION_SAMPLES,
-                    spec.seed ^ 0x4449_4646,
-                )
-            });
-            SimReport {
-                distance_to_mean: theory.as_ref().map(|t| distance(&moments.mean, &t.mean)),
-                distance_to_minimum: theory.as_ref().map(|t| distance(&moments.mean, &t.minimum)),
-                moments,
-                ep_rate: entropy.as_ref().map(|e| e.ep_rate),
-                ep_model: entropy.as_ref().and(ep_model),
-                ep_rate_error: entropy.as_ref().map(|e| e.ep_rate_error),
-                ift: entropy.as_ref().map(|e| e.ift.clone()),
-                dft_slope: entropy.as_ref().and_then(|e| e.dft_slope),
-                dft_slope_error: entropy.as_ref().and_then(|e| e.dft_slope_error),
-                diffusion_sampled,
-                sigma_histogram: stats.0.1.as_ref().map(EntropyProduction::sigma_histogram),
-            }
-        }),
-        theory_note: theory
-            .as_ref()
-            .and_then(|t| expansion_note(t, &experiment.dynamics)),
+        sim: sim_report(experiment, spec.seed, prediction, simulated),
         theory,
-        theory_error,
-        theory_seconds,
-        fp: None,
-        fp_error: None,
-    };
-    match grid.filter(|_| cancelled.is_none()) {
-        None => {}
-        Some(Err(error)) => report.fp_error = Some(error.to_string()),
-        Some(Ok(grid)) => match early_solution
-            .map(Ok)
-            .unwrap_or_else(|| fokker_planck(experiment, &preset.fp, report.theory.as_ref()))
-        {
-            Err(error) => report.fp_error = Some(error.to_string()),
-            Ok(solution) => {
-                let histogram = stats.1.as_ref();
-                let tv_vs_sim = histogram
-                    .filter(|h| h.samples() > 0)
-                    .map(|h| total_variation(&h.density(), &solution.density));
-                report.fp = Some(FpReport {
-                    grid: [grid.nx, grid.ny],
-                    bounds: grid.bounds,
-                    tv_vs_sim,
-                    outside_fraction: histogram.map(|h| h.outside_fraction()).unwrap_or(0.0),
-                    solve_seconds: solution.solve_seconds,
-                    min_density: solution.min_density,
-                    negative_cells: solution.negative_cells,
-                    ep_rate: force.as_ref().map(|f| f.rate()),
-                });
-            }
-        },
-    }
-    match cancelled {
-        Some(cancelled) => Err(Box::new((cancelled, report, ensemble))),
-        None => Ok((report, ensemble)),
+        theory_error: prediction.linear.as_ref().err().map(|e| e.to_string()),
+        theory_seconds: prediction.linear_seconds,
+        theory_note,
+        validity: prediction.validity.clone(),
+        fp,
+        fp_error,
     }
 }
 
-/// The threshold of [`expansion_note`] on `η h_max` (with replacement) or `η M h_max`
-/// (without).
-pub const EXPANSION_LIMIT: f64 = 0.3;
-
-/// A validity note when the expansion in `η` (docs/theory.md §3.1, §4.4) is stretched:
-/// `η M h_max > 0.3` without replacement or `η h_max > 0.3` with, `h_max` the largest
-/// eigenvalue of the theory's Hessian.
-pub fn expansion_note(
-    theory: &LinearTheory,
-    dynamics: &crate::dynamics::Dynamics,
-) -> Option<String> {
-    let h_max = theory.hessian_eigenvalues().last().copied().unwrap_or(0.0);
-    let (product, label) = match dynamics.replacement {
-        crate::dynamics::Replacement::Wor => (
-            dynamics.eta * dynamics.batches_per_epoch() as f64 * h_max,
-            "η·M·h",
-        ),
-        crate::dynamics::Replacement::Wr => (dynamics.eta * h_max, "η·h"),
-    };
-    (product > EXPANSION_LIMIT).then(|| {
-        format!(
-            "the expansion in η of docs/theory.md needs {label} ≪ 1 (here {product:.2}): predictions are approximate"
+/// The simulated statistics of a report; `None` without a recorded unit.
+fn sim_report(
+    experiment: &Experiment,
+    seed: u64,
+    prediction: &Prediction,
+    simulated: &Simulated,
+) -> Option<SimReport> {
+    let moments = simulated.moments.clone()?;
+    let theory = prediction.linear.as_ref().ok();
+    let entropy = simulated.entropy.as_ref().map(|e| &e.stats);
+    let diffusion_sampled = theory.map(|t| {
+        sampled_diffusion(
+            experiment.landscape.as_ref(),
+            experiment.dynamics,
+            &t.mean,
+            DIFFUSION_SAMPLES,
+            seed ^ 0x4449_4646,
         )
+    });
+    Some(SimReport {
+        distance_to_mean: theory.map(|t| distance(&moments.mean, &t.mean)),
+        distance_to_minimum: theory.map(|t| distance(&moments.mean, &t.minimum)),
+        moments,
+        ep_rate: entropy.map(|e| e.ep_rate),
+        ep_model: entropy.and(prediction.entropy_source()),
+        ep_rate_error: entropy.map(|e| e.ep_rate_error),
+        ift: entropy.map(|e| e.ift.clone()),
+        dft_slope: entropy.and_then(|e| e.dft_slope),
+        dft_slope_error: entropy.and_then(|e| e.dft_slope_error),
+        diffusion_sampled,
+        current_significant_fraction: StationaryState::new(Some(prediction), Some(simulated))
+            .current_significant_fraction(),
+        sigma_histogram: simulated.sigma_histogram(DFT_UNITS).cloned(),
     })
+}
+
+/// The Fokker–Planck part of a report (a prediction with a solution).
+fn fp_report(prediction: &Prediction, simulated: &Simulated) -> FpReport {
+    let state = StationaryState::new(Some(prediction), Some(simulated));
+    let grid = prediction.grid();
+    let solution = prediction.fokker_planck().map(|fp| &fp.solution);
+    let histogram = simulated.grid.as_ref();
+    FpReport {
+        grid: grid.map_or([0, 0], |g| [g.nx, g.ny]),
+        bounds: grid.map_or([0.0; 4], |g| g.bounds),
+        tv_vs_sim: state.total_variation(),
+        outside_fraction: histogram.map_or(0.0, |h| h.outside_fraction),
+        solve_seconds: solution.map_or(0.0, |s| s.solve_seconds),
+        min_density: solution.map_or(0.0, |s| s.min_density),
+        negative_cells: solution.map_or(0, |s| s.negative_cells),
+        ep_rate: prediction.force().map(|f| f.rate()),
+    }
 }
 
 #[cfg(test)]

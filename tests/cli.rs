@@ -215,3 +215,154 @@ fn bad_presets_fail_with_file_and_line_or_key() {
     let output = neqlab(&["run", "bowl-current", "--set", "dynamics.etta=1"], None);
     assert_clean_failure(&output, &["etta"]);
 }
+
+/// Every key path of a JSON value (`sim.ift[].mean` for the fields of list elements).
+fn key_paths(
+    value: &serde_json::Value,
+    prefix: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = format!("{prefix}{key}");
+                key_paths(inner, &format!("{path}."), out);
+                out.insert(path);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            if let Some(first) = items.first().filter(|v| v.is_object()) {
+                key_paths(first, &format!("{}[].", prefix.trim_end_matches('.')), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Keys every `neqlab run --json` report has (pinned from the output of commit 32db3f5).
+const RUN_KEYS: &[&str] = &[
+    "algorithm",
+    "batch",
+    "burn_in",
+    "diverged_walkers",
+    "dropped_per_epoch",
+    "eta",
+    "landscape",
+    "replacement",
+    "seconds",
+    "seed",
+    "sim",
+    "sim.area",
+    "sim.cov",
+    "sim.diffusion_sampled",
+    "sim.distance_to_mean",
+    "sim.distance_to_minimum",
+    "sim.ep_model",
+    "sim.ep_rate",
+    "sim.ep_rate_error",
+    "sim.ift",
+    "sim.ift[].error",
+    "sim.ift[].mean",
+    "sim.ift[].trajectories",
+    "sim.ift[].units",
+    "sim.mean",
+    "sim.samples",
+    "steps",
+    "temperature",
+    "theory",
+    "theory.circulation",
+    "theory.cov",
+    "theory.diffusion",
+    "theory.ep_rate",
+    "theory.hessian",
+    "theory.mean",
+    "theory.minimum",
+    "theory.time_unit",
+    "theory_seconds",
+    "time_unit",
+    "walker_steps_per_second",
+    "walkers",
+];
+
+/// The keys of a 2-D Fokker–Planck comparison.
+const FP_KEYS: &[&str] = &[
+    "fp",
+    "fp.bounds",
+    "fp.grid",
+    "fp.min_density",
+    "fp.negative_cells",
+    "fp.outside_fraction",
+    "fp.solve_seconds",
+    "fp.tv_vs_sim",
+];
+
+/// Scripts read `neqlab run --json`: its keys and its strings stay as they were (pinned from
+/// the output of commit 32db3f5, 64 walkers × 40 units after 10 of burn-in); later work may
+/// only add keys.
+#[test]
+fn run_json_keeps_its_keys_and_strings() {
+    // (preset, keys beyond RUN_KEYS, algorithm, replacement, time unit, ep_model)
+    let cases: [(&str, &[&str], [&str; 4]); 5] = [
+        (
+            "bowl-current",
+            &[FP_KEYS, &["sim.dft_slope", "sim.dft_slope_error"]].concat(),
+            ["sgd", "wr", "step", "linearised"],
+        ),
+        (
+            "bowl-wor",
+            &["fp_error", "theory.permutations", "theory_note"],
+            ["sgd", "wor", "epoch", "linearised"],
+        ),
+        (
+            "double-well",
+            &[
+                FP_KEYS,
+                &["fp.ep_rate", "sim.dft_slope", "sim.dft_slope_error"],
+            ]
+            .concat(),
+            ["sgd", "wr", "step", "fokker-planck"],
+        ),
+        (
+            "regression-net",
+            &["sim.dft_slope", "sim.dft_slope_error"],
+            ["sgd", "wr", "step", "linearised"],
+        ),
+        (
+            "sgworld-equilibrium",
+            &[FP_KEYS, &["theory.permutations"]].concat(),
+            ["sgworld", "wor", "epoch", "linearised"],
+        ),
+    ];
+    for (name, extra, strings) in cases {
+        let output = neqlab(
+            &[
+                "run",
+                name,
+                "--json",
+                "--set",
+                "dynamics.steps=40",
+                "--set",
+                "dynamics.walkers=64",
+                "--set",
+                "dynamics.burn_in=10",
+            ],
+            None,
+        );
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let mut keys = std::collections::BTreeSet::new();
+        key_paths(&json, "", &mut keys);
+        for key in RUN_KEYS.iter().chain(extra.iter()) {
+            assert!(
+                keys.contains(*key),
+                "{name}: key {key} missing from {keys:?}"
+            );
+        }
+        let [algorithm, replacement, unit, model] = strings;
+        assert_eq!(json["algorithm"], algorithm, "{name}");
+        assert_eq!(json["replacement"], replacement, "{name}");
+        assert_eq!(json["time_unit"], unit, "{name}");
+        assert_eq!(json["theory"]["time_unit"], unit, "{name}");
+        assert_eq!(json["sim"]["ep_model"], model, "{name}");
+    }
+}

@@ -170,7 +170,7 @@ fn posterior_panel_on_the_benchmark_and_refused_elsewhere() {
     let sgld = &panel.lines[0].points;
     let sgworld = &panel.lines[1].points;
     assert!(sgld.len() >= 3 && sgworld.len() >= 3);
-    // At the smallest learning rate SGLD's minibatch bias dominates (docs/theory.md section 4).
+    // At the smallest learning rate SGLD's minibatch bias dominates (docs/theory.md §5.5).
     assert_eq!(sgld[0][0], sgworld[0][0]);
     assert!(sgld[0][1] > 10.0 * sgworld[0][1], "{sgld:?} {sgworld:?}");
     let texts = svg_texts(&render_svg_sized(&figure, 1200, 800).expect("SVG")).join("\n");

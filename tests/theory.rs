@@ -1,4 +1,4 @@
-//! The linearised theory (docs/theory.md sections 3, 4) against simulation.
+//! The linearised theory (docs/theory.md §3, §4) against simulation.
 //!
 //! Run in release mode: `cargo test --release --test theory`.
 
@@ -306,7 +306,7 @@ fn preset_experiment(name: &str, overrides: &[&str]) -> Experiment {
 /// SGWORLD against SGLD at the same settings: with replacement the minibatch noise does not
 /// commute with the Hessian and the stationary state carries the predicted current; without
 /// replacement the minibatch noise is `O(η⁴)` per epoch, swamped by the thermal noise, and
-/// the current vanishes within error (docs/theory.md section 4).
+/// the current vanishes within error (docs/theory.md §4.5).
 ///
 /// Errors: 8 independent groups of walkers; the standard error of the area is the spread of
 /// the group means over √8. SGLD's area must match `C` within 15% (the SE is a few percent
@@ -391,7 +391,7 @@ fn sgworld_has_no_current_on_linear_regression() {
 }
 
 /// Half the covariance of 10⁵ one-step displacements from a fixed point against
-/// `D(w) = (η²/2) c_B S(w) + η T I` (docs/theory.md sections 3, 7), at the minimum and at a point
+/// `D(w) = (η²/2) c_B S(w) + η T I` (docs/theory.md §3, §7.4), at the minimum and at a point
 /// away from it. The one-step covariance is exactly `η² c_B S(w) + 2ηT I` with replacement,
 /// so only sampling error remains: with n = 10⁵ the relative standard error of a
 /// covariance entry is about sqrt(2/n) ≈ 0.45% (a little more for the minibatch noise's
@@ -433,9 +433,9 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
         .sqrt()
 }
 
-/// The seven-weight net (docs/theory.md section 6) without replacement at η = 1e-7, B = 10: the
+/// The seven-weight net (docs/theory.md §6.1) without replacement at η = 1e-7, B = 10: the
 /// walkers start at the minimum `w*` of `L` and settle at the effective minimum `w_eff` of
-/// `L_eff` (section 4), a shift of about 9e-5 (4e-5 relative), almost all of it along the
+/// `L_eff` (§4.2), a shift of about 9e-5 (4e-5 relative), almost all of it along the
 /// softest Hessian direction (h = 55, relaxation time 1/(η M h) ≈ 9000 epochs).
 ///
 /// Budget: 16 walkers × 30 000 epochs; after 28 000 epochs the soft component has relaxed to
@@ -603,7 +603,10 @@ fn double_well_entropy_production_uses_the_fokker_planck_force() {
     let experiment = preset.build(path, Some(text)).expect("experiment");
     let (report, _) = neqlab::run::simulate(&preset, &experiment, &mut |_| {});
     let sim = report.sim.as_ref().expect("simulated");
-    assert_eq!(sim.ep_model, Some("fokker-planck"));
+    assert_eq!(
+        sim.ep_model,
+        Some(neqlab::stationary::EntropySource::FokkerPlanck)
+    );
     let predicted = report.fp.as_ref().and_then(|fp| fp.ep_rate).expect("rate");
     let (rate, error) = (
         sim.ep_rate.expect("rate"),
@@ -692,7 +695,7 @@ fn wor_bowl_covariance(
 }
 
 /// SGWORLD on the bowl at η = 0.02, B = 10, N = 100 (η M h = 0.8 with the Hessian, 0.51
-/// with `H_eff`), T = 0.01: the leading-order recipe of docs/theory.md section 4 overestimates the
+/// with `H_eff`), T = 0.01: the leading-order recipe of docs/theory.md §4.4 overestimates the
 /// stiff variance 1.5× (the `O(η M h)` curvature change of `L_eff` is kept, the contraction of
 /// the thermal kicks within the epoch and the discreteness of the epoch map are dropped):
 /// 13.7% off in Frobenius norm, where the epoch map is 0.6% off (measured). 4000 walkers ×

@@ -8,7 +8,7 @@
 use egui::RichText;
 use neqlab::dynamics::{Algorithm, Replacement};
 use neqlab::landscape::{KINDS, LandscapeSpec};
-use neqlab::preset::{Preset, SHIPPED};
+use neqlab::preset::{DynamicsSpec, Preset, SHIPPED};
 
 /// What the person asked for this frame, besides editing the preset.
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,51 +133,24 @@ impl Controls {
     fn dynamics_ui(&mut self, ui: &mut egui::Ui, preset: &mut Preset, n_examples: Option<usize>) {
         ui.heading("Dynamics");
         let d = &mut preset.dynamics;
-        ui.horizontal(|ui| {
-            for algorithm in Algorithm::ALL {
-                if ui
-                    .selectable_label(d.algorithm == algorithm, algorithm.label())
-                    .clicked()
-                    && d.algorithm != algorithm
-                {
-                    d.algorithm = algorithm;
-                    d.replacement = match algorithm.fixed_replacement() {
-                        Some(fixed) => Some(fixed),
-                        None => d.replacement.or(Some(Replacement::Wr)),
-                    };
-                    if algorithm.is_langevin() && d.temperature <= 0.0 {
-                        d.temperature = 1.0;
-                    }
-                }
-            }
-        });
-        let fixed = d.algorithm.fixed_replacement();
-        let replacement = fixed.or(d.replacement).unwrap_or(Replacement::Wr);
-        let why = match d.algorithm {
-            Algorithm::Sgld => "SGLD is defined with replacement: every step draws a fresh batch",
-            Algorithm::Sgworld => {
-                "SGWORLD is defined without replacement: every epoch sweeps one random permutation"
-            }
-            Algorithm::Sgd => "",
-        };
-        ui.horizontal(|ui| {
-            for (value, label) in [
-                (Replacement::Wr, "with replacement"),
-                (Replacement::Wor, "without replacement"),
-            ] {
-                let response = ui
-                    .add_enabled(
-                        fixed.is_none(),
-                        egui::RadioButton::new(replacement == value, label),
-                    )
-                    .on_disabled_hover_text(why);
-                if response.clicked() {
-                    d.replacement = Some(value);
-                }
-            }
-        });
+        let replacement = algorithm_ui(ui, d);
+        self.eta_ui(ui, d);
+        batch_ui(ui, d, n_examples, replacement);
+        let langevin = d.algorithm.is_langevin();
+        ui.add_enabled(
+            langevin,
+            egui::Slider::new(&mut d.temperature, 0.0..=10.0)
+                .clamping(egui::SliderClamping::Never)
+                .text("temperature T"),
+        )
+        .on_disabled_hover_text("SGD adds no Langevin noise; choose SGLD or SGWORLD");
+        if !(d.temperature.is_finite() && d.temperature >= 0.0) {
+            d.temperature = 0.0;
+        }
+    }
 
-        // Learning rate: log slider plus exact entry.
+    /// The learning rate: a log slider plus exact entry.
+    fn eta_ui(&mut self, ui: &mut egui::Ui, d: &mut DynamicsSpec) {
         ui.label("learning rate η");
         let mut eta = d.eta;
         let response = ui.add(
@@ -224,55 +197,96 @@ impl Controls {
         if let Some(error) = &self.eta_text_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-
-        // Batch size, with the divisors of N marked for WOR.
-        let n = n_examples.unwrap_or(d.batch.max(1));
-        let mut batch = d.batch;
-        ui.add(
-            egui::Slider::new(&mut batch, 1..=n.max(1))
-                .clamping(egui::SliderClamping::Never)
-                .text("batch B"),
-        );
-        if batch != d.batch {
-            d.batch = batch;
-        }
-        if replacement == Replacement::Wor {
-            let dropped = n % d.batch.max(1);
-            if dropped > 0 {
-                ui.colored_label(
-                    ui.visuals().warn_fg_color,
-                    format!(
-                        "B does not divide N = {n}: {dropped} examples are dropped from every epoch"
-                    ),
-                );
-            }
-            ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new("divisors of N:").small());
-                for b in divisors(n) {
-                    if ui
-                        .selectable_label(d.batch == b, RichText::new(b.to_string()).small())
-                        .clicked()
-                    {
-                        d.batch = b;
-                    }
-                }
-            });
-        } else {
-            ui.label(RichText::new(format!("N = {n} examples")).small().weak());
-        }
-
-        let langevin = d.algorithm.is_langevin();
-        ui.add_enabled(
-            langevin,
-            egui::Slider::new(&mut d.temperature, 0.0..=10.0)
-                .clamping(egui::SliderClamping::Never)
-                .text("temperature T"),
-        )
-        .on_disabled_hover_text("SGD adds no Langevin noise; choose SGLD or SGWORLD");
-        if !(d.temperature.is_finite() && d.temperature >= 0.0) {
-            d.temperature = 0.0;
-        }
     }
+}
+
+/// The algorithm and its batch schedule; returns the replacement in effect.
+fn algorithm_ui(ui: &mut egui::Ui, d: &mut DynamicsSpec) -> Replacement {
+    ui.horizontal(|ui| {
+        for algorithm in Algorithm::ALL {
+            if ui
+                .selectable_label(d.algorithm == algorithm, algorithm.label())
+                .clicked()
+                && d.algorithm != algorithm
+            {
+                d.algorithm = algorithm;
+                d.replacement = match algorithm.fixed_replacement() {
+                    Some(fixed) => Some(fixed),
+                    None => d.replacement.or(Some(Replacement::Wr)),
+                };
+                if algorithm.is_langevin() && d.temperature <= 0.0 {
+                    d.temperature = 1.0;
+                }
+            }
+        }
+    });
+    let fixed = d.algorithm.fixed_replacement();
+    let replacement = fixed.or(d.replacement).unwrap_or(Replacement::Wr);
+    let why = match d.algorithm {
+        Algorithm::Sgld => "SGLD is defined with replacement: every step draws a fresh batch",
+        Algorithm::Sgworld => {
+            "SGWORLD is defined without replacement: every epoch sweeps one random permutation"
+        }
+        Algorithm::Sgd => "",
+    };
+    ui.horizontal(|ui| {
+        for (value, label) in [
+            (Replacement::Wr, "with replacement"),
+            (Replacement::Wor, "without replacement"),
+        ] {
+            let response = ui
+                .add_enabled(
+                    fixed.is_none(),
+                    egui::RadioButton::new(replacement == value, label),
+                )
+                .on_disabled_hover_text(why);
+            if response.clicked() {
+                d.replacement = Some(value);
+            }
+        }
+    });
+    replacement
+}
+
+/// Batch size, with the divisors of N marked without replacement.
+fn batch_ui(
+    ui: &mut egui::Ui,
+    d: &mut DynamicsSpec,
+    n_examples: Option<usize>,
+    replacement: Replacement,
+) {
+    let n = n_examples.unwrap_or(d.batch.max(1));
+    let mut batch = d.batch;
+    ui.add(
+        egui::Slider::new(&mut batch, 1..=n.max(1))
+            .clamping(egui::SliderClamping::Never)
+            .text("batch B"),
+    );
+    if batch != d.batch {
+        d.batch = batch;
+    }
+    if replacement == Replacement::Wr {
+        ui.label(RichText::new(format!("N = {n} examples")).small().weak());
+        return;
+    }
+    let dropped = n % d.batch.max(1);
+    if dropped > 0 {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("B does not divide N = {n}: {dropped} examples are dropped from every epoch"),
+        );
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("divisors of N:").small());
+        for b in divisors(n) {
+            if ui
+                .selectable_label(d.batch == b, RichText::new(b.to_string()).small())
+                .clicked()
+            {
+                d.batch = b;
+            }
+        }
+    });
 }
 
 /// Walkers, speed, seed, view switches.

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use neqlab::export::grid_panels::{GridField, view_panels};
+use neqlab::export::grid_panels::{DensityPanels, view_panels};
 use neqlab::export::{self, ExportError, Figure, data};
 use neqlab::preset::{Experiment, Preset};
-use neqlab::stats::Moments;
+use neqlab::stationary::{EntropySource, Prediction, StationaryState};
+use neqlab::stats::{CurrentField, Moments};
 
-use super::theory_adapter::{EntropySource, Prediction, SIGMA_BINS};
 use super::worker::Snapshot;
 
 /// What a save writes.
@@ -133,6 +133,25 @@ pub struct ExportSources<'a> {
     pub experiment: Option<&'a Experiment>,
     pub snapshot: Option<&'a Snapshot>,
     pub prediction: Option<&'a Prediction>,
+    /// The magnification of the current arrows on screen.
+    pub arrow_gain: f64,
+}
+
+impl ExportSources<'_> {
+    fn state(&self) -> StationaryState<'_> {
+        StationaryState::new(self.prediction, self.snapshot.map(|s| &s.simulated))
+    }
+}
+
+/// A density and current on a grid as CSV data.
+fn grid_data(field: &CurrentField) -> data::GridData<'_> {
+    data::GridData {
+        nx: field.grid.nx,
+        ny: field.grid.ny,
+        bounds: field.grid.bounds,
+        density: &field.mass,
+        current: Some(&field.current),
+    }
 }
 
 /// The statistics written by "Export statistics…".
@@ -154,15 +173,16 @@ struct Statistics<'a> {
     sim: Option<&'a Moments>,
     sim_ep_rate: Option<f64>,
     sim_ift: Vec<Option<f64>>,
-    theory_mean: Option<[f64; 2]>,
-    theory_cov: Option<[f64; 4]>,
-    theory_circulation: Option<[f64; 4]>,
+    theory_mean: Option<&'a [f64]>,
+    theory_cov: Option<&'a [f64]>,
+    theory_circulation: Option<&'a [f64]>,
     theory_ep_rate: Option<f64>,
     /// The prediction the app compares with: `theory_ep_rate`, or with several minima the
     /// Fokker–Planck `∫ Jᵀ D⁻¹ J / p`.
     predicted_ep_rate: Option<f64>,
-    predicted_ep_source: Option<&'static str>,
-    minima: Option<&'a [[f64; 2]]>,
+    predicted_ep_source: Option<EntropySource>,
+    minima: Option<&'a [Vec<f64>]>,
+    current_significant_fraction: Option<f64>,
 }
 
 /// Write what `kind` asks for to `path`; the message says what was written or why not.
@@ -187,17 +207,11 @@ pub fn export(
                 .map_err(fail)
         }
         ExportKind::SimulationGrid => {
-            let snapshot = sources
+            let grid = sources
                 .snapshot
+                .and_then(|s| s.simulated.grid.as_ref())
                 .ok_or("No simulation to export yet: press play.")?;
-            let grid = data::GridData {
-                nx: snapshot.grid.nx,
-                ny: snapshot.grid.ny,
-                bounds: snapshot.grid.bounds,
-                density: &snapshot.density,
-                current: Some(&snapshot.current),
-            };
-            data::save_grid_csv(path, &grid)
+            data::save_grid_csv(path, &grid_data(&grid.field))
                 .map(|()| written("the simulation grid"))
                 .map_err(fail)
         }
@@ -205,34 +219,26 @@ pub fn export(
             let prediction = sources
                 .prediction
                 .ok_or("No prediction yet: wait for the solve.")?;
-            let (Some(density), Some(current)) = (&prediction.density, &prediction.current) else {
-                return Err(prediction.fp_error.clone().unwrap_or_else(|| {
-                    "This configuration has no Fokker–Planck prediction.".into()
-                }));
+            let fokker_planck = match prediction.plane.as_ref().map(|p| &p.fokker_planck) {
+                Some(Ok(fokker_planck)) => fokker_planck,
+                Some(Err(error)) => return Err(error.to_string()),
+                None => return Err("This configuration has no Fokker–Planck prediction.".into()),
             };
-            let grid = data::GridData {
-                nx: prediction.grid.nx,
-                ny: prediction.grid.ny,
-                bounds: prediction.grid.bounds,
-                density,
-                current: Some(current),
-            };
-            data::save_grid_csv(path, &grid)
+            data::save_grid_csv(path, &grid_data(&fokker_planck.field))
                 .map(|()| written("the prediction grid"))
                 .map_err(fail)
         }
         ExportKind::EntropyHistogram => {
             let entropy = sources
                 .snapshot
-                .and_then(|s| s.entropy.as_ref())
+                .and_then(|s| s.simulated.entropy.as_ref())
                 .ok_or("No entropy production yet (it needs the prediction's v and D).")?;
             let mut text = String::from("k,sigma_low,sigma_high,count\n");
-            for (k, histogram) in entropy.histograms.iter().enumerate() {
-                let h = entropy.half_width[k];
-                let width = 2.0 * h / SIGMA_BINS as f64;
-                for (i, count) in histogram.iter().enumerate() {
-                    let low = -h + i as f64 * width;
-                    text.push_str(&format!("{},{},{},{}\n", k + 1, low, low + width, count));
+            for histogram in &entropy.histograms {
+                for (j, count) in histogram.counts.iter().enumerate() {
+                    let low = histogram.start + j as f64 * histogram.bin_width;
+                    let high = low + histogram.bin_width;
+                    text.push_str(&format!("{},{low},{high},{count}\n", histogram.units));
                 }
             }
             export::write_file(path, text.as_bytes())
@@ -240,46 +246,7 @@ pub fn export(
                 .map_err(fail)
         }
         ExportKind::Statistics => {
-            let snapshot = sources
-                .snapshot
-                .ok_or("No simulation to export yet: press play.")?;
-            let dynamics = &sources.preset.dynamics;
-            let experiment = sources.experiment;
-            let linear = sources.prediction.and_then(|p| p.linear.as_ref());
-            let statistics = Statistics {
-                title: &sources.preset.title,
-                landscape: sources.preset.landscape.kind(),
-                algorithm: dynamics.algorithm.name(),
-                replacement: experiment.map_or("wr", |e| e.dynamics.replacement.name()),
-                eta: dynamics.eta,
-                batch: dynamics.batch,
-                temperature: dynamics.temperature,
-                seed: dynamics.seed,
-                time: snapshot.time,
-                time_unit: snapshot.time_unit.name(),
-                walkers: snapshot.walkers,
-                diverged_walkers: snapshot.diverged,
-                samples: snapshot.samples,
-                sim: snapshot.moments.as_ref(),
-                sim_ep_rate: snapshot.entropy.as_ref().and_then(|e| e.rate),
-                sim_ift: snapshot
-                    .entropy
-                    .as_ref()
-                    .map(|e| e.exp_minus.to_vec())
-                    .unwrap_or_default(),
-                theory_mean: linear.map(|l| l.mean),
-                theory_cov: linear.map(|l| l.covariance),
-                theory_circulation: linear.map(|l| l.circulation),
-                theory_ep_rate: linear.map(|l| l.ep_rate),
-                predicted_ep_rate: sources.prediction.and_then(Prediction::ep_rate),
-                predicted_ep_source: sources.prediction.and_then(Prediction::entropy_source).map(
-                    |s| match s {
-                        EntropySource::Linear => "linearised",
-                        EntropySource::FokkerPlanck => "fokker-planck",
-                    },
-                ),
-                minima: sources.prediction.map(|p| p.minima.as_slice()),
-            };
+            let statistics = statistics(sources)?;
             data::save_json(path, &statistics)
                 .map(|()| written("the statistics"))
                 .map_err(fail)
@@ -287,54 +254,64 @@ pub fn export(
     }
 }
 
-/// The simulation and prediction views as one figure, titled and captioned by the preset.
+/// The statistics of the app's current model, for "Export statistics…".
+fn statistics<'a>(sources: &'a ExportSources<'a>) -> Result<Statistics<'a>, String> {
+    let snapshot = sources
+        .snapshot
+        .ok_or("No simulation to export yet: press play.")?;
+    let dynamics = &sources.preset.dynamics;
+    let experiment = sources.experiment;
+    let linear = sources.prediction.and_then(|p| p.linear.as_ref().ok());
+    let simulated = &snapshot.simulated;
+    Ok(Statistics {
+        title: &sources.preset.title,
+        landscape: sources.preset.landscape.kind(),
+        algorithm: dynamics.algorithm.name(),
+        replacement: experiment.map_or("wr", |e| e.dynamics.replacement.name()),
+        eta: dynamics.eta,
+        batch: dynamics.batch,
+        temperature: dynamics.temperature,
+        seed: dynamics.seed,
+        time: snapshot.time,
+        time_unit: snapshot.time_unit.name(),
+        walkers: snapshot.walkers,
+        diverged_walkers: snapshot.diverged,
+        samples: simulated.grid.as_ref().map_or(0, |g| g.samples),
+        sim: simulated.moments.as_ref(),
+        sim_ep_rate: simulated.entropy.as_ref().map(|e| e.stats.ep_rate),
+        sim_ift: simulated
+            .entropy
+            .as_ref()
+            .map(|e| {
+                let ift = &e.stats.ift;
+                ift.iter()
+                    .map(|p| (p.trajectories > 0).then_some(p.mean))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        theory_mean: linear.map(|l| l.mean.as_slice()),
+        theory_cov: linear.map(|l| l.cov.as_slice()),
+        theory_circulation: linear.map(|l| l.circulation.as_slice()),
+        theory_ep_rate: linear.map(|l| l.ep_rate),
+        predicted_ep_rate: sources.prediction.and_then(Prediction::ep_rate),
+        predicted_ep_source: sources.prediction.and_then(Prediction::entropy_source),
+        minima: sources.prediction.map(|p| p.minima.all.as_slice()),
+        current_significant_fraction: sources.state().current_significant_fraction(),
+    })
+}
+
+/// The simulation and prediction views as one figure, titled and captioned by the preset:
+/// drawn by the library's [`view_panels`] from the app's stationary model, the function
+/// `neqlab figure` uses.
 fn view_figure(sources: &ExportSources<'_>) -> Result<Figure, String> {
     let experiment = sources
         .experiment
         .ok_or("The current settings do not run; fix them before exporting.")?;
-    let simulation = sources.snapshot.map(|s| GridField {
-        grid: &s.grid,
-        mass: &s.density,
-        current: &s.current,
-    });
-    let prediction = sources
-        .prediction
-        .and_then(|p| match (&p.density, &p.current) {
-            (Some(mass), Some(current)) => Some(GridField {
-                grid: &p.grid,
-                mass,
-                current,
-            }),
-            _ => None,
-        });
-    let minima = sources
-        .prediction
-        .map(|p| p.minima.clone())
-        .unwrap_or_default();
-    let sim_gaussian = sources
-        .snapshot
-        .and_then(|s| s.moments.as_ref())
-        .filter(|m| m.mean.len() == 2 && minima.len() <= 1)
-        .map(|m| {
-            (
-                [m.mean[0], m.mean[1]],
-                [m.cov[0], m.cov[1], m.cov[2], m.cov[3]],
-            )
-        });
-    let theory_gaussian = sources
-        .prediction
-        .and_then(|p| p.linear.as_ref())
-        .filter(|_| minima.len() <= 1)
-        .map(|l| (l.mean, l.covariance));
-    let panels = view_panels(
-        experiment,
-        simulation,
-        prediction,
-        &minima,
-        sim_gaussian,
-        theory_gaussian,
-        1.0,
-    );
+    let both = DensityPanels {
+        simulation: true,
+        prediction: true,
+    };
+    let panels = view_panels(experiment, &sources.state(), both, sources.arrow_gain);
     if panels.is_empty() {
         return Err("Nothing to draw yet: press play and wait for the prediction.".into());
     }

@@ -1,14 +1,12 @@
-//! Fluctuation theorems (docs/theory.md section 3): the histogram of `Σ` over `k`-step stretches,
-//! `ln P(Σ)/P(−Σ)` against `Σ` with the slope-1 line, and `⟨exp(−Σ)⟩` against `k`.
+//! Fluctuation theorems (docs/theory.md §3.2): the histogram of `Σ` over `k`-unit
+//! stretches, `ln P(Σ)/P(−Σ)` against `Σ` with the slope-1 line, and `⟨exp(−Σ)⟩` against `k`
+//! with its standard errors, all measured by the library's entropy-production estimator.
 
 use egui::Color32;
 use egui_plot::{Bar, BarChart, HLine, Line, Plot, Points};
+use neqlab::stats::entropy::{DFT_MIN_COUNT, MAX_UNITS};
 
-use super::theory_adapter::{MAX_K, SIGMA_BINS};
 use super::worker::Snapshot;
-
-/// Bins with fewer counts than this are left out of the log-ratio.
-const MIN_COUNT: f64 = 20.0;
 
 pub struct FluctuationPanel {
     /// Trajectory length `k` (1-based).
@@ -25,27 +23,29 @@ impl FluctuationPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, snapshot: Option<&Snapshot>) {
         ui.horizontal(|ui| {
             ui.strong("Fluctuation theorems");
-            ui.add(egui::Slider::new(&mut self.k, 1..=MAX_K).text("k"));
+            ui.add(egui::Slider::new(&mut self.k, 1..=MAX_UNITS).text("k"));
         });
-        let Some(entropy) = snapshot.and_then(|s| s.entropy.as_ref()) else {
+        let simulated = snapshot.map(|s| &s.simulated);
+        let (Some(entropy), Some(histogram)) = (
+            simulated.and_then(|s| s.entropy.as_ref()),
+            simulated.and_then(|s| s.sigma_histogram(self.k)),
+        ) else {
             ui.label("Waiting for the prediction (entropy production needs v(w) and D).");
             return;
         };
-        let k = self.k.clamp(1, MAX_K) - 1;
-        let histogram = &entropy.histograms[k];
-        let h = entropy.half_width[k];
-        let width = 2.0 * h / SIGMA_BINS as f64;
-        let centre = |i: usize| -h + (i as f64 + 0.5) * width;
-        let total: f64 = histogram.iter().sum::<f64>().max(1.0);
+        let width = histogram.bin_width.max(f64::MIN_POSITIVE);
+        let total = histogram.total().max(1) as f64;
         let plot_height = (ui.available_height() - 50.0).max(40.0);
         ui.columns(3, |columns| {
             columns[0]
-                .label(format!("P(Σ), k = {}", k + 1))
-                .on_hover_text(format!("{} stretches of k units", entropy.blocks[k]));
+                .label(format!("P(Σ), k = {}", histogram.units))
+                .on_hover_text(format!("{} stretches of k units", histogram.total()));
             let bars: Vec<Bar> = histogram
+                .counts
                 .iter()
                 .enumerate()
-                .map(|(i, c)| Bar::new(centre(i), c / total / width).width(width))
+                .filter(|(_, c)| **c > 0)
+                .map(|(j, &c)| Bar::new(histogram.centre(j), c as f64 / total / width).width(width))
                 .collect();
             Plot::new("ft-histogram")
                 .height(plot_height)
@@ -55,20 +55,16 @@ impl FluctuationPanel {
                     );
                 });
             columns[1].label("ln P(Σ)/P(−Σ) vs Σ");
-            let mut ratio = Vec::new();
-            for i in SIGMA_BINS / 2 + 1..SIGMA_BINS {
-                let mirror = SIGMA_BINS - 1 - i;
-                let (p, q) = (histogram[i], histogram[mirror]);
-                if p >= MIN_COUNT && q >= MIN_COUNT {
-                    ratio.push([centre(i), (p / q).ln()]);
-                    ratio.push([centre(mirror), (q / p).ln()]);
-                }
-            }
-            let extent = ratio
+            let pairs = histogram.log_ratios(DFT_MIN_COUNT);
+            let ratio: Vec<[f64; 2]> = pairs
                 .iter()
-                .map(|p| p[0].abs())
+                .flat_map(|p| [[p.sigma, p.log_ratio], [-p.sigma, -p.log_ratio]])
+                .collect();
+            let extent = pairs
+                .iter()
+                .map(|p| p.sigma)
                 .fold(0.0, f64::max)
-                .max(h * 0.2);
+                .max(10.0 * width);
             Plot::new("ft-ratio")
                 .height(plot_height)
                 .data_aspect(1.0)
@@ -83,12 +79,12 @@ impl FluctuationPanel {
                             .color(Color32::from_rgb(90, 160, 255)),
                     );
                 });
-            columns[2].label("<exp(−Σ)> vs k");
-            let points: Vec<[f64; 2]> = entropy
-                .exp_minus
+            columns[2].label("<exp(−Σ)> vs k (± 2 s.e.)");
+            let ift = &entropy.stats.ift;
+            let points: Vec<[f64; 2]> = ift
                 .iter()
-                .enumerate()
-                .filter_map(|(k, v)| v.map(|v| [(k + 1) as f64, v]))
+                .filter(|p| p.trajectories > 0 && p.mean.is_finite())
+                .map(|p| [p.units as f64, p.mean])
                 .collect();
             Plot::new("ft-integral")
                 .height(plot_height)
@@ -96,6 +92,20 @@ impl FluctuationPanel {
                 .include_y(1.1)
                 .show(&mut columns[2], |plot_ui| {
                     plot_ui.hline(HLine::new("1", 1.0).color(Color32::from_rgb(255, 90, 90)));
+                    for p in ift
+                        .iter()
+                        .filter(|p| p.error.is_finite() && p.mean.is_finite())
+                    {
+                        let x = p.units as f64;
+                        plot_ui.line(
+                            Line::new(
+                                format!("error {}", p.units),
+                                vec![[x, p.mean - 2.0 * p.error], [x, p.mean + 2.0 * p.error]],
+                            )
+                            .color(Color32::from_rgb(90, 160, 255))
+                            .allow_hover(false),
+                        );
+                    }
                     plot_ui.points(
                         Points::new("<exp(−Σ)>", points)
                             .radius(4.0)

@@ -1,17 +1,46 @@
-//! Metrics: simulation against prediction (TV, KL of Gaussian fits, entropy production), the
-//! equilibrium indicator, and the time series of entropy production and loss.
+//! Metrics: simulation against prediction (TV, KL of Gaussian fits, entropy production,
+//! stochastic area, significant current), the equilibrium indicator, and the time series of
+//! entropy production and loss. Every number comes from the stationary model
+//! (`neqlab::stationary::StationaryState`).
 
 use egui::Color32;
 use egui_plot::{HLine, Legend, Line, Plot};
+use neqlab::stationary::{EntropySource, Prediction, StationaryState};
 
-use super::theory_adapter::{EntropySource, Prediction, gaussian_kl, total_variation};
 use super::worker::Snapshot;
-
-/// Above this `‖[H, Σ]‖ / ‖{H, Σ}‖` the state is called nonequilibrium.
-const EQUILIBRIUM_TOLERANCE: f64 = 1e-3;
 
 #[derive(Default)]
 pub struct MetricsPanel;
+
+/// A number, or a dash when there is none.
+fn number(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
+    value.map_or_else(|| "—".into(), format)
+}
+
+/// The equilibrium indicator of the linearised theory.
+fn equilibrium_ui(ui: &mut egui::Ui, prediction: &Prediction) {
+    let (Some(equilibrium), Some(ratio)) = (
+        prediction.is_equilibrium(),
+        prediction.nonequilibrium_ratio(),
+    ) else {
+        return;
+    };
+    let (text, colour) = if equilibrium {
+        (
+            "EQUILIBRIUM: noise commutes with curvature, no current",
+            Color32::from_rgb(40, 160, 80),
+        )
+    } else {
+        (
+            "NONEQUILIBRIUM: persistent rotating current",
+            Color32::from_rgb(220, 90, 30),
+        )
+    };
+    ui.colored_label(colour, egui::RichText::new(text).strong())
+        .on_hover_text(format!(
+            "|HΣ − ΣH| / |HΣ + ΣH| = {ratio:.2e} (|C| relative); C = 0 iff detailed balance"
+        ));
+}
 
 impl MetricsPanel {
     pub fn ui(
@@ -21,91 +50,62 @@ impl MetricsPanel {
         prediction: Option<&Prediction>,
     ) {
         ui.strong("Simulation vs prediction");
-        let linear = prediction.and_then(|p| p.linear.as_ref());
-        if let Some(p) = linear {
-            let equilibrium = p.nonequilibrium_ratio < EQUILIBRIUM_TOLERANCE;
-            let (text, colour) = if equilibrium {
-                (
-                    "EQUILIBRIUM: noise commutes with curvature, no current",
-                    Color32::from_rgb(40, 160, 80),
-                )
-            } else {
-                (
-                    "NONEQUILIBRIUM: persistent rotating current",
-                    Color32::from_rgb(220, 90, 30),
-                )
-            };
-            ui.colored_label(colour, egui::RichText::new(text).strong())
-                .on_hover_text(format!(
-                    "|HΣ − ΣH| / |HΣ + ΣH| = {:.2e} (|C| relative); C = 0 iff detailed balance",
-                    p.nonequilibrium_ratio
-                ));
+        if let Some(prediction) = prediction {
+            equilibrium_ui(ui, prediction);
         }
+        let state = StationaryState::new(prediction, snapshot.map(|s| &s.simulated));
         egui::Grid::new("metrics-grid")
             .num_columns(2)
             .striped(true)
             .show(ui, |ui| {
                 let unit = snapshot
                     .map(|s| s.time_unit.name())
-                    .or(prediction.map(|p| p.time_unit.name()))
+                    .or(prediction.map(|p| p.time_unit().name()))
                     .unwrap_or("step");
-                let same_grid =
-                    matches!((snapshot, prediction), (Some(s), Some(p)) if s.grid == p.grid);
                 ui.label("total variation");
-                ui.label(match (snapshot, prediction) {
-                    (Some(s), Some(p)) if same_grid && s.samples > 0 => p
-                        .density
-                        .as_ref()
-                        .map(|d| format!("{:.4}", total_variation(&s.density, d)))
-                        .unwrap_or_else(|| "—".into()),
-                    _ => "—".into(),
-                });
+                ui.label(number(state.total_variation(), |tv| format!("{tv:.4}")));
                 ui.end_row();
                 ui.label("KL(sim || pred), Gaussian fits");
-                let kl = snapshot
-                    .and_then(|s| s.moments.as_ref())
-                    .zip(prediction.and_then(Prediction::reference_gaussian))
-                    .and_then(|(m, (mean, cov))| gaussian_kl(&m.mean, &m.cov, &mean, &cov));
-                ui.label(kl.map(|k| format!("{k:.4e}")).unwrap_or_else(|| "—".into()));
+                ui.label(number(state.gaussian_kl(), |k| format!("{k:.4e}")));
                 ui.end_row();
                 ui.label(format!("entropy production / {unit}, simulated"));
-                ui.label(
-                    snapshot
-                        .and_then(|s| s.entropy.as_ref())
-                        .and_then(|e| e.rate)
-                        .map(|r| format!("{r:.4e}"))
-                        .unwrap_or_else(|| "—".into()),
-                );
+                let simulated_rate = state
+                    .simulated
+                    .and_then(|s| s.entropy.as_ref())
+                    .map(|e| e.stats.ep_rate);
+                ui.label(number(simulated_rate, |r| format!("{r:.4e}")));
                 ui.end_row();
                 ui.label(format!("entropy production / {unit}, predicted"));
                 let source = match prediction.and_then(Prediction::entropy_source) {
                     Some(EntropySource::FokkerPlanck) => {
                         "integral of J^T D^-1 J / p over the Fokker–Planck solution (several minima: no single linearisation applies); each step produces σ = (D^-1 J/p) · Δw at its midpoint"
                     }
-                    Some(EntropySource::Linear) => {
+                    Some(EntropySource::Linearised) => {
                         "−tr(C D^-1 C Σ^-1) of the linearised theory; each step produces σ = v^T D^-1 Δw at its midpoint, v = −C Σ^-1 (w − w*)"
                     }
                     None => "no prediction",
                 };
-                ui.label(
-                    prediction
-                        .and_then(Prediction::ep_rate)
-                        .map(|r| format!("{r:.4e}"))
-                        .unwrap_or_else(|| "—".into()),
-                )
+                ui.label(number(prediction.and_then(Prediction::ep_rate), |r| {
+                    format!("{r:.4e}")
+                }))
                 .on_hover_text(source);
                 ui.end_row();
                 ui.label("stochastic area C_12 (sim / pred)");
-                let area = snapshot
-                    .and_then(|s| s.moments.as_ref())
-                    .filter(|m| m.area.len() == 4)
-                    .map(|m| format!("{:.3e}", m.area[1]))
-                    .unwrap_or_else(|| "—".into());
-                let c = prediction
-                    .and_then(Prediction::area)
-                    .map(|c| format!("{c:.3e}"))
-                    .unwrap_or_else(|| "—".into());
-                ui.label(format!("{area} / {c}"));
+                let (simulated_area, predicted_area) = state.areas();
+                ui.label(format!(
+                    "{} / {}",
+                    number(simulated_area, |a| format!("{a:.3e}")),
+                    number(predicted_area, |c| format!("{c:.3e}"))
+                ));
+                ui.end_row();
+                ui.label("current above 2 s.e. (2σ region)")
+                    .on_hover_text(
+                        "fraction of the cells holding 86% of the walkers' mass whose current \
+                         exceeds twice its standard error (walker groups): near 0 in equilibrium",
+                    );
+                ui.label(number(state.current_significant_fraction(), |f| {
+                    format!("{:.0} %", 100.0 * f)
+                }));
                 ui.end_row();
                 if let Some(s) = snapshot {
                     ui.label("walkers (diverged)");

@@ -10,16 +10,15 @@ mod controls;
 mod export_menu;
 mod fluctuation;
 mod landscape_view;
+mod menu;
 mod metrics;
 mod mnist_panel;
 mod network_panel;
-mod palette;
 mod plot2d;
 mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
-mod theory_adapter;
 mod worker;
 
 #[cfg(test)]
@@ -30,8 +29,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Key, ViewportCommand};
+use egui::ViewportCommand;
+use neqlab::export::grid_panels::arrow_legend;
+use neqlab::export::lecture;
 use neqlab::preset::{self, Experiment, Preset};
+use neqlab::stationary::{Prediction, StationaryState, provisional_grid};
+use neqlab::theory::fokker_planck::Grid2d;
 
 use controls::Controls;
 use export_menu::{ExportKind, ExportMenu, ExportSources};
@@ -40,12 +43,11 @@ use landscape_view::LandscapeView;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
 use network_panel::NetworkPanel;
-use plot2d::ViewContext;
+use plot2d::{ViewArrows, ViewContext};
 use posterior_panel::PosteriorPanel;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
-use solver::{SolveRequest, Solver};
-use theory_adapter::{EntropyModel, Grid2d, Prediction};
+use solver::{SolveError, SolveRequest, Solver};
 use worker::{Command, SimConfig, SimulationHandle, Snapshot};
 
 /// How long the controls must rest before a new prediction is solved.
@@ -142,7 +144,7 @@ pub struct NeqlabApp {
     snapshot: Option<Arc<Snapshot>>,
     prediction: Option<Arc<Prediction>>,
     prediction_generation: u64,
-    solve_error: Option<String>,
+    solve_error: Option<SolveError>,
     solve_due: Option<Instant>,
     solving: Option<u64>,
     debounce: Duration,
@@ -150,6 +152,9 @@ pub struct NeqlabApp {
     changed_at: Option<Instant>,
     prediction_latency: Option<Duration>,
     playing: bool,
+    /// Magnification of the current arrows (1: the physical scale); the lecture's choice for
+    /// a shipped preset, shown in the legend.
+    arrow_gain: f64,
     notices: Vec<Notice>,
     export_menu: ExportMenu,
     tab: Tab,
@@ -217,6 +222,7 @@ impl NeqlabApp {
             changed_at: None,
             prediction_latency: None,
             playing: false,
+            arrow_gain: 1.0,
             notices: Vec::new(),
             export_menu: ExportMenu::default(),
             tab: Tab::StationaryState,
@@ -248,6 +254,8 @@ impl NeqlabApp {
             neqlab::landscape::LandscapeSpec::LinearRegression(_) => Tab::Posterior,
             _ => Tab::StationaryState,
         };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        self.arrow_gain = lecture::default_arrow_gain(stem.as_deref().unwrap_or_default());
         self.preset = preset;
         self.preset_path = path;
         self.reconfigure();
@@ -271,6 +279,7 @@ impl NeqlabApp {
             experiment: self.experiment.as_ref(),
             snapshot: self.snapshot.as_deref(),
             prediction: self.prediction.as_deref(),
+            arrow_gain: self.arrow_gain,
         };
         match export_menu::export(&sources, kind, path) {
             Ok(message) => self.notify(message, false),
@@ -313,11 +322,7 @@ impl NeqlabApp {
         let key = (self.preset.landscape.clone(), self.preset.fp.clone());
         let grid = match self.grid {
             Some(grid) if self.grid_key.as_ref() == Some(&key) => grid,
-            _ => {
-                let mut cheap = experiment.clone();
-                cheap.dynamics.replacement = neqlab::dynamics::Replacement::Wr;
-                theory_adapter::plot_grid(&cheap, &self.preset)
-            }
+            _ => provisional_grid(&experiment, &self.preset.fp),
         };
         self.grid_key = Some(key);
         if self.grid != Some(grid) {
@@ -334,6 +339,7 @@ impl NeqlabApp {
             seed: d.seed,
             burn_in: d.burn_in,
             trails: self.preset.view.trails,
+            prediction: None,
         })));
         if self.playing {
             self.simulation.send(Command::Play);
@@ -399,10 +405,8 @@ impl NeqlabApp {
                 fp,
             };
             self.solve_due = None;
-            match self.solver.request(request) {
-                Ok(()) => self.solving = Some(self.generation),
-                Err(e) => self.solve_error = Some(e),
-            }
+            self.solver.request(request);
+            self.solving = Some(self.generation);
         }
         if let Some(result) = self.solver.take() {
             if self.solving == Some(result.generation) {
@@ -411,42 +415,7 @@ impl NeqlabApp {
             match result.outcome {
                 Ok(prediction) => {
                     self.solve_error = None;
-                    // The prediction places the grid; the histogram follows it.
-                    if result.generation == self.generation && self.grid != Some(prediction.grid) {
-                        self.grid = Some(prediction.grid);
-                        self.simulation.send(Command::SetGrid {
-                            generation: result.generation,
-                            grid: prediction.grid,
-                        });
-                        self.reset_views = true;
-                    }
-                    if result.generation == self.generation
-                        && let Some(model) = EntropyModel::from_prediction(&prediction)
-                    {
-                        self.simulation.send(Command::SetEntropyModel {
-                            generation: result.generation,
-                            model,
-                            ep_rate: prediction.ep_rate().unwrap_or(0.0),
-                        });
-                    }
-                    if self.prediction.as_ref().map(|p| p.grid) != Some(prediction.grid) {
-                        self.reset_views = true;
-                    }
-                    if result.generation == self.generation {
-                        self.prediction_latency = self.changed_at.map(|t| t.elapsed());
-                        if self.frame_log.is_some()
-                            && let Some(latency) = self.prediction_latency
-                        {
-                            eprintln!(
-                                "prediction for generation {} arrived {:.0} ms after the change (solve {:.0} ms)",
-                                result.generation,
-                                latency.as_secs_f64() * 1e3,
-                                prediction.solve_seconds * 1e3
-                            );
-                        }
-                    }
-                    self.prediction = Some(prediction);
-                    self.prediction_generation = result.generation;
+                    self.take_prediction(result.generation, prediction);
                 }
                 Err(e) => {
                     if result.generation == self.generation {
@@ -461,166 +430,48 @@ impl NeqlabApp {
         }
     }
 
-    fn keyboard(&mut self, ctx: &egui::Context) {
-        if ctx.text_edit_focused() {
-            return;
+    /// A prediction has arrived: the histogram moves to its grid and measures entropy
+    /// production with its model (when it is of the current generation), and the views show
+    /// it.
+    fn take_prediction(&mut self, generation: u64, prediction: Arc<Prediction>) {
+        let grid = prediction.grid();
+        if generation == self.generation {
+            if grid.is_some() && self.grid != grid {
+                self.grid = grid;
+                self.reset_views = true;
+            }
+            self.simulation.send(Command::SetPrediction {
+                generation,
+                prediction: prediction.clone(),
+            });
+            self.prediction_latency = self.changed_at.map(|t| t.elapsed());
+            if self.frame_log.is_some()
+                && let Some(latency) = self.prediction_latency
+            {
+                eprintln!(
+                    "prediction for generation {generation} arrived {:.0} ms after the change (solve {:.0} ms)",
+                    latency.as_secs_f64() * 1e3,
+                    prediction.seconds * 1e3
+                );
+            }
         }
-        let (space, r, up, down, f11) = ctx.input(|i| {
-            (
-                i.key_pressed(Key::Space),
-                i.key_pressed(Key::R),
-                i.key_pressed(Key::ArrowUp) || i.key_pressed(Key::ArrowRight),
-                i.key_pressed(Key::ArrowDown) || i.key_pressed(Key::ArrowLeft),
-                i.key_pressed(Key::F11),
-            )
-        });
-        if space {
-            self.set_playing(!self.playing);
+        if self.prediction.as_ref().and_then(|p| p.grid()) != grid {
+            self.reset_views = true;
         }
-        if r {
-            self.reset();
-        }
-        if up || down {
-            let mut edited = self.preset.clone();
-            let factor = 10f64.powf(0.1);
-            edited.dynamics.eta *= if up { factor } else { 1.0 / factor };
-            self.apply_edit(edited);
-        }
-        if f11 {
-            self.set_presentation(ctx, !self.presentation);
-        }
+        self.prediction = Some(prediction);
+        self.prediction_generation = generation;
     }
 
+    /// New walkers, fresh statistics (on the newest prediction's grid and entropy model).
     fn reset(&mut self) {
         self.simulation.send(Command::Reset);
-        // Fresh walkers need the entropy model again.
-        if let Some(p) = &self.prediction
-            && self.prediction_generation == self.generation
-            && let Some(model) = EntropyModel::from_prediction(p)
-        {
-            self.simulation.send(Command::SetEntropyModel {
-                generation: self.generation,
-                model,
-                ep_rate: p.ep_rate().unwrap_or(0.0),
-            });
-        }
-    }
-
-    fn set_presentation(&mut self, ctx: &egui::Context, on: bool) {
-        self.presentation = on;
-        ctx.set_zoom_factor(if on { 1.35 } else { 1.0 });
-        ctx.set_theme(if on {
-            egui::Theme::Light
-        } else {
-            egui::Theme::Dark
-        });
-        ctx.send_viewport_cmd(ViewportCommand::Fullscreen(on));
-    }
-
-    fn menu_ui(&mut self, ui: &mut egui::Ui) {
-        let ctx = ui.ctx().clone();
-        egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button("Presets", |ui| {
-                for (name, text) in preset::SHIPPED {
-                    let label = PathBuf::from(format!("presets/{name}.toml"));
-                    let title = Preset::from_toml(text, &label)
-                        .map(|p| p.title)
-                        .unwrap_or_default();
-                    if ui.button(format!("{name} — {title}")).clicked() {
-                        match Preset::from_toml(text, &label) {
-                            Ok(p) => self.load_preset(&ctx, p, label),
-                            Err(e) => self.notify(e.to_string(), true),
-                        }
-                        ui.close();
-                    }
-                }
-                ui.separator();
-                if ui.button("Open preset…").clicked() {
-                    ui.close();
-                    if let Some(path) = rfd::FileDialog::new()
-                        .add_filter("preset", &["toml"])
-                        .pick_file()
-                    {
-                        self.open_preset_file(&ctx, &path);
-                    }
-                }
-                if ui.button("Save preset…").clicked() {
-                    ui.close();
-                    if let Some((path, kind)) = self.export_menu.pick(ExportKind::Preset) {
-                        self.export_to(&path, kind);
-                    }
-                }
-            });
-            ui.menu_button("Export", |ui| {
-                if let Some((path, kind)) = self.export_menu.menu_ui(ui) {
-                    self.export_to(&path, kind);
-                }
-            });
-            ui.menu_button("View", |ui| {
-                let mut on = self.presentation;
-                if ui.checkbox(&mut on, "Presentation mode (F11)").clicked() {
-                    self.set_presentation(&ctx, on);
-                }
-                let mut edited = self.preset.clone();
-                ui.checkbox(&mut edited.view.arrows, "Current arrows");
-                ui.checkbox(&mut edited.view.show_walkers, "Walkers");
-                self.apply_edit(edited);
-            });
-            ui.separator();
-            ui.selectable_value(&mut self.tab, Tab::StationaryState, "Stationary state");
-            ui.selectable_value(&mut self.tab, Tab::Posterior, "Posterior");
-            ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
-            ui.selectable_value(&mut self.tab, Tab::Network, "Network");
-            ui.separator();
-            ui.label(
-                egui::RichText::new(
-                    "Space: play/pause   R: reset   arrow keys: η   F11: presentation",
-                )
-                .weak(),
-            );
-        });
-    }
-
-    fn caption_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
-            ui.heading(&self.preset.title);
-            if !self.preset.caption.is_empty() {
-                ui.label(&self.preset.caption);
-            }
-        });
-        let mut dismissed = None;
-        for (k, notice) in self.notices.iter().enumerate() {
-            ui.horizontal(|ui| {
-                let colour = if notice.is_error {
-                    ui.visuals().error_fg_color
-                } else {
-                    ui.visuals().weak_text_color()
-                };
-                ui.colored_label(colour, &notice.text);
-                if ui.small_button("x").clicked() {
-                    dismissed = Some(k);
-                }
-            });
-        }
-        if let Some(k) = dismissed {
-            self.notices.remove(k);
-        }
-        if let Some(error) = &self.config_error {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("These settings cannot run (the last good ones keep running): {error}"),
-            );
-        }
-        if let Some(message) = self.snapshot.as_ref().and_then(|s| s.message.clone()) {
-            ui.colored_label(ui.visuals().warn_fg_color, message);
-        }
     }
 
     fn central_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(grid) = self.grid else {
+        if self.grid.is_none() {
             ui.label("Nothing to show: fix the settings on the left.");
             return;
-        };
+        }
         let names = self
             .experiment
             .as_ref()
@@ -630,37 +481,32 @@ impl NeqlabApp {
             .unwrap_or_else(|| ["w1".into(), "w2".into()]);
         let snapshot = self.snapshot.clone();
         let prediction = self.prediction.clone();
-        let area = grid.cell_area();
-        let max_of = |d: &[f64]| d.iter().copied().fold(0.0, f64::max) / area;
+        let state = StationaryState::new(
+            prediction.as_deref(),
+            snapshot.as_deref().map(|s| &s.simulated),
+        );
+        let simulated_peak = state
+            .simulated
+            .and_then(|s| s.grid.as_ref())
+            .map(|g| g.field.peak_density());
         let density_max = prediction
-            .as_ref()
-            .and_then(|p| p.density.as_ref())
-            .map(|d| max_of(d))
-            .filter(|m| *m > 0.0)
-            .or_else(|| snapshot.as_ref().map(|s| max_of(&s.density)))
+            .as_deref()
+            .and_then(Prediction::fokker_planck)
+            .map(|fp| fp.peak_density())
+            .or(simulated_peak)
             .filter(|m| *m > 0.0)
             .unwrap_or(1.0);
-        let current_scale = prediction
-            .as_ref()
-            .and_then(|p| {
-                p.current
-                    .as_ref()
-                    .map(|c| plot2d::current_scale(&p.grid, c))
-            })
-            .filter(|s| *s > 0.0)
-            .or_else(|| {
-                snapshot
-                    .as_ref()
-                    .map(|s| plot2d::current_scale(&s.grid, &s.current))
-            })
-            .unwrap_or(0.0);
-        let height = (ui.available_height() - 60.0).max(150.0);
+        let arrows = self.view_arrows();
+        let legend = arrows.scale.as_ref().map(arrow_legend);
+        let notes = prediction.as_ref().map_or(0, |p| p.validity.len()) as f32;
+        let height =
+            (ui.available_height() - 60.0 - notes * prediction_view::NOTE_HEIGHT).max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
             prediction: prediction.as_deref(),
             density_max,
-            current_scale,
+            arrows,
             reset: self.reset_views,
             show_walkers: self.preset.view.show_walkers,
             show_arrows: self.preset.view.arrows,
@@ -668,18 +514,40 @@ impl NeqlabApp {
             height,
             burn_in: self.preset.dynamics.burn_in,
         };
+        let solve_error = self.solve_error.as_ref().map(ToString::to_string);
         let status = SolveStatus {
             solving: self.solving.is_some() || self.solve_due.is_some(),
-            error: self.solve_error.as_deref(),
+            error: solve_error.as_deref(),
             stale: self.prediction_generation != self.generation,
             latency: self.prediction_latency,
         };
+        let experiment = self.experiment.as_ref();
         ui.columns(3, |columns| {
             self.simulation_view.ui(&mut columns[0], &view);
             self.prediction_view.ui(&mut columns[1], &view, &status);
-            self.landscape_view.ui(&mut columns[2], &view);
+            self.landscape_view.ui(&mut columns[2], &view, experiment);
         });
+        if let (true, Some(legend)) = (self.preset.view.arrows, legend) {
+            ui.label(egui::RichText::new(format!("Arrows: {legend}")).small());
+        }
         self.reset_views = false;
+    }
+
+    /// The arrows the simulation and prediction panels draw: the stationary model's, on the
+    /// scale it derives from the prediction, magnified by the person's gain.
+    fn view_arrows(&self) -> ViewArrows {
+        let state = StationaryState::new(
+            self.prediction.as_deref(),
+            self.snapshot.as_deref().map(|s| &s.simulated),
+        );
+        let Some(scale) = state.arrow_scale(self.arrow_gain) else {
+            return ViewArrows::default();
+        };
+        ViewArrows {
+            simulated: state.simulated_arrows(&scale),
+            predicted: state.predicted_arrows(&scale),
+            scale: Some(scale),
+        }
     }
 
     /// Fill the screen on the first frames when no window manager maximised the window

@@ -1,13 +1,15 @@
 //! Drawing helpers shared by the three linked 2-D views: heatmap textures, current arrows,
-//! ellipses, contours, the colour bar and the hover read-out.
+//! ellipses, contours, the colour bar and the hover read-out. What they draw comes from the
+//! stationary model (`neqlab::stationary`): arrows from its one arrow builder, ellipses and
+//! contours from the same geometry the exported figures use.
 
 use egui::{Color32, ColorImage, Pos2, Stroke, TextureHandle, TextureOptions, Vec2};
 use egui_plot::{HoverPosition, Plot, PlotImage, PlotPoint, PlotTransform};
-
-use super::theory_adapter::Grid2d;
-
-/// Arrows drawn per axis.
-pub const ARROWS_PER_AXIS: usize = 16;
+use neqlab::export::figure::{Ellipse, palette};
+use neqlab::stationary::{ArrowScale, CurrentArrow, Prediction};
+use neqlab::stats::CurrentField;
+use neqlab::theory::exact::Gaussian;
+use neqlab::theory::fokker_planck::Grid2d;
 
 /// A heatmap kept as one GPU texture, rebuilt only when its data change.
 #[derive(Default)]
@@ -93,81 +95,19 @@ pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2])
     plot
 }
 
-/// Block-averaged current for arrows: `(centre, J)` on about `ARROWS_PER_AXIS²` blocks.
-pub fn coarse_current(grid: &Grid2d, current: &[[f64; 2]]) -> Vec<([f64; 2], [f64; 2])> {
-    let bx = grid.nx.div_ceil(ARROWS_PER_AXIS).max(1);
-    let by = grid.ny.div_ceil(ARROWS_PER_AXIS).max(1);
-    let mut out = Vec::new();
-    for block_y in 0..grid.ny.div_ceil(by) {
-        for block_x in 0..grid.nx.div_ceil(bx) {
-            let (mut j, mut count) = ([0.0; 2], 0.0);
-            let (x0, y0) = (block_x * bx, block_y * by);
-            let (x1, y1) = ((x0 + bx).min(grid.nx), (y0 + by).min(grid.ny));
-            for iy in y0..y1 {
-                for ix in x0..x1 {
-                    if let Some(c) = current.get(iy * grid.nx + ix)
-                        && c[0].is_finite()
-                        && c[1].is_finite()
-                    {
-                        j[0] += c[0];
-                        j[1] += c[1];
-                        count += 1.0;
-                    }
-                }
-            }
-            if count > 0.0 {
-                let centre = [
-                    grid.bounds[0] + 0.5 * (x0 + x1) as f64 * grid.cell_size()[0],
-                    grid.bounds[2] + 0.5 * (y0 + y1) as f64 * grid.cell_size()[1],
-                ];
-                out.push((centre, [j[0] / count, j[1] / count]));
-            }
-        }
-    }
-    out
-}
-
-/// Largest block-averaged `|J|`, measured in block sizes so both axes count equally.
-pub fn current_scale(grid: &Grid2d, current: &[[f64; 2]]) -> f64 {
-    let (bw, bh) = block_size(grid);
-    coarse_current(grid, current)
-        .iter()
-        .map(|(_, j)| ((j[0] / bw).powi(2) + (j[1] / bh).powi(2)).sqrt())
-        .fold(0.0, f64::max)
-}
-
-fn block_size(grid: &Grid2d) -> (f64, f64) {
-    (
-        grid.nx.div_ceil(ARROWS_PER_AXIS).max(1) as f64 * grid.cell_size()[0],
-        grid.ny.div_ceil(ARROWS_PER_AXIS).max(1) as f64 * grid.cell_size()[1],
-    )
-}
-
-/// Paint current arrows: an arrow of `|J| = scale` spans 0.9 of a block, so arrows compare
-/// across panels drawn with the same `scale`.
+/// Paint the significant arrows of `arrows` (built by `neqlab::stationary::current_arrows`,
+/// the same arrows an exported figure draws).
 pub fn paint_arrows(
     painter: &egui::Painter,
     transform: &PlotTransform,
-    grid: &Grid2d,
-    current: &[[f64; 2]],
-    scale: f64,
+    arrows: &[CurrentArrow],
     colour: Color32,
 ) {
-    if !(scale > 0.0 && scale.is_finite()) {
-        return;
-    }
-    let (bw, bh) = block_size(grid);
-    for (centre, j) in coarse_current(grid, current) {
-        let (u, v) = (j[0] / bw / scale, j[1] / bh / scale);
-        let length = (u * u + v * v).sqrt();
-        if length < 0.04 {
-            continue;
-        }
-        let tail = [centre[0] - 0.45 * u * bw, centre[1] - 0.45 * v * bh];
-        let tip = [centre[0] + 0.45 * u * bw, centre[1] + 0.45 * v * bh];
-        let a = transform.position_from_point(&PlotPoint::new(tail[0], tail[1]));
-        let b = transform.position_from_point(&PlotPoint::new(tip[0], tip[1]));
-        arrow(painter, a, b, colour);
+    for a in arrows.iter().filter(|a| a.significant) {
+        let tip = [a.tail[0] + a.vector[0], a.tail[1] + a.vector[1]];
+        let from = transform.position_from_point(&PlotPoint::new(a.tail[0], a.tail[1]));
+        let to = transform.position_from_point(&PlotPoint::new(tip[0], tip[1]));
+        arrow(painter, from, to, colour);
     }
 }
 
@@ -191,60 +131,26 @@ fn arrow(painter: &egui::Painter, a: Pos2, b: Pos2, colour: Color32) {
     }
 }
 
-/// Points of the `n_sigma` ellipse of a 2-D Gaussian.
+/// Points of the `n_sigma` ellipse of a 2-D Gaussian (the outline of the exported figures);
+/// `covariance` row-major.
 pub fn ellipse(mean: [f64; 2], covariance: [f64; 4], n_sigma: f64) -> Vec<[f64; 2]> {
-    // Cholesky factor L with L Lᵀ = Σ; the ellipse is mean + n L (cos t, sin t).
-    let l11 = covariance[0].max(0.0).sqrt();
-    let l21 = if l11 > 0.0 { covariance[2] / l11 } else { 0.0 };
-    let l22 = (covariance[3] - l21 * l21).max(0.0).sqrt();
-    (0..=96)
-        .map(|k| {
-            let t = k as f64 / 96.0 * std::f64::consts::TAU;
-            let (s, c) = t.sin_cos();
-            [
-                mean[0] + n_sigma * l11 * c,
-                mean[1] + n_sigma * (l21 * c + l22 * s),
-            ]
-        })
-        .collect()
+    Ellipse {
+        centre: mean,
+        cov: covariance,
+        sigmas: n_sigma,
+        color: palette::ORANGE,
+        dashed: false,
+        label: String::new(),
+    }
+    .outline(96)
 }
 
-/// Segments of the `level` contour of `values` on `grid` (marching squares on cell centres).
-pub fn contour_segments(grid: &Grid2d, values: &[f64], level: f64) -> Vec<[[f64; 2]; 2]> {
-    let mut segments = Vec::new();
-    if values.len() != grid.nx * grid.ny {
-        return segments;
+/// [`ellipse`] of a Gaussian of the stationary model (empty unless it is 2-D).
+pub fn gaussian_ellipse(gaussian: &Gaussian, n_sigma: f64) -> Vec<[f64; 2]> {
+    match (gaussian.mean.as_slice(), gaussian.cov.as_slice()) {
+        (&[m0, m1], &[c0, c1, c2, c3]) => ellipse([m0, m1], [c0, c1, c2, c3], n_sigma),
+        _ => Vec::new(),
     }
-    let value = |ix: usize, iy: usize| values[iy * grid.nx + ix];
-    for iy in 0..grid.ny.saturating_sub(1) {
-        for ix in 0..grid.nx.saturating_sub(1) {
-            let corners = [
-                (grid.centre(ix, iy), value(ix, iy)),
-                (grid.centre(ix + 1, iy), value(ix + 1, iy)),
-                (grid.centre(ix + 1, iy + 1), value(ix + 1, iy + 1)),
-                (grid.centre(ix, iy + 1), value(ix, iy + 1)),
-            ];
-            if corners.iter().any(|(_, v)| !v.is_finite()) {
-                continue;
-            }
-            let mut crossings = Vec::with_capacity(4);
-            for e in 0..4 {
-                let (p, a) = corners[e];
-                let (q, b) = corners[(e + 1) % 4];
-                if (a < level) != (b < level) {
-                    let t = (level - a) / (b - a);
-                    crossings.push([p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])]);
-                }
-            }
-            if crossings.len() == 2 {
-                segments.push([crossings[0], crossings[1]]);
-            } else if crossings.len() == 4 {
-                segments.push([crossings[0], crossings[1]]);
-                segments.push([crossings[2], crossings[3]]);
-            }
-        }
-    }
-    segments
 }
 
 /// Paint precomputed contour segments.
@@ -265,26 +171,37 @@ pub fn paint_segments(
     }
 }
 
-/// The hover read-out: coordinates, and the density and current of the cell under the cursor.
-pub fn hover_text(
-    position: &HoverPosition<'_>,
-    grid: &Grid2d,
-    density: Option<&[f64]>,
-    current: Option<&[[f64; 2]]>,
-    names: &[String; 2],
-) -> Option<String> {
+/// The plot coordinates under the cursor.
+pub fn hover_point(position: &HoverPosition<'_>) -> [f64; 2] {
     let p = match position {
         HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => {
             position
         }
     };
-    let mut text = format!("{} = {:.5}\n{} = {:.5}", names[0], p.x, names[1], p.y);
-    if let Some(i) = grid.locate([p.x, p.y]) {
-        if let Some(d) = density.and_then(|d| d.get(i)) {
-            text.push_str(&format!("\np = {:.4e} /area", d / grid.cell_area()));
-        }
-        if let Some(j) = current.and_then(|c| c.get(i)) {
-            text.push_str(&format!("\nJ = ({:.3e}, {:.3e})", j[0], j[1]));
+    [p.x, p.y]
+}
+
+/// The hover read-out: coordinates, and the density, current and its standard error of the
+/// cell of `field` under the cursor.
+pub fn hover_text(
+    position: &HoverPosition<'_>,
+    field: Option<&CurrentField>,
+    names: &[String; 2],
+) -> Option<String> {
+    let p = hover_point(position);
+    let mut text = format!("{} = {:.5}\n{} = {:.5}", names[0], p[0], names[1], p[1]);
+    if let Some(field) = field
+        && let Some(i) = field.grid.locate(p)
+    {
+        let grid = &field.grid;
+        text.push_str(&format!(
+            "\np = {:.4e} /area",
+            field.mass[i] / grid.cell_area()
+        ));
+        let j = field.current[i];
+        text.push_str(&format!("\nJ = ({:.3e}, {:.3e})", j[0], j[1]));
+        if let Some(error) = &field.current_error {
+            text.push_str(&format!(" ± {:.1e}", error[i]));
         }
     }
     Some(text)
@@ -324,15 +241,27 @@ pub fn colour_bar_ui(
     });
 }
 
+/// The current arrows of the simulation and prediction panels, built by the library's one
+/// arrow builder on one [`ArrowScale`] (the same arrows an exported figure draws).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ViewArrows {
+    /// The shared scale; `None` until a prediction gives `τ`.
+    pub scale: Option<ArrowScale>,
+    /// Arrows of the simulated current (significant or not).
+    pub simulated: Vec<CurrentArrow>,
+    /// Arrows of the predicted current.
+    pub predicted: Vec<CurrentArrow>,
+}
+
 /// What the three linked views share in one frame.
 pub struct ViewContext<'a> {
     pub names: [String; 2],
     pub snapshot: Option<&'a super::worker::Snapshot>,
-    pub prediction: Option<&'a super::theory_adapter::Prediction>,
+    pub prediction: Option<&'a Prediction>,
     /// Colour-scale top for both densities (probability per unit area).
     pub density_max: f64,
-    /// Arrow scale shared by both current fields (see [`paint_arrows`]).
-    pub current_scale: f64,
+    /// The current arrows of both panels, on one physical scale.
+    pub arrows: ViewArrows,
     /// The grid changed: zoom back to it.
     pub reset: bool,
     pub show_walkers: bool,

@@ -1,10 +1,11 @@
-//! The simulation panel: density histogram of the walkers, the empirical current, and
-//! optionally the walkers and a few trails (docs/theory.md section 7).
+//! The simulation panel: density histogram of the walkers, the empirical current where it
+//! exceeds twice its standard error, and optionally the walkers and a few trails
+//! (docs/theory.md §7.3).
 
 use egui::Color32;
 use egui_plot::{Line, MarkerShape, Points};
+use neqlab::export::colormap::viridis;
 
-use super::palette::viridis;
 use super::plot2d::{
     ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, hover_text, linked_plot, paint_arrows,
 };
@@ -20,7 +21,12 @@ impl SimulationView {
             ui.label("No simulation yet.");
             return;
         };
-        let grid = &snapshot.grid;
+        let Some(simulated) = snapshot.simulated.grid.as_ref() else {
+            ui.label("No histogram: the landscape is not two-dimensional.");
+            return;
+        };
+        let field = &simulated.field;
+        let grid = &field.grid;
         let area = grid.cell_area();
         let vmax = view.density_max;
         self.heatmap.update(
@@ -28,7 +34,7 @@ impl SimulationView {
             "simulation-density",
             (snapshot.generation, snapshot.time, vmax.to_bits()),
             grid,
-            &snapshot.density,
+            &field.mass,
             |mass| viridis(mass / area / vmax),
         );
         ui.horizontal(|ui| {
@@ -37,7 +43,7 @@ impl SimulationView {
                 "t = {} {}s, {} samples",
                 snapshot.time,
                 snapshot.time_unit.name(),
-                snapshot.samples
+                simulated.samples
             ));
             if snapshot.time < view.burn_in {
                 ui.colored_label(
@@ -49,12 +55,10 @@ impl SimulationView {
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();
-            let density = &snapshot.density;
-            let current = &snapshot.current;
             let response = linked_plot("simulation-plot", grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
-                .label_formatter(move |p| hover_text(p, grid, Some(density), Some(current), &names))
+                .label_formatter(move |p| hover_text(p, Some(field), &names))
                 .show(ui, |plot_ui| {
                     if let Some(image) = self.heatmap.image("density", grid) {
                         plot_ui.image(image);
@@ -83,14 +87,8 @@ impl SimulationView {
                 });
             if view.show_arrows {
                 let painter = ui.painter_at(*response.transform.frame());
-                paint_arrows(
-                    &painter,
-                    &response.transform,
-                    grid,
-                    &snapshot.current,
-                    view.current_scale,
-                    ARROW_COLOUR,
-                );
+                let arrows = &view.arrows.simulated;
+                paint_arrows(&painter, &response.transform, arrows, ARROW_COLOUR);
             }
             colour_bar_ui(ui, vmax, "p per area", view.height, viridis);
         });

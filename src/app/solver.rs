@@ -1,17 +1,13 @@
-//! The prediction job: a second named thread that solves for the stationary state whenever
-//! the UI asks (after a control has settled), keeping only the newest request.
+//! The prediction job: a [`Task`] of the library's job mechanism that computes the predicted
+//! half of the stationary model ([`Prediction`]) whenever the UI asks (after a control has
+//! settled); the latest request wins.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::convert::Infallible;
+use std::sync::Arc;
 
-use anyhow::Context as _;
-use neqlab::preset::Experiment;
-
-use neqlab::preset::FpSpec;
-
-use super::theory_adapter::{Prediction, predict};
+use neqlab::jobs::{Context, Job, JobError, JobEvent, JobSpec, Task, ThreadError};
+use neqlab::preset::{Experiment, FpSpec};
+use neqlab::stationary::{Prediction, PredictionOptions};
 
 /// One solve: the experiment of one generation on its grid.
 #[derive(Clone)]
@@ -21,129 +17,88 @@ pub struct SolveRequest {
     pub fp: FpSpec,
 }
 
-/// The answer to a [`SolveRequest`].
+/// A finished prediction and the generation it belongs to.
 #[derive(Clone)]
-pub struct SolveResult {
+pub struct Solved {
     pub generation: u64,
-    pub outcome: Result<Arc<Prediction>, String>,
+    pub prediction: Arc<Prediction>,
 }
 
-/// Run one request, turning a panic into an error message.
-pub fn solve(request: &SolveRequest) -> SolveResult {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        predict(&request.experiment, &request.fp)
-    }))
-    .unwrap_or_else(|_| Err("the solver crashed on this configuration".into()))
-    .map(Arc::new);
-    SolveResult {
-        generation: request.generation,
-        outcome,
+/// Why a request has no prediction (the computation itself never fails: a part it cannot
+/// predict carries its error inside the [`Prediction`]).
+pub type SolveError = JobError<Infallible>;
+
+/// The computation the job runs.
+struct PredictionTask;
+
+impl Task for PredictionTask {
+    type Request = SolveRequest;
+    type Update = ();
+    type Output = Solved;
+    type Error = Infallible;
+
+    /// One prediction; it is short (a sparse solve), so it reports no progress and runs to
+    /// its end even when a newer request supersedes it (whose result alone is shown).
+    fn run(&mut self, request: SolveRequest, _: &Context<()>) -> Result<Solved, Infallible> {
+        let options = PredictionOptions::with_plane(&request.fp);
+        let prediction = Prediction::compute(&request.experiment, &options);
+        Ok(Solved {
+            generation: request.generation,
+            prediction: Arc::new(prediction),
+        })
     }
-}
-
-type Slot = Arc<Mutex<Option<SolveResult>>>;
-
-enum Mode {
-    Threaded {
-        sender: Option<Sender<SolveRequest>>,
-        slot: Slot,
-        thread: Option<JoinHandle<()>>,
-    },
-    Inline {
-        slot: Option<SolveResult>,
-    },
 }
 
 /// The UI's handle on the prediction job.
 pub struct Solver {
-    mode: Mode,
-    /// Requests sent so far (tests read it).
-    pub requests: u64,
+    job: Job<PredictionTask>,
+    /// The generation of the newest request.
+    requested: Option<u64>,
+}
+
+/// The answer to the newest request: its generation and the prediction, or why there is none.
+pub struct SolveResult {
+    pub generation: u64,
+    pub outcome: Result<Arc<Prediction>, SolveError>,
 }
 
 impl Solver {
-    pub fn spawn(ctx: egui::Context) -> anyhow::Result<Self> {
-        let (sender, receiver) = channel();
-        let slot: Slot = Arc::new(Mutex::new(None));
-        let published = slot.clone();
-        let thread = std::thread::Builder::new()
-            .name("neqlab-solver".into())
-            .spawn(move || solver_loop(receiver, published, ctx))
-            .context("cannot start the solver thread")?;
+    /// The job on a named thread, ahead of the simulation and behind the interface.
+    pub fn spawn(ctx: egui::Context) -> Result<Self, ThreadError> {
+        let spec = JobSpec::prompt("neqlab-solver").with_repaint(move || ctx.request_repaint());
         Ok(Self {
-            mode: Mode::Threaded {
-                sender: Some(sender),
-                slot,
-                thread: Some(thread),
-            },
-            requests: 0,
+            job: Job::spawn(PredictionTask, spec)?,
+            requested: None,
         })
     }
 
-    /// Solve synchronously inside [`request`](Self::request). For tests.
+    /// Solve synchronously inside [`take`](Self::take). For tests.
     pub fn inline() -> Self {
         Self {
-            mode: Mode::Inline { slot: None },
-            requests: 0,
+            job: Job::inline(PredictionTask),
+            requested: None,
         }
     }
 
-    pub fn request(&mut self, request: SolveRequest) -> Result<(), String> {
-        self.requests += 1;
-        match &mut self.mode {
-            Mode::Threaded { sender, .. } => sender
-                .as_ref()
-                .and_then(|s| s.send(request).ok())
-                .ok_or_else(|| "the solver thread has stopped".to_string()),
-            Mode::Inline { slot } => {
-                *slot = Some(solve(&request));
-                Ok(())
-            }
-        }
+    /// Ask for a prediction; an older request still running is dropped.
+    pub fn request(&mut self, request: SolveRequest) {
+        self.requested = Some(request.generation);
+        self.job.request(request);
     }
 
-    /// The newest finished solve, once.
+    /// The newest request's answer, once.
     pub fn take(&mut self) -> Option<SolveResult> {
-        match &mut self.mode {
-            Mode::Threaded { slot, .. } => slot.lock().ok().and_then(|mut s| s.take()),
-            Mode::Inline { slot } => slot.take(),
-        }
-    }
-}
-
-impl Drop for Solver {
-    fn drop(&mut self) {
-        if let Mode::Threaded { sender, thread, .. } = &mut self.mode {
-            sender.take();
-            if let Some(thread) = thread.take() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-fn solver_loop(receiver: Receiver<SolveRequest>, slot: Slot, ctx: egui::Context) {
-    // A solve is what the user waits for after moving a slider: ahead of the simulation,
-    // behind the interface.
-    use neqlab::background::{PROMPT_NICENESS, lower_priority_to, thread_pool};
-    lower_priority_to(PROMPT_NICENESS);
-    let pool = thread_pool(
-        "neqlab-solver",
-        super::worker::prompt_threads(),
-        PROMPT_NICENESS,
-    );
-    while let Ok(mut request) = receiver.recv() {
-        // Only the newest request matters.
-        while let Ok(newer) = receiver.try_recv() {
-            request = newer;
-        }
-        let result = match &pool {
-            Some(pool) => pool.install(|| solve(&request)),
-            None => solve(&request),
-        };
-        if let Ok(mut s) = slot.lock() {
-            *s = Some(result);
-        }
-        ctx.request_repaint();
+        let generation = self.requested?;
+        self.job.poll().into_iter().find_map(|event| match event {
+            JobEvent::Finished(Ok(solved)) => Some(SolveResult {
+                generation: solved.generation,
+                outcome: Ok(solved.prediction),
+            }),
+            JobEvent::Finished(Err(error)) => Some(SolveResult {
+                generation,
+                outcome: Err(error),
+            }),
+            JobEvent::Update(()) => None,
+        })
     }
 }

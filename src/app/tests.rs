@@ -122,7 +122,12 @@ fn switching_to_sgworld_locks_without_replacement() {
 fn moving_the_learning_rate_resets_and_solves_again() {
     let mut harness = harness_for("bowl-current");
     harness.run_steps(3);
-    let (generation, requests) = (harness.state().generation, harness.state().solver.requests);
+    let generation = harness.state().generation;
+    let before = harness
+        .state()
+        .prediction
+        .clone()
+        .expect("a first prediction");
     let eta = harness.state().preset.dynamics.eta;
     harness
         .get_by_role_and_label(Role::Slider, "η")
@@ -135,17 +140,19 @@ fn moving_the_learning_rate_resets_and_solves_again() {
         app.preset.dynamics.eta
     );
     assert!(app.generation > generation);
-    assert!(app.solver.requests > requests);
     let prediction = app.prediction.as_ref().expect("a new prediction");
+    assert!(!Arc::ptr_eq(prediction, &before), "solved again");
+    assert_eq!(prediction.dynamics.eta, app.preset.dynamics.eta);
     assert_eq!(app.prediction_generation, app.generation);
     // A real Fokker–Planck solve on the 128×128 grid, normalised.
-    let density = prediction
-        .density
-        .as_ref()
-        .expect("a Fokker–Planck density");
+    let density = &prediction
+        .fokker_planck()
+        .expect("a Fokker–Planck solution")
+        .solution
+        .density;
     assert_eq!(density.len(), 128 * 128);
     assert!((density.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-    assert!(prediction.linear.expect("linear theory").covariance[0] > 0.0);
+    assert!(prediction.linear.as_ref().expect("linear theory").cov[0] > 0.0);
     let snapshot = app.snapshot.as_ref().expect("snapshot");
     assert_eq!(snapshot.generation, app.generation, "old walkers shown");
     assert_eq!(
@@ -284,7 +291,14 @@ fn exports_the_view_as_figure_and_data_and_asks_before_replacing() {
         .state_mut()
         .export_to(&csv, ExportKind::SimulationGrid);
     let text = std::fs::read_to_string(&csv).expect("the CSV is written");
-    let grid = &harness.state().snapshot.as_ref().expect("snapshot").grid;
+    let snapshot = harness.state().snapshot.clone().expect("snapshot");
+    let grid = &snapshot
+        .simulated
+        .grid
+        .as_ref()
+        .expect("a histogram")
+        .field
+        .grid;
     assert!(
         text.starts_with("x,y,density,current_x,current_y"),
         "{}",
@@ -338,4 +352,86 @@ fn exports_the_view_as_figure_and_data_and_asks_before_replacing() {
     harness.run_steps(2);
     harness.get_by_label_contains("Cannot export");
     assert!(!impossible.exists());
+}
+/// The app and `neqlab figure` build the same arrow model for the same preset and seed: the
+/// app's panels (stepped update by update after a reset on the final grid) and the figure's
+/// `both` panels (run in one go) draw arrows at the same places with the same lengths, on
+/// one scale, and the figure keeps exactly the app's significant simulated arrows.
+#[test]
+fn app_and_figure_draw_the_same_arrows() {
+    let overrides = [
+        "dynamics.walkers=400",
+        "dynamics.steps=200",
+        "dynamics.burn_in=100",
+        "view.units_per_frame=50",
+    ]
+    .map(String::from);
+    let (preset, path) = load_named("bowl-current").expect("shipped preset");
+    let preset = preset.with_overrides(&overrides).expect("overrides");
+    let mut harness = harness_with(preset.clone(), path.clone());
+    harness.run_steps(2);
+    assert!(harness.state().prediction.is_some(), "solved inline");
+    // Fresh walkers on the prediction's grid, then exactly burn-in + steps units.
+    harness.state_mut().simulation.send(Command::Reset);
+    for _ in 0..(100 + 200) / 50 {
+        harness.state_mut().simulation.send(Command::Step);
+    }
+    harness.run_steps(1);
+    assert_eq!(time(&harness), 300);
+    let app = harness.state().view_arrows();
+
+    let experiment = preset.build(&path, None).expect("experiment");
+    let kind = neqlab::export::PanelKind::Both;
+    let figure =
+        neqlab::export::preset_figure(&preset, &experiment, kind, &mut |_| {}).expect("figure");
+    let drawn = |panel: usize| -> Vec<([f64; 2], [f64; 2])> {
+        figure.panels[panel]
+            .arrows
+            .as_ref()
+            .map(|field| field.arrows.iter().map(|a| (a.at, a.vector)).collect())
+            .unwrap_or_default()
+    };
+    let significant = |arrows: &[neqlab::stationary::CurrentArrow]| -> Vec<([f64; 2], [f64; 2])> {
+        arrows
+            .iter()
+            .filter(|a| a.significant)
+            .map(|a| (a.tail, a.vector))
+            .collect()
+    };
+    let scale = app.scale.expect("a scale");
+    // The sums behind the simulated current run in another order (6 slices of 50 units
+    // against one of 300), so lengths agree to round-off, not to the bit.
+    let close = |a: &[([f64; 2], [f64; 2])], b: &[([f64; 2], [f64; 2])], what: &str| {
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "{what}: {} against {} arrows",
+            a.len(),
+            b.len()
+        );
+        assert!(!a.is_empty(), "{what}: no arrows");
+        for ((tail, vector), (other_tail, other_vector)) in a.iter().zip(b) {
+            for k in 0..2 {
+                let size = vector[0].hypot(vector[1]);
+                assert!(
+                    (tail[k] - other_tail[k]).abs() <= 1e-9 * size,
+                    "{what}: {tail:?} {other_tail:?}"
+                );
+                assert!(
+                    (vector[k] - other_vector[k]).abs() <= 1e-9 * size,
+                    "{what}: {vector:?} {other_vector:?}"
+                );
+            }
+        }
+    };
+    close(&significant(&app.simulated), &drawn(0), "simulation");
+    close(&significant(&app.predicted), &drawn(1), "prediction");
+    // One legend, with the scale's τ, in the figure and under the app's plots.
+    let legend = figure.panels[1]
+        .arrows
+        .as_ref()
+        .expect("arrows")
+        .label
+        .clone();
+    assert_eq!(legend, neqlab::export::grid_panels::arrow_legend(&scale));
 }

@@ -1,24 +1,24 @@
 //! The simulation worker: a named thread that owns the walkers, takes [`Command`]s over a
 //! channel, and publishes [`Snapshot`]s for the UI to draw.
 //!
-//! The stepping itself lives in [`WorkerState`], which the thread drives in a loop and which
-//! tests (and `SimulationHandle::inline`) drive synchronously, one update per frame, with no
-//! timing involved. Every configuration carries a generation number; statistics are rebuilt
-//! from scratch whenever it changes, so old and new walkers never mix.
+//! The walkers feed the library's [`SimulationStats`] (the simulated half of the stationary
+//! model); a snapshot carries its [`Simulated`] estimates, plus what only the screen needs
+//! (a sample of walkers, trails, time series). The stepping itself lives in [`WorkerState`],
+//! which the thread drives in a loop and which tests (and `SimulationHandle::inline`) drive
+//! synchronously, one update per frame, with no timing involved. Every configuration carries
+//! a generation number; statistics are rebuilt from scratch whenever it changes, so old and
+//! new walkers never mix.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
+use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
 use neqlab::preset::Experiment;
-use neqlab::stats::{MomentStats, Moments};
-
-use super::theory_adapter::{EntropyModel, EntropyStats, Grid2d, GridHistogram, MAX_K, SIGMA_BINS};
+use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
+use neqlab::theory::fokker_planck::Grid2d;
 
 /// Longest time series kept (older points are thinned out).
 const SERIES_CAPACITY: usize = 2000;
@@ -26,6 +26,8 @@ const SERIES_CAPACITY: usize = 2000;
 const WALKER_SAMPLE: usize = 2000;
 /// Points kept per trail.
 const TRAIL_LENGTH: usize = 120;
+/// Walkers whose loss is averaged for the time series.
+const LOSS_SAMPLE: usize = 200;
 /// The worker publishes at most this often while playing (about 60 updates per second).
 const MIN_UPDATE: Duration = Duration::from_millis(16);
 /// A new snapshot is drawn within this delay: at most about 30 redraws per second come from
@@ -43,6 +45,9 @@ pub struct SimConfig {
     pub seed: u64,
     pub burn_in: u64,
     pub trails: usize,
+    /// The newest prediction of this generation, if one has arrived (its grid and entropy
+    /// model).
+    pub prediction: Option<Arc<Prediction>>,
 }
 
 /// Messages from the UI to the worker.
@@ -57,20 +62,12 @@ pub enum Command {
     Reset,
     /// Time units per update.
     SetSpeed(u64),
-    /// Histogram on this grid from now on (the walkers keep going); ignored for an old
-    /// generation.
-    SetGrid {
+    /// From now on record on this prediction's grid and measure entropy production with its
+    /// model (the walkers keep going); ignored for an old generation.
+    SetPrediction {
         generation: u64,
-        grid: Grid2d,
+        prediction: Arc<Prediction>,
     },
-    /// Start measuring entropy production with this linear model (ignored for an old
-    /// generation).
-    SetEntropyModel {
-        generation: u64,
-        model: EntropyModel,
-        ep_rate: f64,
-    },
-    Shutdown,
 }
 
 /// One point of the time series.
@@ -83,17 +80,6 @@ pub struct SeriesPoint {
     pub entropy_rate: Option<f64>,
 }
 
-/// The fluctuation-theorem statistics of a snapshot.
-#[derive(Clone, Debug)]
-pub struct EntropySnapshot {
-    pub rate: Option<f64>,
-    pub half_width: [f64; MAX_K],
-    pub histograms: Vec<[f64; SIGMA_BINS]>,
-    /// `⟨exp(−Σ)⟩` for `k = 1..=MAX_K`.
-    pub exp_minus: [Option<f64>; MAX_K],
-    pub blocks: [u64; MAX_K],
-}
-
 /// Everything the UI draws from the simulation, immutable once published.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -102,16 +88,11 @@ pub struct Snapshot {
     pub time_unit: TimeUnit,
     pub walkers: usize,
     pub diverged: usize,
-    pub grid: Grid2d,
-    /// Fraction of recorded samples per cell.
-    pub density: Vec<f64>,
-    pub current: Vec<[f64; 2]>,
-    pub samples: u64,
+    /// The simulated half of the stationary model.
+    pub simulated: Simulated,
     pub walker_sample: Vec<[f64; 2]>,
     pub trails: Vec<Vec<[f64; 2]>>,
-    pub moments: Option<Moments>,
     pub series: Vec<SeriesPoint>,
-    pub entropy: Option<EntropySnapshot>,
     pub playing: bool,
     pub walker_steps_per_second: f64,
     /// A problem the person should see (divergence, a failed update).
@@ -142,51 +123,11 @@ impl Observer for TrailRecorder {
     }
 }
 
-/// All the estimators one update feeds.
-struct SimObserver {
-    histogram: GridHistogram,
-    moments: MomentStats,
-    trails: TrailRecorder,
-    entropy: Option<EntropyStats>,
-}
-
-impl Observer for SimObserver {
-    fn fork(&self) -> Self {
-        Self {
-            histogram: self.histogram.fork(),
-            moments: self.moments.fork(),
-            trails: self.trails.fork(),
-            entropy: self.entropy.as_ref().map(Observer::fork),
-        }
-    }
-    fn begin_walker(&mut self, walker: usize) {
-        if let Some(e) = &mut self.entropy {
-            e.begin_walker(walker);
-        }
-    }
-    fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
-        self.histogram.observe(walker, unit, before, after);
-        self.moments.observe(walker, unit, before, after);
-        self.trails.observe(walker, unit, before, after);
-        if let Some(e) = &mut self.entropy {
-            e.observe(walker, unit, before, after);
-        }
-    }
-    fn merge(&mut self, other: Self) {
-        self.histogram.merge(other.histogram);
-        self.moments.merge(other.moments);
-        self.trails.merge(other.trails);
-        if let (Some(e), Some(o)) = (&mut self.entropy, other.entropy) {
-            e.merge(o);
-        }
-    }
-}
-
 /// One running simulation of one generation.
 pub struct Simulation {
     config: SimConfig,
     ensemble: Ensemble,
-    observer: SimObserver,
+    observer: (SimulationStats, TrailRecorder),
     trails: Vec<VecDeque<[f64; 2]>>,
     series: VecDeque<SeriesPoint>,
     series_stride: u64,
@@ -205,15 +146,17 @@ impl Simulation {
             &config.experiment.start,
             config.seed,
         );
-        let observer = SimObserver {
-            histogram: GridHistogram::new(config.grid, config.burn_in),
-            moments: MomentStats::new(&config.experiment.start, config.burn_in),
-            trails: TrailRecorder {
-                count: config.trails.min(config.walkers),
-                points: Vec::new(),
-            },
-            entropy: None,
+        let stats = SimulationStats::new(
+            &config.experiment.start,
+            Some(config.grid),
+            config.prediction.as_deref(),
+            config.burn_in,
+        );
+        let trails = TrailRecorder {
+            count: config.trails.min(config.walkers),
+            points: Vec::new(),
         };
+        let observer = (stats, trails);
         Self {
             trails: vec![VecDeque::new(); config.trails.min(config.walkers)],
             config,
@@ -231,19 +174,16 @@ impl Simulation {
         self.config.generation
     }
 
-    /// Record the histogram on `grid` from now on.
-    pub fn set_grid(&mut self, grid: Grid2d) {
-        if self.config.grid != grid {
-            let burn_in = self.config.burn_in.max(self.ensemble.time());
+    /// Record on `prediction`'s grid and measure entropy production with its model from now
+    /// on; a reset keeps it.
+    pub fn set_prediction(&mut self, prediction: Arc<Prediction>) {
+        self.observer
+            .0
+            .set_prediction(&prediction, self.ensemble.time());
+        if let Some(grid) = prediction.grid() {
             self.config.grid = grid;
-            self.observer.histogram = GridHistogram::new(grid, burn_in);
         }
-    }
-
-    /// Start recording entropy production with `model` from now on.
-    pub fn set_entropy_model(&mut self, model: EntropyModel, ep_rate: f64) {
-        let burn_in = self.config.burn_in.max(self.ensemble.time());
-        self.observer.entropy = Some(EntropyStats::new(model, burn_in, ep_rate));
+        self.config.prediction = Some(prediction);
         self.last_entropy = (0.0, 0);
     }
 
@@ -251,7 +191,7 @@ impl Simulation {
     pub fn step(&mut self, units: u64) {
         let landscape = self.config.experiment.landscape.clone();
         let started = Instant::now();
-        self.observer.trails.points.clear();
+        self.observer.1.points.clear();
         self.ensemble
             .advance(landscape.as_ref(), units, &mut self.observer);
         let seconds = started.elapsed().as_secs_f64();
@@ -260,7 +200,7 @@ impl Simulation {
         if seconds > 0.0 {
             self.walker_steps_per_second = active * steps / seconds;
         }
-        let mut points = std::mem::take(&mut self.observer.trails.points);
+        let mut points = std::mem::take(&mut self.observer.1.points);
         points.sort_by_key(|(walker, unit, _)| (*walker, *unit));
         for (walker, _, p) in points.drain(..) {
             if let Some(trail) = self.trails.get_mut(walker) {
@@ -270,7 +210,7 @@ impl Simulation {
                 }
             }
         }
-        self.observer.trails.points = points;
+        self.observer.1.points = points;
         self.updates += 1;
         if self.updates.is_multiple_of(self.series_stride) {
             self.record_series();
@@ -279,30 +219,18 @@ impl Simulation {
 
     fn record_series(&mut self) {
         let landscape = self.config.experiment.landscape.as_ref();
-        let mut loss = 0.0;
-        let mut count = 0usize;
-        for w in self.ensemble.active_positions().take(200) {
-            let l = landscape.loss(w);
-            if l.is_finite() {
-                loss += l;
-                count += 1;
-            }
-        }
-        let entropy_rate = self.observer.entropy.as_ref().and_then(|e| {
-            let (sum, units) = (
-                e.sigma_sum - self.last_entropy.0,
-                e.units - self.last_entropy.1,
-            );
-            self.last_entropy = (e.sigma_sum, e.units);
-            (units > 0).then(|| sum / units as f64)
-        });
+        let entropy_rate = self
+            .observer
+            .0
+            .entropy_sum_and_count()
+            .and_then(|(total, units)| {
+                let (sum, count) = (total - self.last_entropy.0, units - self.last_entropy.1);
+                self.last_entropy = (total, units);
+                (count > 0).then(|| sum / count as f64)
+            });
         self.series.push_back(SeriesPoint {
             time: self.ensemble.time() as f64,
-            loss: if count > 0 {
-                loss / count as f64
-            } else {
-                f64::NAN
-            },
+            loss: mean_loss(landscape, &self.ensemble, LOSS_SAMPLE),
             entropy_rate,
         });
         if self.series.len() >= SERIES_CAPACITY {
@@ -332,25 +260,13 @@ impl Simulation {
         } else {
             None
         };
-        let entropy = self.observer.entropy.as_ref().map(|e| EntropySnapshot {
-            rate: e.rate(),
-            half_width: e.half_width,
-            histograms: e.histograms.clone(),
-            exp_minus: std::array::from_fn(|k| {
-                (e.blocks[k] > 0).then(|| e.exp_minus_sum[k] / e.blocks[k] as f64)
-            }),
-            blocks: e.blocks,
-        });
         Snapshot {
             generation: self.config.generation,
             time: self.ensemble.time(),
             time_unit: self.config.experiment.dynamics.time_unit(),
             walkers,
             diverged,
-            grid: self.config.grid,
-            density: self.observer.histogram.density(),
-            current: self.observer.histogram.current(),
-            samples: self.observer.histogram.samples(),
+            simulated: self.observer.0.estimates(),
             walker_sample: self
                 .ensemble
                 .active_positions()
@@ -362,9 +278,7 @@ impl Simulation {
                 .iter()
                 .map(|t| t.iter().copied().collect())
                 .collect(),
-            moments: self.observer.moments.moments(),
             series: self.series.iter().copied().collect(),
-            entropy,
             playing,
             walker_steps_per_second: self.walker_steps_per_second,
             message,
@@ -392,8 +306,8 @@ impl WorkerState {
         }
     }
 
-    /// Apply one command; `false` on shutdown.
-    pub fn apply(&mut self, command: Command) -> bool {
+    /// Apply one command.
+    pub fn apply(&mut self, command: Command) {
         match command {
             Command::Configure(config) => {
                 self.failure = None;
@@ -412,30 +326,21 @@ impl WorkerState {
                 }
             }
             Command::SetSpeed(units) => self.units_per_update = units.max(1),
-            Command::SetGrid { generation, grid } => {
-                if let Some(sim) = &mut self.simulation
-                    && sim.generation() == generation
-                {
-                    sim.set_grid(grid);
-                }
-            }
-            Command::SetEntropyModel {
+            Command::SetPrediction {
                 generation,
-                model,
-                ep_rate,
+                prediction,
             } => {
                 if let Some(sim) = &mut self.simulation
                     && sim.generation() == generation
                 {
-                    sim.set_entropy_model(model, ep_rate);
+                    sim.set_prediction(prediction);
                 }
             }
-            Command::Shutdown => return false,
         }
-        true
     }
 
-    /// One update. A panic inside the library is caught and shown, never propagated.
+    /// One update. A panic inside the library is caught and shown, never propagated (the
+    /// thread keeps serving commands).
     pub fn tick(&mut self) {
         let units = self.units_per_update;
         let Some(sim) = &mut self.simulation else {
@@ -467,41 +372,45 @@ impl WorkerState {
     }
 }
 
-type Latest = Arc<Mutex<Option<Arc<Snapshot>>>>;
+/// The worker as a [`Service`] of the library's job mechanism: commands from the UI, one
+/// update per [`advance`](Service::advance) while playing, a [`Snapshot`] after each.
+impl Service for WorkerState {
+    type Command = Command;
+    type Snapshot = Snapshot;
 
-enum Mode {
-    Threaded {
-        sender: Sender<Command>,
-        latest: Latest,
-        thread: Option<JoinHandle<()>>,
-    },
-    Inline {
-        state: Box<WorkerState>,
-    },
+    fn apply(&mut self, command: Command) -> Flow {
+        WorkerState::apply(self, command);
+        Flow::Continue
+    }
+
+    fn is_busy(&self) -> bool {
+        self.playing && self.simulation.is_some()
+    }
+
+    fn advance(&mut self) {
+        self.tick();
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        WorkerState::snapshot(self)
+    }
 }
 
-/// The UI's handle on the simulation.
+/// The UI's handle on the simulation: a [`ServiceHandle`] on a named background thread, or
+/// synchronous (tests).
 pub struct SimulationHandle {
-    mode: Mode,
-    failure: Option<String>,
+    service: ServiceHandle<WorkerState>,
+    failure: Option<ThreadError>,
 }
 
 impl SimulationHandle {
-    /// Start the named worker thread.
-    pub fn spawn(ctx: egui::Context, units_per_update: u64) -> anyhow::Result<Self> {
-        let (sender, receiver) = channel();
-        let latest: Latest = Arc::new(Mutex::new(None));
-        let published = latest.clone();
-        let thread = std::thread::Builder::new()
-            .name("neqlab-simulation".into())
-            .spawn(move || worker_loop(receiver, published, ctx, units_per_update))
-            .context("cannot start the simulation thread")?;
+    /// Start the named worker thread (background priority, all cores but one).
+    pub fn spawn(ctx: egui::Context, units_per_update: u64) -> Result<Self, ThreadError> {
+        let spec = JobSpec::background("neqlab-simulation")
+            .with_min_advance_interval(MIN_UPDATE)
+            .with_repaint(move || ctx.request_repaint_after(SNAPSHOT_REDRAW));
         Ok(Self {
-            mode: Mode::Threaded {
-                sender,
-                latest,
-                thread: Some(thread),
-            },
+            service: ServiceHandle::spawn(WorkerState::new(units_per_update), spec)?,
             failure: None,
         })
     }
@@ -510,134 +419,24 @@ impl SimulationHandle {
     /// while playing advances one update. For tests.
     pub fn inline(units_per_update: u64) -> Self {
         Self {
-            mode: Mode::Inline {
-                state: Box::new(WorkerState::new(units_per_update)),
-            },
+            service: ServiceHandle::inline(WorkerState::new(units_per_update)),
             failure: None,
         }
     }
 
     pub fn send(&mut self, command: Command) {
-        match &mut self.mode {
-            Mode::Threaded { sender, .. } => {
-                if sender.send(command).is_err() {
-                    self.failure = Some("the simulation thread has stopped".into());
-                }
-            }
-            Mode::Inline { state } => {
-                state.apply(command);
-            }
+        if let Err(error) = self.service.send(command) {
+            self.failure = Some(error);
         }
     }
 
     /// A failure of the handle itself (the thread died).
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.as_deref()
+    pub fn failure(&self) -> Option<ThreadError> {
+        self.failure.clone().or_else(|| self.service.failure())
     }
 
     /// The newest snapshot (in the synchronous mode, after one more update when playing).
     pub fn latest(&mut self) -> Option<Arc<Snapshot>> {
-        match &mut self.mode {
-            Mode::Threaded { latest, .. } => latest.lock().ok().and_then(|slot| slot.clone()),
-            Mode::Inline { state } => {
-                if state.playing {
-                    state.tick();
-                }
-                state.snapshot().map(Arc::new)
-            }
-        }
-    }
-}
-
-impl Drop for SimulationHandle {
-    fn drop(&mut self) {
-        if let Mode::Threaded { sender, thread, .. } = &mut self.mode {
-            let _ = sender.send(Command::Shutdown);
-            if let Some(thread) = thread.take() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-/// Threads for background work: all cores but one, so that the UI thread (and a software
-/// rasteriser's threads) always have a core to draw on, even where niceness is not available.
-pub fn background_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1))
-        .unwrap_or(1)
-        .max(1)
-}
-
-/// Threads for work someone waits for (a prediction after a slider moved): on Linux every
-/// core, since these threads run below the interface's priority and only in short bursts;
-/// elsewhere [`background_threads`].
-pub fn prompt_threads() -> usize {
-    if cfg!(target_os = "linux") {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        background_threads()
-    }
-}
-
-fn worker_loop(receiver: Receiver<Command>, latest: Latest, ctx: egui::Context, units: u64) {
-    neqlab::background::lower_priority();
-    let pool = neqlab::background::thread_pool(
-        "neqlab-simulation",
-        background_threads(),
-        neqlab::background::BACKGROUND_NICENESS,
-    );
-    let mut state = WorkerState::new(units);
-    let publish = |state: &WorkerState| {
-        let snapshot = state.snapshot().map(Arc::new);
-        if let Ok(mut slot) = latest.lock() {
-            *slot = snapshot;
-        }
-        ctx.request_repaint_after(SNAPSHOT_REDRAW);
-    };
-    let mut next_update = Instant::now();
-    loop {
-        let command = if state.playing {
-            let wait = next_update.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(wait) {
-                Ok(command) => Some(command),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        } else {
-            match receiver.recv() {
-                Ok(command) => Some(command),
-                Err(_) => return,
-            }
-        };
-        if let Some(command) = command {
-            let keep_going = match &pool {
-                Some(pool) => pool.install(|| state.apply(command)),
-                None => state.apply(command),
-            };
-            if !keep_going {
-                return;
-            }
-            // Apply everything queued before simulating again.
-            loop {
-                match receiver.try_recv() {
-                    Ok(command) => {
-                        if !state.apply(command) {
-                            return;
-                        }
-                    }
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return,
-                }
-            }
-            publish(&state);
-            continue;
-        }
-        next_update = Instant::now() + MIN_UPDATE;
-        match &pool {
-            Some(pool) => pool.install(|| state.tick()),
-            None => state.tick(),
-        }
-        publish(&state);
+        self.service.latest()
     }
 }

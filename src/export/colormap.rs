@@ -1,9 +1,64 @@
-//! Perceptually uniform, colour-blind-safe colour maps shared by the exported figures and
-//! the app.
+//! Colour maps shared by the exported figures and the app, so that a slide and the screen
+//! read alike.
 //!
 //! [`viridis`] is matplotlib's default map (van der Walt & Smith, 2015): its lightness rises
 //! monotonically from dark violet to yellow, so a density reads correctly in greyscale and
 //! for the common forms of colour blindness (deuteranopia, protanopia, tritanopia).
+//! [`terrain`] maps loss landscapes, pale (low) to dark brown (high), so that a landscape never
+//! reads like a density.
+
+/// Which colour map a field is drawn with, and how its values are spread over it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColourMap {
+    /// Densities: [`viridis`], linear in the value.
+    #[default]
+    Density,
+    /// Loss landscapes: [`terrain`] of the square root of the value above the bottom of the
+    /// range, so that a basin shows detail.
+    Landscape,
+}
+
+impl ColourMap {
+    /// The colour of `value` on the range `[low, high]`.
+    pub fn colour(self, value: f64, low: f64, high: f64) -> [u8; 3] {
+        let span = if high > low { high - low } else { 1.0 };
+        let t = (value - low) / span;
+        match self {
+            ColourMap::Density => viridis(t),
+            ColourMap::Landscape => terrain(t.max(0.0).sqrt()),
+        }
+    }
+}
+
+/// A sequential map for loss landscapes: pale (low loss) to dark brown (high loss), distinct
+/// from the density's viridis; `t` is clamped to `[0, 1]`, NaN draws as the highest loss.
+pub fn terrain(t: f64) -> [u8; 3] {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let low = [250.0, 246.0, 232.0];
+    let mid = [196.0, 160.0, 110.0];
+    let high = [84.0, 52.0, 36.0];
+    std::array::from_fn(|c| {
+        let v = if t < 0.5 {
+            low[c] + (mid[c] - low[c]) * (2.0 * t)
+        } else {
+            mid[c] + (high[c] - mid[c]) * (2.0 * t - 1.0)
+        };
+        v.round() as u8
+    })
+}
+
+/// Contour levels of a loss landscape whose values above its minimum run from 0 to
+/// `highest`: `count` levels spaced as squares, so that a quadratic bowl shows evenly spaced
+/// ellipses.
+pub fn landscape_levels(highest: f64, count: usize) -> Vec<f64> {
+    (1..=count)
+        .map(|k| highest * (k as f64 / (count as f64 + 0.5)).powi(2))
+        .collect()
+}
 
 /// Coefficients of the degree-6 polynomial fit of viridis in sRGB (one column per channel),
 /// lowest order first; the fit (M. Zucker, 2019, public domain) matches matplotlib's
@@ -111,6 +166,17 @@ mod tests {
             assert!(luminance > previous, "luminance not increasing at {i}/100");
             previous = luminance;
         }
+    }
+
+    #[test]
+    fn terrain_darkens_monotonically() {
+        let mut previous = f64::INFINITY;
+        for k in 0..=20 {
+            let lightness = relative_luminance(terrain(k as f64 / 20.0));
+            assert!(lightness < previous, "step {k}");
+            previous = lightness;
+        }
+        assert_eq!(ColourMap::Landscape.colour(4.0, 0.0, 16.0), terrain(0.5));
     }
 
     #[test]

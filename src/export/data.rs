@@ -12,7 +12,9 @@ use super::{ExportError, write_file};
 /// Values on the cell centres of a regular 2-D grid, row-major `iy * nx + ix`.
 #[derive(Clone, Copy, Debug)]
 pub struct GridData<'a> {
+    /// Cells along x.
     pub nx: usize,
+    /// Cells along y.
     pub ny: usize,
     /// `[x_min, x_max, y_min, y_max]` of the grid's outer edges.
     pub bounds: [f64; 4],

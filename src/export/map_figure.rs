@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use super::colormap::ColourMap;
 use super::figure::{Figure, Heatmap, LineSeries, Marker, Panel, PointSet, Rgb, palette};
 use super::{ExportError, write_file};
 use crate::map::quantity::MapQuantity;
@@ -203,6 +204,7 @@ fn mode_panel(
             values,
             label: format!("log₁₀ {}", quantity.label()),
             range,
+            colour_map: ColourMap::Density,
         }),
         ..Panel::default()
     };

@@ -1,7 +1,8 @@
 //! Figures (SVG/PNG) and data (CSV/JSON) for lectures and papers.
 //!
 //! - [`colormap`]: the perceptually uniform colour map shared with the app.
-//! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]) and their rendering.
+//! - [`figure`]: figures as plain data ([`Figure`], [`Panel`]).
+//! - [`render`]: their rendering to SVG and PNG (plotters).
 //! - [`panels`]: a preset run headless and turned into a figure (`neqlab figure`).
 //! - [`grid_panels`]: the simulated and Fokker–Planck densities and currents on a grid.
 //! - [`data`]: CSV of grids and histograms, JSON of run reports.
@@ -17,48 +18,75 @@ pub mod grid_panels;
 pub mod lecture;
 pub mod map_figure;
 pub mod panels;
+pub mod render;
 
 use std::path::{Path, PathBuf};
 
 pub use figure::{
     Arrow, ArrowField, Contours, Ellipse, Figure, Heatmap, LineSeries, Marker, Panel, PointSet,
-    default_size, palette, render_png, render_rgb, render_svg, render_svg_sized,
+    palette,
 };
 pub use panels::{FigureOptions, PanelKind, preset_figure, preset_figure_with};
+pub use render::{default_size, render_png, render_rgb, render_svg, render_svg_sized};
 
 /// Everything that can go wrong while exporting.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// The file system refused a write.
     #[error("{path}: cannot write: {source}")]
     Io {
+        /// The file written.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A folder that does not exist.
     #[error("{path}: the folder {folder} does not exist")]
-    MissingFolder { path: PathBuf, folder: PathBuf },
+    MissingFolder {
+        /// The file asked for.
+        path: PathBuf,
+        /// Its missing folder.
+        folder: PathBuf,
+    },
+    /// An extension that is neither .svg nor .png.
     #[error("{path}: unknown figure format \"{extension}\"; use .svg or .png")]
-    UnknownExtension { path: PathBuf, extension: String },
+    UnknownExtension {
+        /// The file asked for.
+        path: PathBuf,
+        /// Its extension.
+        extension: String,
+    },
+    /// A `--panel` name that is not known.
     #[error("unknown panel \"{0}\"; choose one of sim, fp, both, landscape, ft, posterior")]
     UnknownPanel(String),
     /// The panel does not apply to this preset (e.g. `posterior` for the double well).
     #[error("panel {panel} does not fit preset \"{preset}\": {reason}")]
     PanelDoesNotFit {
+        /// The panel asked for.
         panel: String,
+        /// The preset's title.
         preset: String,
+        /// Why it does not fit.
         reason: String,
     },
+    /// A figure size out of range.
     #[error("figure size {width}×{height} px: {reason}")]
     Size {
+        /// Width in px.
         width: u32,
+        /// Height in px.
         height: u32,
+        /// What is wrong with it.
         reason: String,
     },
     /// A theory computation the panel needs failed.
     #[error("{0}")]
     Theory(String),
+    /// plotters failed to draw.
     #[error("cannot draw the figure: {0}")]
     Render(String),
+    /// Data could not be written as text.
     #[error("cannot serialise: {0}")]
     Serialise(String),
 }
@@ -66,7 +94,9 @@ pub enum ExportError {
 /// The image formats a figure can be saved in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FigureFormat {
+    /// Scalable vector graphics.
     Svg,
+    /// Portable network graphics.
     Png,
 }
 

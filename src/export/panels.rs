@@ -3,37 +3,47 @@
 //! | panel | shows |
 //! |---|---|
 //! | `landscape` | the loss `L(w)` (colour and contours), its minima, the walkers' cloud and the Gaussian fit of it |
-//! | `sim` | the simulated stationary density and its probability current (docs/theory.md section 7) |
-//! | `fp` | the stationary Fokker–Planck density and current (section 3) |
+//! | `sim` | the simulated stationary density and its probability current (docs/theory.md §7.3) |
+//! | `fp` | the stationary Fokker–Planck density and current (§3, §8) |
 //! | `both` | `sim` and `fp` side by side on one colour scale |
-//! | `ft` | entropy production and the fluctuation theorems (section 3) |
-//! | `posterior` | KL divergence to the exact posterior against η (sections 4, 5) |
+//! | `ft` | entropy production and the fluctuation theorems (§3.2) |
+//! | `posterior` | KL divergence to the exact posterior against η (§5) |
 //!
 //! The same preset and seed give the same figure, byte for byte.
 
 use std::str::FromStr;
 
-use crate::landscape::newton::newton_minimum;
 use crate::preset::{Experiment, Preset};
-use crate::run::{RunReport, simulate};
+use crate::run::{RunOutcome, RunReport, run, simulate};
+use crate::stationary::Prediction;
+use crate::theory::fokker_planck::Grid2d;
 
 use super::ExportError;
+use super::colormap::{ColourMap, landscape_levels};
 use super::figure::{
     Contours, Ellipse, Figure, Heatmap, LineSeries, Marker, Panel, PointSet, palette,
 };
+use super::grid_panels::{DensityPanels, grid_panels};
 
 /// Which figure to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PanelKind {
+    /// The simulated density and current.
     Sim,
+    /// The Fokker–Planck density and current.
     Fp,
+    /// `sim` and `fp` side by side.
     Both,
+    /// The loss landscape with the walkers.
     Landscape,
+    /// The fluctuation theorems.
     Ft,
+    /// KL divergence to the exact posterior.
     Posterior,
 }
 
 impl PanelKind {
+    /// Every panel, in the order `--panel` lists them.
     pub const ALL: [PanelKind; 6] = [
         PanelKind::Sim,
         PanelKind::Fp,
@@ -168,20 +178,19 @@ pub fn preset_figure_with(
 ) -> Result<Figure, ExportError> {
     check_panel_fits(preset, experiment, kind)?;
     let gain = options.arrow_gain;
+    let density = |simulation, prediction| DensityPanels {
+        simulation,
+        prediction,
+    };
     let panels = match kind {
         PanelKind::Landscape => {
-            let (report, positions) = simulate_positions(preset, experiment, progress);
-            vec![landscape_panel(preset, experiment, &report, &positions)?]
+            let outcome = run(preset, experiment, progress, None)
+                .map_err(|cancelled| ExportError::Theory(cancelled.to_string()))?;
+            vec![landscape_panel(experiment, &outcome)?]
         }
-        PanelKind::Sim => {
-            super::grid_panels::grid_panels(preset, experiment, true, false, gain, progress)?
-        }
-        PanelKind::Fp => {
-            super::grid_panels::grid_panels(preset, experiment, false, true, gain, progress)?
-        }
-        PanelKind::Both => {
-            super::grid_panels::grid_panels(preset, experiment, true, true, gain, progress)?
-        }
+        PanelKind::Sim => grid_panels(preset, experiment, density(true, false), gain, progress)?,
+        PanelKind::Fp => grid_panels(preset, experiment, density(false, true), gain, progress)?,
+        PanelKind::Both => grid_panels(preset, experiment, density(true, true), gain, progress)?,
         PanelKind::Posterior => vec![posterior_panel(preset, experiment)?],
         PanelKind::Ft => {
             let (report, _) = simulate(preset, experiment, progress);
@@ -225,124 +234,47 @@ pub fn caption(preset: &Preset, experiment: &Experiment) -> String {
     }
 }
 
-/// Simulate and keep the final walker positions (2-D).
-fn simulate_positions(
-    preset: &Preset,
-    experiment: &Experiment,
-    progress: &mut dyn FnMut(f64),
-) -> (RunReport, Vec<[f64; 2]>) {
-    let (report, ensemble) = simulate(preset, experiment, progress);
-    let positions = ensemble
-        .active_positions()
-        .filter(|w| w.len() == 2 && w[0].is_finite() && w[1].is_finite())
-        .map(|w| [w[0], w[1]])
-        .collect();
-    (report, positions)
+/// A loss landscape ready to draw: `L − L_min` on the prediction's grid, its largest value
+/// and contour levels (the same in the app and in figures).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossMap {
+    /// The grid.
+    pub grid: Grid2d,
+    /// `L(w) − L_min` at the cell centres, `L_min` the lowest of the cells and the minima.
+    pub relative: Vec<f64>,
+    /// The largest finite value of `relative`.
+    pub highest: f64,
+    /// Contour levels ([`landscape_levels`]).
+    pub levels: Vec<f64>,
 }
 
-/// Distinct minima of the landscape found by Newton's method from the start point and every
-/// hint; unconverged runs are left out.
-pub fn minima(experiment: &Experiment) -> Vec<[f64; 2]> {
+/// Contour levels drawn on a loss landscape.
+pub const LANDSCAPE_LEVELS: usize = 12;
+
+/// The loss map of a prediction with a plane.
+pub fn loss_map(experiment: &Experiment, prediction: &Prediction) -> Option<LossMap> {
+    let plane = prediction.plane.as_ref()?;
     let landscape = experiment.landscape.as_ref();
-    let mut starts = vec![experiment.start.clone()];
-    starts.extend(landscape.minimum_hints());
-    let mut found: Vec<[f64; 2]> = Vec::new();
-    for start in starts {
-        if let Ok(minimum) = newton_minimum(landscape, &start)
-            && minimum.converged
-            && minimum.w.len() == 2
-        {
-            let w = [minimum.w[0], minimum.w[1]];
-            let scale = 1e-6 * (1.0 + w[0].abs() + w[1].abs());
-            if !found
-                .iter()
-                .any(|m| (m[0] - w[0]).abs() + (m[1] - w[1]).abs() < scale)
-            {
-                found.push(w);
-            }
-        }
-    }
-    found
-}
-
-/// Plot bounds holding the central 98 % of the walkers per axis and every minimum, padded
-/// by 35 % of the span (at least 10⁻⁹).
-pub fn automatic_bounds(points: &[[f64; 2]], minima: &[[f64; 2]], fallback: [f64; 2]) -> [f64; 4] {
-    let mut bounds = [0.0; 4];
-    for axis in 0..2 {
-        let mut values: Vec<f64> = points.iter().map(|p| p[axis]).collect();
-        values.sort_by(f64::total_cmp);
-        let (mut low, mut high) = if values.is_empty() {
-            (fallback[axis], fallback[axis])
-        } else {
-            let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-            (at(0.01), at(0.99))
-        };
-        for m in minima {
-            low = low.min(m[axis]);
-            high = high.max(m[axis]);
-        }
-        let span = (high - low).max(1e-9 * (1.0 + low.abs()));
-        bounds[2 * axis] = low - 0.35 * span;
-        bounds[2 * axis + 1] = high + 0.35 * span;
-    }
-    bounds
-}
-
-/// Mean and covariance (row-major 2 × 2) of a 2-D cloud; `None` for fewer than 3 points.
-pub fn gaussian_fit(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 4])> {
-    if points.len() < 3 {
-        return None;
-    }
-    let n = points.len() as f64;
-    let mean = [
-        points.iter().map(|p| p[0]).sum::<f64>() / n,
-        points.iter().map(|p| p[1]).sum::<f64>() / n,
-    ];
-    let mut cov = [0.0; 4];
-    for p in points {
-        let (x, y) = (p[0] - mean[0], p[1] - mean[1]);
-        cov[0] += x * x;
-        cov[1] += x * y;
-        cov[3] += y * y;
-    }
-    cov[2] = cov[1];
-    cov.iter_mut().for_each(|c| *c /= n - 1.0);
-    Some((mean, cov))
-}
-
-/// Covariance `T H̄(w*)⁻¹` of the Gibbs density `exp(−L/T)` expanded to second order about
-/// the minimum `w*`: the equilibrium an unbiased Langevin sampler would reach (for a
-/// Bayesian loss at `T = 1`, the Laplace approximation of the posterior; docs/theory.md
-/// sections 1, 4). `None` unless `H̄` is positive definite.
-pub fn gibbs_covariance(
-    experiment: &Experiment,
-    minimum: [f64; 2],
-    temperature: f64,
-) -> Option<[f64; 4]> {
-    let mut h = [0.0; 4];
-    experiment.landscape.hessian(&minimum, &mut h);
-    let determinant = h[0] * h[3] - h[1] * h[2];
-    if !(h[0] > 0.0 && determinant > 0.0) {
-        return None;
-    }
-    let scale = temperature / determinant;
-    Some([h[3] * scale, -h[1] * scale, -h[2] * scale, h[0] * scale])
-}
-
-/// A scalar field sampled on the cell centres of an `n × n` grid over `bounds`.
-fn sample_grid(n: usize, bounds: [f64; 4], field: impl Fn([f64; 2]) -> f64) -> Vec<f64> {
-    let dx = (bounds[1] - bounds[0]) / n as f64;
-    let dy = (bounds[3] - bounds[2]) / n as f64;
-    (0..n)
-        .flat_map(|iy| (0..n).map(move |ix| (ix, iy)))
-        .map(|(ix, iy)| {
-            field([
-                bounds[0] + (ix as f64 + 0.5) * dx,
-                bounds[2] + (iy as f64 + 0.5) * dy,
-            ])
-        })
-        .collect()
+    let lowest = prediction
+        .minima
+        .all
+        .iter()
+        .map(|m| landscape.loss(m))
+        .chain(plane.loss.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let relative: Vec<f64> = plane.loss.iter().map(|v| v - lowest).collect();
+    let highest = relative
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    Some(LossMap {
+        grid: plane.grid,
+        levels: landscape_levels(highest, LANDSCAPE_LEVELS),
+        relative,
+        highest,
+    })
 }
 
 pub(crate) fn axis_labels(experiment: &Experiment) -> (String, String) {
@@ -356,44 +288,25 @@ pub(crate) fn axis_labels(experiment: &Experiment) -> (String, String) {
     (format!("weight {}", name(0)), format!("weight {}", name(1)))
 }
 
-/// The landscape panel: loss colour map and contours, minima, walkers and their Gaussian fit.
+/// The landscape panel of a run: the loss map with its contours, the minima, the walkers at the
+/// end, the 2σ ellipse of their stationary moments and, at `T > 0` with one minimum, the 2σ
+/// ellipse of the Gibbs density `exp(−L/T)` expanded about it.
 pub fn landscape_panel(
-    preset: &Preset,
     experiment: &Experiment,
-    report: &RunReport,
-    positions: &[[f64; 2]],
+    outcome: &RunOutcome,
 ) -> Result<Panel, ExportError> {
-    let landscape = experiment.landscape.as_ref();
-    let minima = minima(experiment);
-    let bounds = preset.fp.bounds.unwrap_or_else(|| {
-        automatic_bounds(
-            positions,
-            &minima,
-            [experiment.start[0], experiment.start[1]],
-        )
-    });
-    const CELLS: usize = 120;
-    let loss = sample_grid(CELLS, bounds, |w| landscape.loss(&w));
-    let lowest = minima
-        .iter()
-        .map(|m| landscape.loss(m))
-        .chain(loss.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(f64::INFINITY, f64::min);
-    let relative: Vec<f64> = loss.iter().map(|v| v - lowest).collect();
-    let highest = relative
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    // Levels spaced as squares, so that a quadratic bowl shows evenly spaced ellipses.
-    let levels = (1..=10)
-        .map(|k| highest * (k as f64 / 10.5).powi(2))
+    let prediction = &outcome.prediction;
+    let map = loss_map(experiment, prediction)
+        .ok_or_else(|| ExportError::Theory("the landscape panel needs a 2-D landscape".into()))?;
+    let positions: Vec<[f64; 2]> = outcome
+        .ensemble
+        .active_positions()
+        .filter(|w| w.len() == 2 && w[0].is_finite() && w[1].is_finite())
+        .map(|w| [w[0], w[1]])
         .collect();
-
-    let mut points = Vec::new();
-    // At most 3000 walkers are drawn (the first ones, so the choice is deterministic).
-    points.push(PointSet {
+    let report = &outcome.report;
+    let mut points = vec![PointSet {
+        // At most 3000 walkers are drawn (the first ones, so the choice is deterministic).
         points: positions.iter().take(3000).copied().collect(),
         color: palette::ORANGE,
         opacity: 0.45,
@@ -402,32 +315,33 @@ pub fn landscape_panel(
         label: format!(
             "walkers after {} {}s",
             report.burn_in + report.steps,
-            report.time_unit
+            report.time_unit.name()
         ),
-    });
-    if !minima.is_empty() {
-        points.push(super::grid_panels::minima_points(&minima));
+    }];
+    if !prediction.minima.all.is_empty() {
+        points.push(super::grid_panels::minima_points(&prediction.minima.all));
     }
     let mut ellipses = Vec::new();
-    if minima.len() <= 1
-        && let Some((mean, cov)) = gaussian_fit(positions)
-    {
+    let one_minimum = !prediction.several_minima();
+    if let Some(moments) = outcome.simulated.moments.as_ref().filter(|_| one_minimum) {
         ellipses.push(Ellipse {
-            centre: mean,
-            cov,
+            centre: [moments.mean[0], moments.mean[1]],
+            cov: [
+                moments.cov[0],
+                moments.cov[1],
+                moments.cov[2],
+                moments.cov[3],
+            ],
             sigmas: 2.0,
             color: palette::SKY_BLUE,
             dashed: false,
             label: "2σ ellipse of the walkers".into(),
         });
     }
-    if let ([minimum], temperature) = (minima.as_slice(), experiment.dynamics.temperature)
-        && temperature > 0.0
-        && let Some(cov) = gibbs_covariance(experiment, *minimum, temperature)
-    {
+    if let Some(gibbs) = prediction.gibbs.as_ref().filter(|g| g.cov.len() == 4) {
         ellipses.push(Ellipse {
-            centre: *minimum,
-            cov,
+            centre: [gibbs.mean[0], gibbs.mean[1]],
+            cov: [gibbs.cov[0], gibbs.cov[1], gibbs.cov[2], gibbs.cov[3]],
             sigmas: 2.0,
             color: palette::YELLOW,
             dashed: true,
@@ -435,39 +349,38 @@ pub fn landscape_panel(
         });
     }
     let (x_label, y_label) = axis_labels(experiment);
+    let grid = map.grid;
     Ok(Panel {
         title: "Loss landscape and walkers".into(),
         x_label,
         y_label,
-        bounds,
-        x_log: false,
-        y_log: false,
+        bounds: grid.bounds,
         heatmap: Some(Heatmap {
-            nx: CELLS,
-            ny: CELLS,
-            bounds,
-            values: relative.clone(),
+            nx: grid.nx,
+            ny: grid.ny,
+            bounds: grid.bounds,
+            values: map.relative.clone(),
             label: "loss L(w) − L(w*)".into(),
-            range: None,
+            range: Some([0.0, map.highest]),
+            colour_map: ColourMap::Landscape,
         }),
         contours: Some(Contours {
-            nx: CELLS,
-            ny: CELLS,
-            bounds,
-            values: relative,
-            levels,
-            color: [235, 235, 235],
+            nx: grid.nx,
+            ny: grid.ny,
+            bounds: grid.bounds,
+            values: map.relative,
+            levels: map.levels,
+            color: [60, 40, 30],
             label: "contours of L".into(),
         }),
-        arrows: None,
         ellipses,
-        lines: Vec::new(),
         points,
+        ..Panel::default()
     })
 }
 
 /// The fluctuation-theorem panel: `⟨exp(−Σ)⟩` against the trajectory length with standard
-/// errors, against the integral fluctuation theorem's 1 (docs/theory.md section 3); the title
+/// errors, against the integral fluctuation theorem's 1 (docs/theory.md §3.2); the title
 /// carries the entropy production rate, simulated and predicted, and the DFT slope.
 pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
     let unavailable = |reason: String| ExportError::PanelDoesNotFit {
@@ -498,7 +411,7 @@ pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
         spread = spread.max((p.mean - 1.0).abs() + 2.0 * p.error);
     }
     let bounds = [0.5, k_max + 0.5, 1.0 - 1.4 * spread, 1.0 + 1.4 * spread];
-    let unit = &report.time_unit;
+    let unit = report.time_unit.name();
     let mut lines = vec![LineSeries {
         points: vec![[bounds[0], 1.0], [bounds[1], 1.0]],
         color: palette::BLACK,
@@ -569,7 +482,7 @@ pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
 
 /// The posterior benchmark: KL divergence of the exact stationary states of SGLD, SGWORLD and
 /// full-batch ULA from the target `exp(−L/T)` against the learning rate, on log–log axes
-/// (docs/theory.md sections 4, 5; [`crate::posterior`]). The learning rates are the preset's
+/// (docs/theory.md §5; [`crate::posterior`]). The learning rates are the preset's
 /// `[posterior] etas`, else the module's defaults below ULA's stability limit.
 pub fn posterior_panel(preset: &Preset, experiment: &Experiment) -> Result<Panel, ExportError> {
     use crate::posterior::{PosteriorOptions, default_etas, posterior_report};
@@ -690,14 +603,5 @@ mod tests {
     fn subscripts() {
         assert_eq!(subscript("w12"), "w₁₂");
         assert_eq!(subscript("bias"), "bias");
-    }
-
-    #[test]
-    fn gaussian_fit_of_a_square() {
-        let points = [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]];
-        let (mean, cov) = gaussian_fit(&points).expect("four points");
-        assert_eq!(mean, [1.0, 1.0]);
-        // Sample variance with n − 1: 4 · 1 / 3.
-        assert!((cov[0] - 4.0 / 3.0).abs() < 1e-12 && cov[1].abs() < 1e-12);
     }
 }

@@ -1,4 +1,4 @@
-//! Entropy production and fluctuation theorems from simulation (docs/theory.md sections 3, 7),
+//! Entropy production and fluctuation theorems from simulation (docs/theory.md §3.2, §7.5),
 //! the sampled diffusion matrix at a point, and the KL divergence of Gaussian fits.
 //!
 //! With the linearised theory's mean local velocity `v(w) = −C Σ⁻¹ (w − mean)` and diffusion
@@ -28,6 +28,8 @@ use crate::landscape::Landscape;
 use crate::theory::LinearTheory;
 use crate::theory::force::GridForce;
 
+use super::{add_into, weighted_group_error};
+
 /// Longest trajectory, in time units, whose `⟨exp(−Σ)⟩` is measured.
 pub const MAX_UNITS: usize = 5;
 
@@ -36,6 +38,9 @@ pub const GROUPS: usize = 32;
 
 /// Bins of the `Σ` histogram on each side of zero.
 const HALF_BINS: usize = 96;
+
+/// Fewest counts in each of the bins at `±Σ` for the pair to enter the DFT fit.
+pub const DFT_MIN_COUNT: u64 = 25;
 
 /// Bin width of the `Σ` histogram in units of the predicted standard deviation of `Σ`.
 const BIN_WIDTH_IN_STD: f64 = 1.0 / 12.0;
@@ -71,30 +76,18 @@ impl GroupSums {
         self.count.iter().sum()
     }
 
-    /// Mean and its standard error from the spread of the group means (weighted by counts).
+    /// Mean and its standard error from the spread of the group means (weighted by counts,
+    /// [`weighted_group_error`]).
     fn mean_and_error(&self) -> (f64, f64) {
         let total = self.total();
         if total == 0 {
             return (f64::NAN, f64::NAN);
         }
         let mean = self.sum.iter().sum::<f64>() / total as f64;
-        let groups: Vec<(f64, f64)> = (0..GROUPS)
+        let groups = (0..GROUPS)
             .filter(|&g| self.count[g] > 0)
-            .map(|g| (self.count[g] as f64, self.sum[g] / self.count[g] as f64))
-            .collect();
-        if groups.len() < 2 {
-            return (mean, f64::NAN);
-        }
-        let weight: f64 = groups.iter().map(|(n, _)| n).sum();
-        let k = groups.len() as f64;
-        let spread: f64 = groups
-            .iter()
-            .map(|(n, m)| n * (m - mean).powi(2))
-            .sum::<f64>()
-            / weight
-            * k
-            / (k - 1.0);
-        (mean, (spread / k).sqrt())
+            .map(|g| (self.count[g] as f64, self.sum[g] / self.count[g] as f64));
+        (mean, weighted_group_error(groups, mean))
     }
 }
 
@@ -110,9 +103,10 @@ pub struct EntropyProduction {
     diffusion_inverse: Vec<f64>,
     /// The Fokker–Planck force `D⁻¹ J/p` (2-D), used instead of the linear `v` when set.
     force: Option<Arc<GridForce>>,
-    /// Window length of the `Σ` histogram.
+    /// Window length of the `Σ` histogram behind the DFT fit.
     histogram_units: usize,
-    bin_width: f64,
+    /// Bin width of the `Σ` histogram of each window length `k = 1 … MAX_UNITS`.
+    bin_widths: [f64; MAX_UNITS],
     // Per-walker window state, reset by `begin_walker`.
     group: usize,
     partial: [f64; MAX_UNITS],
@@ -121,9 +115,11 @@ pub struct EntropyProduction {
     // Accumulators.
     rate: GroupSums,
     exp_minus: Vec<GroupSums>,
-    /// Counts of `Σ` over `histogram_units` in bins `[j w, (j+1) w)`, `j = −HALF_BINS..HALF_BINS`.
-    histogram: Vec<u64>,
-    outside: u64,
+    /// Counts of `Σ` over `k` units in bins `[j w_k, (j+1) w_k)`, `j = −HALF_BINS..HALF_BINS`,
+    /// for each `k = 1 … MAX_UNITS`.
+    histograms: Vec<Vec<u64>>,
+    /// Trajectories of each length whose `Σ` fell outside the bins.
+    outside: [u64; MAX_UNITS],
     // Scratch.
     midpoint: Vec<f64>,
     scratch: Vec<f64>,
@@ -149,12 +145,14 @@ pub struct EntropyStats {
     pub samples: u64,
     /// Mean entropy production per time unit `⟨σ⟩`.
     pub ep_rate: f64,
+    /// Standard error of `ep_rate` (walker groups).
     pub ep_rate_error: f64,
     /// `⟨exp(−Σ)⟩` for `k = 1 … 5`.
     pub ift: Vec<IftPoint>,
     /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` (fit through the origin); `None` without
     /// enough bins populated on both sides.
     pub dft_slope: Option<f64>,
+    /// Its standard error.
     pub dft_slope_error: Option<f64>,
     /// Trajectory length of the histogram.
     pub dft_units: usize,
@@ -209,12 +207,14 @@ impl EntropyProduction {
         let histogram_units = histogram_units.clamp(1, MAX_UNITS);
         // Σ over k units is nearly Gaussian with variance ≈ 2 × mean (the DFT); bins are a
         // fixed fraction of that predicted width.
-        let predicted_std = (2.0 * predicted_rate.max(0.0) * histogram_units as f64).sqrt();
-        let bin_width = if predicted_std > 0.0 {
-            predicted_std * BIN_WIDTH_IN_STD
-        } else {
-            0.0
-        };
+        let bin_widths = std::array::from_fn(|k| {
+            let predicted_std = (2.0 * predicted_rate.max(0.0) * (k + 1) as f64).sqrt();
+            if predicted_std > 0.0 {
+                predicted_std * BIN_WIDTH_IN_STD
+            } else {
+                0.0
+            }
+        });
         Self {
             dim,
             burn_in,
@@ -223,15 +223,15 @@ impl EntropyProduction {
             diffusion_inverse,
             force,
             histogram_units,
-            bin_width,
+            bin_widths,
             group: 0,
             partial: [0.0; MAX_UNITS],
             filled: [0; MAX_UNITS],
             active: [false; MAX_UNITS],
             rate: GroupSums::new(),
             exp_minus: vec![GroupSums::new(); MAX_UNITS],
-            histogram: vec![0; 2 * HALF_BINS],
-            outside: 0,
+            histograms: vec![vec![0; 2 * HALF_BINS]; MAX_UNITS],
+            outside: [0; MAX_UNITS],
             midpoint: vec![0.0; dim],
             scratch: vec![0.0; dim],
         }
@@ -297,29 +297,24 @@ impl EntropyProduction {
     }
 
     /// Weighted least squares of `y_j = ln(n₊/n₋)` against the bin centre `s_j` through the
-    /// origin, over bin pairs with at least 25 counts on both sides; `Var y ≈ 1/n₊ + 1/n₋`.
+    /// origin, over the pairs of [`SigmaHistogram::log_ratios`] with at least
+    /// [`DFT_MIN_COUNT`] counts on both sides; `Var y ≈ 1/n₊ + 1/n₋`.
     fn dft_fit(&self) -> (Option<f64>, Option<f64>, usize) {
-        if self.bin_width <= 0.0 {
-            return (None, None, 0);
+        let pairs = self.sigma_histogram().log_ratios(DFT_MIN_COUNT);
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for pair in &pairs {
+            sxy += pair.weight * pair.sigma * pair.log_ratio;
+            sxx += pair.weight * pair.sigma * pair.sigma;
         }
-        let (mut sxy, mut sxx, mut used) = (0.0, 0.0, 0);
-        for j in 0..HALF_BINS {
-            let plus = self.histogram[HALF_BINS + j];
-            let minus = self.histogram[HALF_BINS - 1 - j];
-            if plus < 25 || minus < 25 {
-                continue;
-            }
-            let s = (j as f64 + 0.5) * self.bin_width;
-            let y = (plus as f64 / minus as f64).ln();
-            let weight = 1.0 / (1.0 / plus as f64 + 1.0 / minus as f64);
-            sxy += weight * s * y;
-            sxx += weight * s * s;
-            used += 1;
+        if pairs.len() < 2 {
+            return (None, None, pairs.len());
         }
-        if used < 2 {
-            return (None, None, used);
-        }
-        (Some(sxy / sxx), Some(1.0 / sxx.sqrt()), used)
+        (Some(sxy / sxx), Some(1.0 / sxx.sqrt()), pairs.len())
+    }
+
+    /// Entropy produced so far in total and the walker-units it was produced in.
+    pub fn sum_and_count(&self) -> (f64, u64) {
+        (self.rate.sum.iter().sum(), self.rate.total())
     }
 }
 
@@ -328,8 +323,8 @@ impl Observer for EntropyProduction {
         let mut fresh = self.clone();
         fresh.rate = GroupSums::new();
         fresh.exp_minus = vec![GroupSums::new(); MAX_UNITS];
-        fresh.histogram.fill(0);
-        fresh.outside = 0;
+        fresh.histograms.iter_mut().for_each(|h| h.fill(0));
+        fresh.outside = [0; MAX_UNITS];
         fresh
     }
 
@@ -361,12 +356,13 @@ impl Observer for EntropyProduction {
                 self.active[k] = false;
                 let total = self.partial[k];
                 self.exp_minus[k].add(self.group, (-total).exp());
-                if units == self.histogram_units && self.bin_width > 0.0 {
-                    let bin = (total / self.bin_width).floor() + HALF_BINS as f64;
+                let width = self.bin_widths[k];
+                if width > 0.0 {
+                    let bin = (total / width).floor() + HALF_BINS as f64;
                     if bin >= 0.0 && bin < (2 * HALF_BINS) as f64 {
-                        self.histogram[bin as usize] += 1;
+                        self.histograms[k][bin as usize] += 1;
                     } else {
-                        self.outside += 1;
+                        self.outside[k] += 1;
                     }
                 }
             }
@@ -378,10 +374,10 @@ impl Observer for EntropyProduction {
         for (mine, theirs) in self.exp_minus.iter_mut().zip(&other.exp_minus) {
             mine.merge(theirs);
         }
-        for (mine, theirs) in self.histogram.iter_mut().zip(&other.histogram) {
-            *mine += theirs;
+        for (mine, theirs) in self.histograms.iter_mut().zip(&other.histograms) {
+            add_into(mine, theirs);
         }
-        self.outside += other.outside;
+        add_into(&mut self.outside, &other.outside);
     }
 }
 
@@ -389,10 +385,13 @@ impl Observer for EntropyProduction {
 /// `units` time units, in bins `[start + j·bin_width, start + (j+1)·bin_width)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SigmaHistogram {
+    /// Trajectory length, in time units.
     pub units: usize,
+    /// Width of a bin.
     pub bin_width: f64,
     /// Left edge of the first bin (`−bin_width · bins/2`; the bins are symmetric about 0).
     pub start: f64,
+    /// Counts per bin.
     pub counts: Vec<u64>,
     /// Trajectories whose `Σ` fell outside the bins.
     pub outside: u64,
@@ -408,17 +407,57 @@ impl SigmaHistogram {
     pub fn total(&self) -> u64 {
         self.counts.iter().sum::<u64>() + self.outside
     }
+
+    /// The detailed fluctuation theorem's data: for each pair of bins at `±Σ` (`Σ > 0`) with
+    /// at least `min_count` counts on both sides, `Σ`, `ln P(Σ)/P(−Σ) = ln(n₊/n₋)` and the
+    /// inverse of its variance `1/(1/n₊ + 1/n₋)` (Poisson counts). The theorem says the
+    /// log-ratio equals `Σ` (docs/theory.md §3.2).
+    pub fn log_ratios(&self, min_count: u64) -> Vec<LogRatio> {
+        let half = self.counts.len() / 2;
+        (0..half)
+            .filter_map(|j| {
+                let plus = self.counts[half + j];
+                let minus = self.counts[half - 1 - j];
+                (plus >= min_count && minus >= min_count && self.bin_width > 0.0).then(|| {
+                    LogRatio {
+                        sigma: (j as f64 + 0.5) * self.bin_width,
+                        log_ratio: (plus as f64 / minus as f64).ln(),
+                        weight: 1.0 / (1.0 / plus as f64 + 1.0 / minus as f64),
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// One point of the detailed fluctuation theorem ([`SigmaHistogram::log_ratios`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogRatio {
+    /// The entropy production `Σ > 0` of the bin pair (its positive bin's centre).
+    pub sigma: f64,
+    /// `ln P(Σ)/P(−Σ)`.
+    pub log_ratio: f64,
+    /// Inverse variance of `log_ratio`.
+    pub weight: f64,
 }
 
 impl EntropyProduction {
-    /// The `Σ` histogram so far (all zero counts when the predicted rate is zero).
+    /// The `Σ` histogram behind the DFT fit so far (all zero counts when the predicted rate
+    /// is zero).
     pub fn sigma_histogram(&self) -> SigmaHistogram {
+        self.sigma_histogram_of(self.histogram_units)
+    }
+
+    /// The `Σ` histogram of trajectories of `units` time units (1 to [`MAX_UNITS`], clamped).
+    pub fn sigma_histogram_of(&self, units: usize) -> SigmaHistogram {
+        let k = units.clamp(1, MAX_UNITS) - 1;
+        let width = self.bin_widths[k];
         SigmaHistogram {
-            units: self.histogram_units,
-            bin_width: self.bin_width,
-            start: -(HALF_BINS as f64) * self.bin_width,
-            counts: self.histogram.clone(),
-            outside: self.outside,
+            units: k + 1,
+            bin_width: width,
+            start: -(HALF_BINS as f64) * width,
+            counts: self.histograms[k].clone(),
+            outside: self.outside[k],
         }
     }
 }
@@ -456,18 +495,12 @@ impl Observer for Displacements {
 
     fn merge(&mut self, other: Self) {
         self.count += other.count;
-        self.sum
-            .iter_mut()
-            .zip(&other.sum)
-            .for_each(|(m, t)| *m += t);
-        self.outer
-            .iter_mut()
-            .zip(&other.outer)
-            .for_each(|(m, t)| *m += t);
+        add_into(&mut self.sum, &other.sum);
+        add_into(&mut self.outer, &other.outer);
     }
 }
 
-/// The diffusion matrix at `point` sampled from simulation (docs/theory.md section 7): half the
+/// The diffusion matrix at `point` sampled from simulation (docs/theory.md §7.4): half the
 /// covariance of `samples` independent one-unit displacements (a step with replacement, an
 /// epoch without) from `point`, row-major. With replacement it must match
 /// `D(w) = (η²/2) c_B S(w) + η T I` exactly; without, `D_WOR + η M T I` up to `O(η)`
@@ -550,7 +583,7 @@ mod tests {
     fn sigma_histogram_bins() {
         let mut ep =
             EntropyProduction::with_model(1, 0, 1, 0.0, (vec![0.0], vec![0.0], vec![1.0]), None);
-        ep.bin_width = 0.5;
+        ep.bin_widths = [0.5; MAX_UNITS];
         // Σ = v D⁻¹ Δw with v = 0 is zero: every one-unit trajectory lands in the bin [0, w).
         ep.begin_walker(0);
         for unit in 0..3 {

@@ -1,4 +1,4 @@
-//! Estimators from simulation (docs/theory.md section 7): moments of the stationary cloud and
+//! Estimators from simulation (docs/theory.md §7): moments of the stationary cloud and
 //! the stochastic area matrix, entropy production and fluctuation theorems, accumulated by
 //! [`Observer`](crate::dynamics::Observer)s.
 
@@ -13,6 +13,7 @@ pub mod stationarity;
 pub use entropy::{
     EntropyProduction, EntropyStats, IftPoint, SigmaHistogram, gaussian_kl, sampled_diffusion,
 };
+pub use grid::{CurrentField, GridHistogram};
 pub use moments::{MomentStats, Moments};
 
 use crate::dynamics::Observer;
@@ -38,4 +39,33 @@ impl<O: Observer> Observer for Option<O> {
             o.merge(p);
         }
     }
+}
+
+/// Add `from` into `into` element by element (the merge of per-chunk sums).
+pub(crate) fn add_into<T: Copy + std::ops::AddAssign>(into: &mut [T], from: &[T]) {
+    into.iter_mut().zip(from).for_each(|(a, &b)| *a += b);
+}
+
+/// The standard error of a weighted mean `m = Σ_g n_g m_g / Σ_g n_g` of independent group
+/// means `m_g` with weights `n_g` (samples per group; batch means, docs/theory.md §7):
+///
+/// ```text
+/// s² = k/(k − 1) · Σ_g n_g (m_g − m)² / Σ_g n_g,      se = s / √k,
+/// ```
+///
+/// over the `k` groups given. Groups of walkers are independent whatever the correlation of
+/// one walker's successive steps, so this error holds for correlated samples. NaN for fewer
+/// than two groups.
+pub fn weighted_group_error(groups: impl Iterator<Item = (f64, f64)>, mean: f64) -> f64 {
+    let (mut weight, mut spread, mut k) = (0.0, 0.0, 0usize);
+    for (n, m) in groups {
+        weight += n;
+        spread += n * (m - mean).powi(2);
+        k += 1;
+    }
+    if k < 2 || weight <= 0.0 {
+        return f64::NAN;
+    }
+    let k = k as f64;
+    (spread / weight * k / (k - 1.0) / k).sqrt()
 }

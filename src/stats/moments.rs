@@ -1,4 +1,4 @@
-//! Mean, covariance and stochastic area of the stationary cloud (docs/theory.md sections 3, 7).
+//! Mean, covariance and stochastic area of the stationary cloud (docs/theory.md §7.1, §7.2).
 //!
 //! Positions are sampled once per time unit after burn-in (every step with replacement,
 //! every epoch boundary without). Sums are taken about a fixed `shift` (the start point) so
@@ -29,6 +29,7 @@ pub struct MomentStats {
 pub struct Moments {
     /// Samples used (walker × time units after burn-in).
     pub samples: u64,
+    /// Mean position.
     pub mean: Vec<f64>,
     /// Row-major `d × d`.
     pub cov: Vec<f64>,
@@ -125,7 +126,7 @@ impl Observer for MomentStats {
             ),
         ];
         for (mine, theirs) in pairs {
-            mine.iter_mut().zip(theirs).for_each(|(m, t)| *m += t);
+            super::add_into(mine, theirs);
         }
     }
 }

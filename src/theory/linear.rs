@@ -1,5 +1,5 @@
-//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (docs/theory.md sections 3
-//! and 4), for any landscape and algorithm.
+//! The linearised (Ornstein–Uhlenbeck) theory of the stationary state (docs/theory.md §3.1
+//! and §4.4), for any landscape and algorithm.
 //!
 //! With replacement (time in steps), about the minimum `w*` of `L` with `H = H̄(w*)`:
 //!
@@ -78,7 +78,11 @@ pub struct LinearTheory {
     /// replacement). Always serialised, so that scripts reading the key of earlier reports
     /// (which estimated `D_WOR` by Monte Carlo) still find it.
     pub permutations: Option<usize>,
+    /// The time unit of every rate and matrix: a step with replacement, an epoch without.
     pub time_unit: TimeUnit,
+    /// `‖HΣ − ΣH‖_F / ‖HΣ + ΣH‖_F`: zero in equilibrium (then `C = 0`), of order one far from
+    /// it (docs/theory.md §3.1).
+    pub nonequilibrium_ratio: f64,
 }
 
 impl LinearTheory {
@@ -123,14 +127,18 @@ pub fn linear_theory(
     experiment: &Experiment,
     options: &TheoryOptions,
 ) -> Result<LinearTheory, TheoryError> {
-    let landscape = experiment.landscape.as_ref();
-    let minimum = find_minimum(landscape, &experiment.start)?;
-    linear_theory_about(landscape, &experiment.dynamics, minimum, options)
+    let minimum = find_minimum(experiment.landscape.as_ref(), &experiment.start)?;
+    linear_theory_about(
+        experiment.landscape.as_ref(),
+        &experiment.dynamics,
+        minimum,
+        options,
+    )
 }
 
-/// [`linear_theory`] about a `minimum` of `L` already found ([`find_minimum`]): the
-/// hyperparameter map (docs/theory.md section 10) finds it once and evaluates every
-/// `(η, B, replacement)` cell with this same function, so its cells equal `neqlab run`'s.
+/// [`linear_theory`] about a `minimum` of `L` already found ([`find_minimum`],
+/// [`local_minima`]): the hyperparameter map (docs/theory.md §10) finds it once and evaluates
+/// every `(η, B, replacement)` cell with this same function, so its cells equal `neqlab run`'s.
 pub fn linear_theory_about(
     landscape: &dyn Landscape,
     dynamics: &Dynamics,
@@ -138,38 +146,14 @@ pub fn linear_theory_about(
     options: &TheoryOptions,
 ) -> Result<LinearTheory, TheoryError> {
     let d = landscape.dim();
-    // Without replacement: `D_WOR` (the minibatch part, per epoch) for the epoch map.
-    let mut minibatch = vec![0.0; d * d];
-    let (mean, hessian, diffusion, rate, permutations) = match dynamics.replacement {
-        Replacement::Wr => {
-            let mut hessian = vec![0.0; d * d];
-            landscape.hessian(&minimum, &mut hessian);
-            let diffusion = wr_diffusion(landscape, dynamics, &minimum);
-            (minimum.clone(), hessian, diffusion, dynamics.eta, None)
-        }
-        Replacement::Wor => {
-            let effective = EffectiveLandscape::new(landscape, dynamics);
-            let mean = effective.minimum(&minimum)?;
-            let hessian = effective.hessian(&mean);
-            let wor = match options.permutations {
-                0 => wor_diffusion(landscape, dynamics, &mean),
-                permutations => wor_diffusion_monte_carlo(
-                    landscape,
-                    dynamics,
-                    &mean,
-                    permutations.max(2),
-                    options.seed,
-                ),
-            };
-            let m = dynamics.batches_per_epoch() as f64;
-            minibatch.clone_from(&wor.diffusion);
-            let mut diffusion = wor.diffusion;
-            for a in 0..d {
-                diffusion[a * d + a] += dynamics.eta * m * dynamics.temperature;
-            }
-            (mean, hessian, diffusion, dynamics.eta * m, wor.permutations)
-        }
-    };
+    let ExpansionPoint {
+        mean,
+        hessian,
+        diffusion,
+        minibatch,
+        rate,
+        permutations,
+    } = expansion_point(landscape, dynamics, &minimum, options)?;
     check_stable(d, &mean, &hessian, dynamics)?;
     check_diffusion(d, &diffusion, dynamics)?;
     let not_stable = || TheoryError::NotStable {
@@ -211,6 +195,11 @@ pub fn linear_theory_about(
     // ½(K Σ − Σ Kᵀ)_ab`, exact for the discrete map too (the noise is independent of x).
     let circulation = (&k * &sigma - &sigma * k.transpose()) * 0.5;
     let ep_rate = entropy_production_rate(&circulation, &diffusion_matrix, &sigma);
+    let nonequilibrium_ratio = {
+        let h = DMatrix::from_row_slice(d, d, &hessian);
+        let (hs, sh) = (&h * &sigma, &sigma * &h);
+        (&hs - &sh).norm() / (&hs + &sh).norm().max(f64::MIN_POSITIVE)
+    };
     Ok(LinearTheory {
         minimum,
         mean,
@@ -221,6 +210,74 @@ pub fn linear_theory_about(
         ep_rate,
         permutations,
         time_unit: dynamics.time_unit(),
+        nonequilibrium_ratio,
+    })
+}
+
+/// Where and with what the linearised theory expands (docs/theory.md §3.1, §4.4).
+struct ExpansionPoint {
+    /// The minimum of `L` (with replacement) or `w_eff` of `L_eff` (without).
+    mean: Vec<f64>,
+    /// `H̄(w*)` or `H_eff(w_eff)`.
+    hessian: Vec<f64>,
+    /// `D` per time unit (thermal part included).
+    diffusion: Vec<f64>,
+    /// Without replacement: `D_WOR` alone (zeros with replacement).
+    minibatch: Vec<f64>,
+    /// `η` per step or `η M` per epoch.
+    rate: f64,
+    /// Permutations of the `D_WOR` Monte Carlo (`None`: exact closed form).
+    permutations: Option<usize>,
+}
+
+fn expansion_point(
+    landscape: &dyn Landscape,
+    dynamics: &Dynamics,
+    minimum: &[f64],
+    options: &TheoryOptions,
+) -> Result<ExpansionPoint, TheoryError> {
+    let d = landscape.dim();
+    Ok(match dynamics.replacement {
+        Replacement::Wr => {
+            let mut hessian = vec![0.0; d * d];
+            landscape.hessian(minimum, &mut hessian);
+            ExpansionPoint {
+                mean: minimum.to_vec(),
+                hessian,
+                diffusion: wr_diffusion(landscape, dynamics, minimum),
+                minibatch: vec![0.0; d * d],
+                rate: dynamics.eta,
+                permutations: None,
+            }
+        }
+        Replacement::Wor => {
+            let effective = EffectiveLandscape::new(landscape, dynamics);
+            let mean = effective.minimum(minimum)?;
+            let hessian = effective.hessian(&mean);
+            let wor = match options.permutations {
+                0 => wor_diffusion(landscape, dynamics, &mean),
+                permutations => wor_diffusion_monte_carlo(
+                    landscape,
+                    dynamics,
+                    &mean,
+                    permutations.max(2),
+                    options.seed,
+                ),
+            };
+            let m = dynamics.batches_per_epoch() as f64;
+            let mut diffusion = wor.diffusion.clone();
+            for a in 0..d {
+                diffusion[a * d + a] += dynamics.eta * m * dynamics.temperature;
+            }
+            ExpansionPoint {
+                mean,
+                hessian,
+                diffusion,
+                minibatch: wor.diffusion,
+                rate: dynamics.eta * m,
+                permutations: wor.permutations,
+            }
+        }
     })
 }
 
@@ -294,7 +351,7 @@ pub fn entropy_production_rate(c: &DMatrix<f64>, d: &DMatrix<f64>, sigma: &DMatr
 }
 
 /// The with-replacement diffusion matrix `D(w) = (η²/2) c_B S(w) + η T I` per step
-/// (docs/theory.md section 3), row-major.
+/// (docs/theory.md §3), row-major.
 pub fn wr_diffusion(landscape: &dyn Landscape, dynamics: &Dynamics, w: &[f64]) -> Vec<f64> {
     let d = landscape.dim();
     let eta = dynamics.eta;
@@ -365,6 +422,47 @@ fn check_diffusion(d: usize, diffusion: &[f64], dynamics: &Dynamics) -> Result<(
     })
 }
 
+/// The local minima of `L` found by Newton's method ([`newton_minimum`]) from the start point
+/// and from every [`minimum_hints`](Landscape::minimum_hints) of the landscape
+/// (docs/theory.md §8): the one search every prediction shares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Minima {
+    /// The minimum reached from the start point, about which the linearised theory expands,
+    /// or why there is none.
+    pub from_start: Result<Vec<f64>, TheoryError>,
+    /// Every distinct minimum found, the start point's first.
+    pub all: Vec<Vec<f64>>,
+}
+
+impl Minima {
+    /// Whether the landscape has several minima, so that the linearised theory describes one
+    /// basin only.
+    pub fn several(&self) -> bool {
+        self.all.len() > 1
+    }
+}
+
+/// The minima of `landscape` from `start` and its hints ([`Minima`]); two points count as one
+/// minimum when they differ by less than `10⁻⁶ (1 + |w|₁)` in the 1-norm.
+pub fn local_minima(landscape: &dyn Landscape, start: &[f64]) -> Minima {
+    let from_start = find_minimum(landscape, start);
+    let mut all: Vec<Vec<f64>> = Vec::new();
+    let hints = landscape
+        .minimum_hints()
+        .into_iter()
+        .filter_map(|hint| newton_minimum(landscape, &hint).ok().map(|m| m.w));
+    for w in from_start.iter().cloned().chain(hints) {
+        let scale = 1e-6 * (1.0 + w.iter().map(|x| x.abs()).sum::<f64>());
+        let known = all
+            .iter()
+            .any(|m| m.iter().zip(&w).map(|(a, b)| (a - b).abs()).sum::<f64>() < scale);
+        if !known {
+            all.push(w);
+        }
+    }
+    Minima { from_start, all }
+}
+
 /// The minimum of `L` by Newton's method from `start` ([`newton_minimum`]).
 pub fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>, TheoryError> {
     newton_minimum(landscape, start)
@@ -379,7 +477,7 @@ pub fn find_minimum(landscape: &dyn Landscape, start: &[f64]) -> Result<Vec<f64>
 }
 
 /// Drift and diffusion fields of the 2-D Fokker–Planck equation of an experiment, per time
-/// unit (docs/theory.md sections 3 and 4).
+/// unit (docs/theory.md §3 and §4.2).
 ///
 /// - With replacement: `A(w) = −η ∇L(w)`, `D(w) = (η²/2) c_B S(w) + η T I` (position
 ///   dependent).
@@ -432,15 +530,9 @@ pub fn drift_and_diffusion(
     experiment: &Experiment,
     linear: Option<&LinearTheory>,
 ) -> Result<DriftDiffusion, TheoryError> {
+    check_plane(experiment)?;
     let landscape = experiment.landscape.clone();
     let dynamics = experiment.dynamics;
-    if landscape.dim() != 2 {
-        return Err(TheoryError::NoFokkerPlanck(format!(
-            "the Fokker–Planck solver works in two dimensions and this {} landscape has {}",
-            landscape.kind(),
-            landscape.dim()
-        )));
-    }
     let constant_diffusion = match dynamics.replacement {
         Replacement::Wr => None,
         Replacement::Wor if dynamics.temperature <= 0.0 => {
@@ -480,51 +572,72 @@ pub fn drift_and_diffusion(
 
 /// The grid of the 2-D Fokker–Planck solve: `fp.grid` cells per axis over `fp.bounds`, or
 /// automatic bounds covering ±6 predicted standard deviations around the predicted mean and
-/// around every minimum of the landscape (Newton's method from each of its
-/// [`minimum_hints`](Landscape::minimum_hints)), so that nonconvex landscapes keep all their
-/// wells on the grid.
+/// around every minimum of the landscape ([`local_minima`]), so that nonconvex landscapes keep
+/// all their wells on the grid.
 pub fn fokker_planck_grid(
     experiment: &Experiment,
     fp: &FpSpec,
     linear: Option<&LinearTheory>,
 ) -> Result<Grid2d, TheoryError> {
-    let landscape = experiment.landscape.as_ref();
-    if landscape.dim() != 2 {
-        return Err(TheoryError::NoFokkerPlanck(format!(
-            "the Fokker–Planck solver works in two dimensions and this {} landscape has {}",
-            landscape.kind(),
-            landscape.dim()
-        )));
-    }
-    let bounds = match fp.bounds {
-        Some(bounds) => bounds,
-        None => {
-            let owned;
-            let theory = match linear {
-                Some(theory) => theory,
-                None => {
-                    owned = linear_theory(experiment, &TheoryOptions::default()).map_err(|e| {
-                        TheoryError::NoFokkerPlanck(format!(
-                            "automatic bounds need the linearised theory ({e}); set fp.bounds"
-                        ))
-                    })?;
-                    &owned
-                }
-            };
-            let mut minima: Vec<[f64; 2]> = vec![[theory.minimum[0], theory.minimum[1]]];
-            for hint in landscape.minimum_hints() {
-                if let Ok(minimum) = newton_minimum(landscape, &hint) {
-                    minima.push([minimum.w[0], minimum.w[1]]);
-                }
-            }
-            automatic_bounds(&theory.mean, &theory.cov, &minima)
+    check_plane(experiment)?;
+    let owned;
+    let linear = match (linear, fp.bounds) {
+        (Some(theory), _) => Some(theory),
+        (None, Some(_)) => None,
+        (None, None) => {
+            owned = linear_theory(experiment, &TheoryOptions::default()).map_err(|e| {
+                TheoryError::NoFokkerPlanck(format!(
+                    "automatic bounds need the linearised theory ({e}); set fp.bounds"
+                ))
+            })?;
+            Some(&owned)
+        }
+    };
+    let minima = local_minima(experiment.landscape.as_ref(), &experiment.start);
+    plane_grid(fp, linear, &minima.all)
+}
+
+/// [`fokker_planck_grid`] with the minima already found: `fp.bounds`, else ±6 standard
+/// deviations of `linear` around its mean and around every minimum.
+pub fn plane_grid(
+    fp: &FpSpec,
+    linear: Option<&LinearTheory>,
+    minima: &[Vec<f64>],
+) -> Result<Grid2d, TheoryError> {
+    let bounds = match (fp.bounds, linear) {
+        (Some(bounds), _) => bounds,
+        (None, Some(theory)) => {
+            let points: Vec<[f64; 2]> = minima
+                .iter()
+                .filter(|m| m.len() == 2)
+                .map(|m| [m[0], m[1]])
+                .collect();
+            automatic_bounds(&theory.mean, &theory.cov, &points)
+        }
+        (None, None) => {
+            return Err(TheoryError::NoFokkerPlanck(
+                "automatic bounds need the linearised theory; set fp.bounds".into(),
+            ));
         }
     };
     Grid2d::square(fp.grid, bounds).map_err(|e| TheoryError::NoFokkerPlanck(e.to_string()))
 }
 
+/// Fail unless `experiment` lives in a plane.
+fn check_plane(experiment: &Experiment) -> Result<(), TheoryError> {
+    let landscape = experiment.landscape.as_ref();
+    if landscape.dim() == 2 {
+        return Ok(());
+    }
+    Err(TheoryError::NoFokkerPlanck(format!(
+        "the Fokker–Planck solver works in two dimensions and this {} landscape has {}",
+        landscape.kind(),
+        landscape.dim()
+    )))
+}
+
 /// The stationary density and current of the 2-D Fokker–Planck equation of `experiment`
-/// (docs/theory.md sections 3, 4) on the grid of [`fokker_planck_grid`], with the drift and
+/// (docs/theory.md §8) on the grid of [`fokker_planck_grid`], with the drift and
 /// diffusion of [`drift_and_diffusion`]. Heavy (a sparse LU of `fp.grid²` unknowns): run it
 /// off the UI thread.
 pub fn fokker_planck(

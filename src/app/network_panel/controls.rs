@@ -60,13 +60,13 @@ impl NetworkPanel {
             ui.separator();
             ui.weak(format!(
                 "Shown: {} {} η = {:.2e}, B = {}, {} walkers × {} {}s (burn-in {})",
-                r.algorithm.to_uppercase(),
-                r.replacement.to_uppercase(),
+                r.algorithm.label(),
+                r.replacement.name().to_uppercase(),
                 r.eta,
                 r.batch,
                 r.walkers,
                 r.steps,
-                r.time_unit,
+                r.time_unit.name(),
                 r.burn_in
             ));
             if r.diverged_walkers > 0 {

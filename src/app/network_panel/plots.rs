@@ -124,7 +124,7 @@ impl NetworkPanel {
                 sim.ep_rate.unwrap_or(f64::NAN),
                 sim.ep_rate_error.unwrap_or(f64::NAN),
                 theory.ep_rate,
-                r.time_unit
+                r.time_unit.name()
             ));
         }
     }
@@ -261,7 +261,7 @@ pub(super) fn fluctuation_ui(ui: &mut egui::Ui, result: &NetResult, height: f32)
                 "P(Σ) over {} trajectories of {} {}s ({} outside)",
                 h.total(),
                 h.units,
-                result.report.time_unit,
+                result.report.time_unit.name(),
                 h.outside
             ));
             Plot::new("network-sigma")

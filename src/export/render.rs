@@ -1,0 +1,640 @@
+//! Rendering [`Figure`]s to SVG and PNG with plotters: the layout of title, caption and panels,
+//! each panel's axes, layers, legend and colour bar.
+
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::ExportError;
+use super::figure::{
+    ArrowField, Contours, Figure, Heatmap, LineSeries, Marker, Panel, PointSet, Rgb,
+    contour_segments, format_tick,
+};
+
+fn snap_zero(value: f64, span: f64) -> f64 {
+    if value.abs() < 1e-9 * span.abs() {
+        0.0
+    } else {
+        value
+    }
+}
+
+/// The colour a legend uses for a layer: very light colours (drawn on a dark map) would
+/// vanish on the legend's white box, so they are shown dark grey there.
+fn legend_color(rgb: Rgb) -> RGBColor {
+    if super::colormap::relative_luminance(rgb) > 0.7 {
+        RGBColor(70, 70, 70)
+    } else {
+        color(rgb)
+    }
+}
+
+const FONT: &str = "sans-serif";
+static FONT_REGISTRATION: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Register the bundled DejaVu Sans (assets/fonts, Bitstream Vera licence) with plotters;
+/// text cannot be measured or drawn without it. Idempotent.
+pub fn register_fonts() -> Result<(), ExportError> {
+    FONT_REGISTRATION
+        .get_or_init(|| {
+            let regular: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+            let bold: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+            plotters::style::register_font(FONT, FontStyle::Normal, regular)
+                .map_err(|_| "the bundled DejaVuSans.ttf is not a valid font".to_string())?;
+            plotters::style::register_font(FONT, FontStyle::Bold, bold)
+                .map_err(|_| "the bundled DejaVuSans-Bold.ttf is not a valid font".to_string())
+        })
+        .clone()
+        .map_err(ExportError::Render)
+}
+
+fn render_error(error: impl std::fmt::Display) -> ExportError {
+    ExportError::Render(error.to_string())
+}
+
+/// Render to an SVG document of `width × height` px.
+pub fn render_svg_sized(figure: &Figure, width: u32, height: u32) -> Result<String, ExportError> {
+    register_fonts()?;
+    check_figure(figure)?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (width, height)).into_drawing_area();
+        draw_figure(&root, figure)?;
+        root.present().map_err(render_error)?;
+    }
+    Ok(text)
+}
+
+/// Render to an SVG document at the default size for its number of panels.
+pub fn render_svg(figure: &Figure) -> Result<String, ExportError> {
+    let (width, height) = default_size(figure);
+    render_svg_sized(figure, width, height)
+}
+
+/// Render to RGB pixels (`width × height × 3`, row-major).
+pub fn render_rgb(figure: &Figure, width: u32, height: u32) -> Result<Vec<u8>, ExportError> {
+    register_fonts()?;
+    check_figure(figure)?;
+    let mut pixels = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        draw_figure(&root, figure)?;
+        root.present().map_err(render_error)?;
+    }
+    Ok(pixels)
+}
+
+/// Render to a PNG file at `path` (written directly; [`super::save_figure`] wraps this
+/// with a temporary file and a rename so that `path` is never half-written).
+pub fn render_png(
+    figure: &Figure,
+    width: u32,
+    height: u32,
+    path: &std::path::Path,
+) -> Result<(), ExportError> {
+    register_fonts()?;
+    check_figure(figure)?;
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    draw_figure(&root, figure)?;
+    root.present().map_err(|e| ExportError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// Default size in px: 1800 × 1250 for one panel, 1200 px more per extra panel.
+pub fn default_size(figure: &Figure) -> (u32, u32) {
+    let panels = figure.panels.len().max(1) as u32;
+    (600 + 1200 * panels, 1250)
+}
+
+fn check_figure(figure: &Figure) -> Result<(), ExportError> {
+    if figure.panels.is_empty() {
+        return Err(ExportError::Render("the figure has no panels".into()));
+    }
+    for panel in &figure.panels {
+        let b = panel.bounds;
+        let log_ok = (!panel.x_log || b[0] > 0.0) && (!panel.y_log || b[2] > 0.0);
+        if b.iter().any(|x| !x.is_finite()) || b[0] >= b[1] || b[2] >= b[3] || !log_ok {
+            return Err(ExportError::Render(format!(
+                "panel \"{}\": bounds {b:?} are not an increasing range{}",
+                panel.title,
+                if log_ok { "" } else { " of positive values" }
+            )));
+        }
+        if let Some(h) = &panel.heatmap
+            && h.values.len() != h.nx * h.ny
+        {
+            return Err(ExportError::Render(format!(
+                "panel \"{}\": heatmap has {} values for a {}×{} grid",
+                panel.title,
+                h.values.len(),
+                h.nx,
+                h.ny
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn color(rgb: Rgb) -> RGBColor {
+    RGBColor(rgb[0], rgb[1], rgb[2])
+}
+
+/// Greedy word wrap to at most `columns` characters a line.
+fn wrap(text: &str, columns: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > columns {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+) -> Result<(), ExportError> {
+    root.fill(&WHITE).map_err(render_error)?;
+    let (width, height) = root.dim_in_pixel();
+    // Everything scales with the height; 1000 px is the reference.
+    let scale = f64::from(height) / 1000.0;
+    let title_size = 40.0 * scale;
+    let caption_size = 25.0 * scale;
+    let margin = (30.0 * scale) as i32;
+
+    let title_height = (title_size * 1.9) as u32;
+    // Average glyph width of DejaVu Sans in running text is about 0.5 em.
+    let columns = ((f64::from(width) - 2.0 * f64::from(margin)) / (0.5 * caption_size)) as usize;
+    let caption_lines = wrap(&figure.caption, columns.max(20));
+    let caption_height = (caption_lines.len() as f64 * caption_size * 1.35 + caption_size) as u32;
+
+    let (title_area, rest) = root.split_vertically(title_height);
+    let body_height = rest.dim_in_pixel().1.saturating_sub(caption_height);
+    let (body, caption_area) = rest.split_vertically(body_height);
+
+    title_area
+        .draw(&Text::new(
+            figure.title.clone(),
+            (margin, (title_size * 0.5) as i32),
+            (FONT, title_size, FontStyle::Bold).into_font(),
+        ))
+        .map_err(render_error)?;
+    let caption_font = (FONT, caption_size)
+        .into_font()
+        .color(&RGBColor(60, 60, 60));
+    for (k, line) in caption_lines.iter().enumerate() {
+        caption_area
+            .draw(&Text::new(
+                line.clone(),
+                (
+                    margin,
+                    (caption_size * 0.3 + k as f64 * caption_size * 1.35) as i32,
+                ),
+                caption_font.clone(),
+            ))
+            .map_err(render_error)?;
+    }
+
+    let areas = body.split_evenly((1, figure.panels.len()));
+    for (area, panel) in areas.iter().zip(&figure.panels) {
+        draw_panel(area, panel, scale)?;
+    }
+    Ok(())
+}
+
+/// Map a data value onto the (possibly logarithmic) drawing axis.
+fn axis(value: f64, log: bool) -> f64 {
+    if log { value.log10() } else { value }
+}
+
+/// The chart of one panel, in (possibly logarithmic) axis coordinates.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// How a panel maps data to drawing coordinates and sizes its marks.
+#[derive(Clone, Copy)]
+struct Axes {
+    x_log: bool,
+    y_log: bool,
+    /// Figure scale: 1 at the reference height of 1000 px.
+    scale: f64,
+}
+
+impl Axes {
+    fn point(&self, p: [f64; 2]) -> (f64, f64) {
+        (axis(p[0], self.x_log), axis(p[1], self.y_log))
+    }
+
+    fn finite_points(&self, points: &[[f64; 2]]) -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter(|p| p[0].is_finite() && p[1].is_finite())
+            .map(|&p| self.point(p))
+            .collect()
+    }
+
+    /// A legend entry drawn as a short line.
+    fn legend_line(
+        &self,
+        style: ShapeStyle,
+    ) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> + use<> {
+        let length = (22.0 * self.scale) as i32;
+        move |(x, y)| PathElement::new(vec![(x, y), (x + length, y)], style)
+    }
+
+    /// A solid or dashed line through `points`, labelled in the legend unless `label` is
+    /// empty; returns whether it added a legend entry.
+    fn draw_path<'a, DB: DrawingBackend + 'a>(
+        &self,
+        chart: &mut Chart<'a, DB>,
+        points: Vec<(f64, f64)>,
+        style: ShapeStyle,
+        dashed: bool,
+        label: &str,
+    ) -> Result<bool, ExportError> {
+        let series = if dashed {
+            let (dash, gap) = ((12.0 * self.scale) as u32, (8.0 * self.scale) as u32);
+            chart
+                .draw_series(DashedLineSeries::new(points, dash, gap, style))
+                .map_err(render_error)?
+        } else {
+            chart
+                .draw_series(std::iter::once(PathElement::new(points, style)))
+                .map_err(render_error)?
+        };
+        if label.is_empty() {
+            return Ok(false);
+        }
+        series
+            .label(label.to_string())
+            .legend(self.legend_line(style));
+        Ok(true)
+    }
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    scale: f64,
+) -> Result<(), ExportError> {
+    let (width, _) = area.dim_in_pixel();
+    let bar_width = (150.0 * scale) as u32;
+    let (chart_area, bar_area) = if panel.heatmap.is_some() {
+        let (chart, bar) = area.split_horizontally(width.saturating_sub(bar_width));
+        (chart, Some(bar))
+    } else {
+        (area.clone(), None)
+    };
+    let axes = Axes {
+        x_log: panel.x_log,
+        y_log: panel.y_log,
+        scale,
+    };
+    let mut chart = build_chart(&chart_area, panel, axes)?;
+    let mut has_legend = false;
+    if let Some(heatmap) = &panel.heatmap {
+        draw_heatmap(&mut chart, heatmap, axes)?;
+    }
+    if let Some(contours) = &panel.contours {
+        has_legend |= draw_contours(&mut chart, contours, axes)?;
+    }
+    for set in &panel.points {
+        has_legend |= draw_points(&mut chart, set, axes)?;
+    }
+    let stroke = (3.0 * scale).max(1.0) as u32;
+    for ellipse in &panel.ellipses {
+        let style = color(ellipse.color).stroke_width(stroke);
+        let outline = axes.finite_points(&ellipse.outline(180));
+        has_legend |= axes.draw_path(&mut chart, outline, style, ellipse.dashed, &ellipse.label)?;
+    }
+    for line in &panel.lines {
+        has_legend |= draw_line(&mut chart, line, axes, stroke)?;
+    }
+    if let Some(field) = &panel.arrows {
+        has_legend |= draw_arrows(&mut chart, field, panel.bounds, axes)?;
+    }
+    if has_legend {
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 22.0 * scale))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(80, 80, 80))
+            // Over a heatmap the data sit in the middle; line plots here rise to the right.
+            .position(if panel.heatmap.is_some() {
+                SeriesLabelPosition::UpperRight
+            } else {
+                SeriesLabelPosition::LowerRight
+            })
+            .margin((10.0 * scale) as u32)
+            .draw()
+            .map_err(render_error)?;
+    }
+    if let (Some(bar), Some(heatmap)) = (bar_area, &panel.heatmap) {
+        draw_colour_bar(&bar, heatmap, scale)?;
+    }
+    Ok(())
+}
+
+/// The axes, ticks and labels of a panel.
+fn build_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    panel: &Panel,
+    axes: Axes,
+) -> Result<Chart<'a, DB>, ExportError> {
+    let (xl, yl, scale) = (axes.x_log, axes.y_log, axes.scale);
+    let b = panel.bounds;
+    let x_range = axis(b[0], xl)..axis(b[1], xl);
+    let y_range = axis(b[2], yl)..axis(b[3], yl);
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title.clone(), (FONT, 30.0 * scale))
+        .margin((20.0 * scale) as u32)
+        .margin_right((10.0 * scale) as u32)
+        .x_label_area_size((95.0 * scale) as u32)
+        .y_label_area_size((125.0 * scale) as u32)
+        .build_cartesian_2d(x_range, y_range)
+        .map_err(render_error)?;
+    // Ticks within rounding of zero read "0", not "-2.8e-17".
+    let (x_span, y_span) = (
+        axis(b[1], xl) - axis(b[0], xl),
+        axis(b[3], yl) - axis(b[2], yl),
+    );
+    let tick = |v: f64, log: bool, span: f64| {
+        if log {
+            format_tick(10f64.powf(v))
+        } else {
+            format_tick(snap_zero(v, span))
+        }
+    };
+    let x_format = move |v: &f64| tick(*v, xl, x_span);
+    let y_format = move |v: &f64| tick(*v, yl, y_span);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(panel.x_label.clone())
+        .y_desc(panel.y_label.clone())
+        .x_labels(7)
+        .y_labels(7)
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .label_style((FONT, 22.0 * scale))
+        .axis_desc_style((FONT, 27.0 * scale))
+        .draw()
+        .map_err(render_error)?;
+    Ok(chart)
+}
+
+fn draw_heatmap<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    heatmap: &Heatmap,
+    axes: Axes,
+) -> Result<(), ExportError> {
+    let [low, high] = heatmap_range(heatmap);
+    let dx = (heatmap.bounds[1] - heatmap.bounds[0]) / heatmap.nx as f64;
+    let dy = (heatmap.bounds[3] - heatmap.bounds[2]) / heatmap.ny as f64;
+    let cells = (0..heatmap.ny).flat_map(|iy| (0..heatmap.nx).map(move |ix| (ix, iy)));
+    chart
+        .draw_series(cells.map(|(ix, iy)| {
+            let x0 = heatmap.bounds[0] + ix as f64 * dx;
+            let y0 = heatmap.bounds[2] + iy as f64 * dy;
+            let value = heatmap.values[iy * heatmap.nx + ix];
+            let fill = color(heatmap.colour_map.colour(value, low, high));
+            Rectangle::new(
+                [axes.point([x0, y0]), axes.point([x0 + dx, y0 + dy])],
+                fill.filled(),
+            )
+        }))
+        .map_err(render_error)?;
+    Ok(())
+}
+
+fn draw_contours<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    contours: &Contours,
+    axes: Axes,
+) -> Result<bool, ExportError> {
+    let style = color(contours.color).stroke_width((1.5 * axes.scale).max(1.0) as u32);
+    let segments: Vec<[[f64; 2]; 2]> = contours
+        .levels
+        .iter()
+        .flat_map(|&level| {
+            contour_segments(
+                contours.nx,
+                contours.ny,
+                contours.bounds,
+                &contours.values,
+                level,
+            )
+        })
+        .collect();
+    let series = chart
+        .draw_series(
+            segments
+                .iter()
+                .map(|s| PathElement::new(vec![axes.point(s[0]), axes.point(s[1])], style)),
+        )
+        .map_err(render_error)?;
+    if contours.label.is_empty() {
+        return Ok(false);
+    }
+    let legend_style = legend_color(contours.color).stroke_width((2.0 * axes.scale) as u32);
+    series
+        .label(contours.label.clone())
+        .legend(axes.legend_line(legend_style));
+    Ok(true)
+}
+
+fn draw_points<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    set: &PointSet,
+    axes: Axes,
+) -> Result<bool, ExportError> {
+    let scale = axes.scale;
+    let fill = color(set.color).mix(set.opacity.clamp(0.0, 1.0)).filled();
+    let radius = (set.size * scale).max(1.0);
+    let r = radius as i32;
+    let width = (radius * 0.6).max(1.0) as u32;
+    let cross_style = color(set.color).stroke_width(width);
+    let coords = axes.finite_points(&set.points);
+    let series = match set.marker {
+        Marker::Dot => chart
+            .draw_series(coords.iter().map(|&c| Circle::new(c, r, fill)))
+            .map_err(render_error)?,
+        Marker::Cross => chart
+            .draw_series(coords.iter().map(|&c| Cross::new(c, r, cross_style)))
+            .map_err(render_error)?,
+    };
+    if set.label.is_empty() {
+        return Ok(false);
+    }
+    let marker = set.marker;
+    let legend_fill = legend_color(set.color).filled();
+    let legend_cross = legend_color(set.color).stroke_width(width);
+    let legend_r = (radius.max(4.0 * scale)) as i32;
+    series.label(set.label.clone()).legend(move |(x, y)| {
+        let centre = (x + (11.0 * scale) as i32, y);
+        match marker {
+            Marker::Dot => Circle::new(centre, legend_r, legend_fill).into_dyn(),
+            Marker::Cross => Cross::new(centre, legend_r, legend_cross).into_dyn(),
+        }
+    });
+    Ok(true)
+}
+
+fn draw_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    line: &LineSeries,
+    axes: Axes,
+    stroke: u32,
+) -> Result<bool, ExportError> {
+    let style = color(line.color).stroke_width(stroke);
+    let coords = axes.finite_points(&line.points);
+    let labelled = axes.draw_path(chart, coords.clone(), style, line.dashed, &line.label)?;
+    if line.markers {
+        let r = (5.0 * axes.scale).max(2.0) as i32;
+        chart
+            .draw_series(
+                coords
+                    .iter()
+                    .map(|&c| Circle::new(c, r, color(line.color).filled())),
+            )
+            .map_err(render_error)?;
+    }
+    Ok(labelled)
+}
+
+fn draw_arrows<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    field: &ArrowField,
+    b: [f64; 4],
+    axes: Axes,
+) -> Result<bool, ExportError> {
+    let (xl, yl) = (axes.x_log, axes.y_log);
+    let style = color(field.color).stroke_width((2.5 * axes.scale).max(1.0) as u32);
+    // Arrow heads are built in axis-normalised units so that they look the same on
+    // anisotropic axes.
+    let (sx, sy) = (
+        axis(b[1], xl) - axis(b[0], xl),
+        axis(b[3], yl) - axis(b[2], yl),
+    );
+    let mut paths = Vec::with_capacity(field.arrows.len() * 2);
+    for arrow in &field.arrows {
+        let start = axes.point(arrow.at);
+        let end = axes.point([arrow.at[0] + arrow.vector[0], arrow.at[1] + arrow.vector[1]]);
+        if ![start.0, start.1, end.0, end.1]
+            .iter()
+            .all(|x| x.is_finite())
+        {
+            continue;
+        }
+        let (ux, uy) = ((end.0 - start.0) / sx, (end.1 - start.1) / sy);
+        let length = ux.hypot(uy);
+        if length <= 0.0 {
+            continue;
+        }
+        let head = (0.35 * length).min(0.02);
+        let (cx, cy) = (ux / length, uy / length);
+        let barb = |sign: f64| {
+            let angle: f64 = sign * 0.45;
+            let (c, s) = (angle.cos(), angle.sin());
+            let (bx, by) = (-(c * cx - s * cy) * head, -(s * cx + c * cy) * head);
+            (end.0 + bx * sx, end.1 + by * sy)
+        };
+        paths.push(vec![start, end]);
+        paths.push(vec![barb(1.0), end, barb(-1.0)]);
+    }
+    let series = chart
+        .draw_series(paths.into_iter().map(|p| PathElement::new(p, style)))
+        .map_err(render_error)?;
+    if field.label.is_empty() {
+        return Ok(false);
+    }
+    series
+        .label(field.label.clone())
+        .legend(axes.legend_line(style));
+    Ok(true)
+}
+
+fn heatmap_range(heatmap: &Heatmap) -> [f64; 2] {
+    if let Some(range) = heatmap.range {
+        return range;
+    }
+    let finite = heatmap.values.iter().copied().filter(|v| v.is_finite());
+    let (low, high) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
+    if low.is_finite() && high.is_finite() {
+        [low, high]
+    } else {
+        [0.0, 1.0]
+    }
+}
+
+fn draw_colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    heatmap: &Heatmap,
+    scale: f64,
+) -> Result<(), ExportError> {
+    let [low, high] = heatmap_range(heatmap);
+    let high = if high > low { high } else { low + 1.0 };
+    let mut bar = ChartBuilder::on(area)
+        // Leave room for the panel title above and the axis labels below, as in the chart.
+        .margin_top((20.0 * scale + 30.0 * scale * 1.6) as u32)
+        .margin_bottom((20.0 * scale + 95.0 * scale) as u32)
+        .margin_left((5.0 * scale) as u32)
+        .margin_right((5.0 * scale) as u32)
+        .right_y_label_area_size((115.0 * scale) as u32)
+        .build_cartesian_2d(0.0..1.0, low..high)
+        .map_err(render_error)?;
+    let formatter = |v: &f64| format_tick(*v);
+    bar.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .set_all_tick_mark_size((6.0 * scale) as u32)
+        .y_labels(6)
+        .y_label_formatter(&formatter)
+        .y_desc(heatmap.label.clone())
+        .label_style((FONT, 20.0 * scale))
+        .axis_desc_style((FONT, 24.0 * scale))
+        .draw()
+        .map_err(render_error)?;
+    let steps = 256;
+    let step = (high - low) / steps as f64;
+    bar.draw_series((0..steps).map(|k| {
+        let y0 = low + k as f64 * step;
+        let fill = color(heatmap.colour_map.colour(y0 + 0.5 * step, low, high));
+        Rectangle::new([(0.0, y0), (1.0, y0 + step)], fill.filled())
+    }))
+    .map_err(render_error)?;
+    bar.draw_series(std::iter::once(Rectangle::new(
+        [(0.0, low), (1.0, high)],
+        BLACK.stroke_width(1),
+    )))
+    .map_err(render_error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caption_wraps_at_word_boundaries() {
+        let lines = wrap("one two three four five", 9);
+        assert_eq!(lines, ["one two", "three", "four five"]);
+    }
+}
