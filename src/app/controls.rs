@@ -305,6 +305,7 @@ fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
             .clamping(egui::SliderClamping::Never)
             .text("burn-in"),
     );
+    super::stationarity_view::start_ui(ui, d);
     ui.horizontal(|ui| {
         let label = ui.label("seed");
         ui.add(egui::DragValue::new(&mut d.seed))

@@ -53,6 +53,7 @@ impl MetricsPanel {
         if let Some(prediction) = prediction {
             equilibrium_ui(ui, prediction);
         }
+        super::stationarity_view::stationarity_ui(ui, snapshot, prediction);
         let state = StationaryState::new(prediction, snapshot.map(|s| &s.simulated));
         egui::Grid::new("metrics-grid")
             .num_columns(2)
