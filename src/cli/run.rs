@@ -139,6 +139,15 @@ fn mark(report: &RunReport) -> &'static str {
     }
 }
 
+/// Three decimals, or three significant figures with an exponent below 0.01.
+fn short(x: f64) -> String {
+    if x == 0.0 || x.abs() >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
 /// The relaxation times, the length of the run in them, the occupations of the wells and the
 /// verdict, in words (docs/theory.md §9).
 fn stationarity(f: &mut Formatter<'_>, report: &RunReport, sim: &SimReport) -> fmt::Result {
@@ -161,8 +170,10 @@ fn stationarity(f: &mut Formatter<'_>, report: &RunReport, sim: &SimReport) -> f
     {
         writeln!(
             f,
-            "start: {}; burn-in {burn_in:.3} and recorded length {recorded:.3} relaxation times",
-            report.start.name()
+            "start: {}; burn-in {} and recorded length {} relaxation times",
+            report.start.name(),
+            short(burn_in),
+            short(recorded)
         )?;
     }
     if let Some(reason) = &report.start_error {

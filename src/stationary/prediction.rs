@@ -650,6 +650,32 @@ mod tests {
         assert!(wor.grid().is_some(), "the histogram still gets a grid");
     }
 
+    /// Two equally deep wells: the basins split the Fokker–Planck mass about evenly (the
+    /// minibatch noise is tilted in opposite senses in the two wells, not mirror-symmetric, so
+    /// only to within a few per cent), the spectral gap is the slow hopping, far slower than
+    /// one well's relaxation, and the check uses it. One bowl: no basins.
+    #[test]
+    fn double_well_relaxation_and_occupations() {
+        let wells = shipped_prediction("double-well");
+        let occupations = wells.predicted_occupations().expect("two basins");
+        assert_eq!(occupations.len(), 2);
+        assert!((occupations.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(
+            occupations.iter().all(|m| (m - 0.5).abs() < 0.05),
+            "{occupations:?}"
+        );
+        let fp_tau = wells.fp_relaxation_time().expect("spectral gap");
+        let linear_tau = wells.linear_relaxation.expect("linear").relaxation_time;
+        assert!(fp_tau > 10.0 * linear_tau, "{fp_tau} vs {linear_tau}");
+        assert_eq!(wells.stationarity_relaxation_time(), Some(fp_tau));
+        let bowl = shipped_prediction("bowl-current");
+        assert!(bowl.basins().is_none() && bowl.predicted_occupations().is_none());
+        // One basin: the spectral gap of the grid operator is the linearised rate, to the
+        // discretisation error (1/(η h_min) = 50 steps; −1/ln(1 − η h_min) = 49.5).
+        let tau = bowl.fp_relaxation_time().expect("gap");
+        assert!((tau / 50.0 - 1.0).abs() < 0.03, "{tau}");
+    }
+
     /// The linear relaxation time of the bowl is 1/(η h_min) steps: h = (1, 4), η = 0.02.
     #[test]
     fn relaxation_time_of_the_bowl() {

@@ -447,6 +447,37 @@ mod tests {
         assert!(compare_occupations(&basins, &[0.5; 4], &[0, 0], 1.0).is_empty());
     }
 
+    /// `BasinCounts` records `before` from the burn-in on, keeps the latest unit's `after` as
+    /// the snapshot, and merges parts of the same units by adding them and a later unit by
+    /// replacing them.
+    #[test]
+    fn basin_counts_record_and_snapshot() {
+        let grid = Grid2d::new(4, 1, [0.0, 4.0, 0.0, 1.0]).expect("grid");
+        let loss = |w: [f64; 2]| (w[0] - 0.5).powi(2) * (w[0] - 3.5).powi(2);
+        let basins =
+            Arc::new(Basins::gradient_flow(&grid, &loss, &[[0.5, 0.5], [3.5, 0.5]]).expect("b"));
+        let mut counts = BasinCounts::new(basins, 1);
+        let (left, right) = ([0.5, 0.5], [3.5, 0.5]);
+        let mut part = counts.fork();
+        part.observe(0, 0, &left, &left); // burn-in: not recorded
+        part.observe(0, 1, &left, &right);
+        part.observe(1, 1, &right, &right);
+        part.observe(0, 2, &right, &right);
+        part.observe(1, 2, &right, &left);
+        let mut other = counts.fork();
+        other.observe(2, 1, &left, &left);
+        other.observe(2, 2, &left, &[f64::NAN, 0.0]); // diverged: skipped
+        counts.merge(part);
+        counts.merge(other);
+        assert_eq!(counts.recorded(), &[2, 2]);
+        assert_eq!(counts.current(), &[1, 1]);
+        let mut later = counts.fork();
+        later.observe(0, 3, &right, &right);
+        counts.merge(later);
+        assert_eq!(counts.recorded(), &[2, 3]);
+        assert_eq!(counts.current(), &[0, 1]);
+    }
+
     /// The effective sample size against the variance of the mean of a simulated AR(1) chain
     /// `x_{k+1} = ρ x_k + sqrt(1 − ρ²) ξ`: 4000 chains of 200 steps at τ = 10 (ρ = e^{−0.1}).
     /// The variance of the 4000 chain means is estimated to ±2.2% (√(2/4000)), so the formula
