@@ -427,4 +427,41 @@ mod tests {
             neqlab::fields::TRAILS
         );
     }
+
+    #[test]
+    fn the_mnist_and_network_tabs_refuse_bad_numbers_too() {
+        let mut harness = harness_for("bowl-current");
+        harness.run_steps(2);
+        harness.get_by_label("MNIST").click();
+        harness.run_steps(2);
+        let before = harness.state().mnist.config.clone();
+        for (label, text, message) in [
+            ("hidden", "inf", "mnist.hidden = inf: too large"),
+            (
+                "hidden",
+                "5000",
+                "too large; type a whole number from 1 to 4 096",
+            ),
+            ("batch", "1e9", "at most the training digits"),
+            (
+                "η N:",
+                "-0.1",
+                "mnist.eta_mean_loss = -0.1: must not be negative",
+            ),
+            ("recorded epochs", "", "mnist.record_epochs: empty"),
+        ] {
+            type_into(&mut harness, label, text);
+            harness.get_by_label_contains(message);
+            assert_eq!(harness.state().mnist.config, before, "{label} {text:?}");
+        }
+        type_into(&mut harness, "hidden", "64");
+        assert_eq!(harness.state().mnist.config.hidden, 64);
+
+        harness.get_by_label("Network").click();
+        harness.run_steps(2);
+        type_into(&mut harness, "walkers:", "NaN");
+        harness.get_by_label_contains("dynamics.walkers = NaN: not a number");
+        type_into(&mut harness, "steps:", "1e30");
+        harness.get_by_label_contains("dynamics.steps = 1e30: too large");
+    }
 }
