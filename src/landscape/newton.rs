@@ -9,7 +9,8 @@ use nalgebra::{DMatrix, DVector};
 
 use super::Landscape;
 
-/// The outcome of a converged minimisation.
+/// A point reached by Newton's method: the minimum when [`newton`] returns it, the best
+/// point found when it comes inside a [`NewtonError`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Minimum {
     /// The minimiser.
@@ -18,15 +19,18 @@ pub struct Minimum {
     pub loss: f64,
     /// `|∇|` there.
     pub gradient_norm: f64,
+    /// Newton steps taken to get there (0 when the start point already was the minimum).
     pub iterations: usize,
-    pub converged: bool,
 }
 
 /// Newton's method did not reach a minimum; carries the best point found.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("Newton's method did not converge to a minimum after {} iterations ({reason}); best point {:?} with gradient norm {:.3e}", best.iterations, best.w, best.gradient_norm)]
 pub struct NewtonError {
+    /// Why the iteration stopped: a non-finite start, gradient or Hessian, a line search
+    /// without descent away from a minimum, or the iteration limit (200).
     pub reason: String,
+    /// The last point reached, with its loss and gradient norm.
     pub best: Minimum,
 }
 
@@ -63,7 +67,6 @@ pub fn newton(
             loss: value,
             gradient_norm: norm(g),
             iterations,
-            converged: false,
         },
     };
     if !value.is_finite() || w.iter().any(|x| !x.is_finite()) {
@@ -106,7 +109,6 @@ pub fn newton(
                 loss: value,
                 gradient_norm,
                 iterations: iteration,
-                converged: true,
             });
         }
         // Saddle-free Newton direction: −Σ_k (v_kᵀ g / max(|λ_k|, floor)) v_k.
@@ -143,7 +145,6 @@ pub fn newton(
                     loss: value,
                     gradient_norm,
                     iterations: iteration,
-                    converged: true,
                 });
             }
             return Err(fail(
@@ -179,7 +180,6 @@ mod tests {
         let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
         let minimum = newton_minimum(&bowl, &[3.0, -2.0]).expect("converges");
         let mean = bowl.start();
-        assert!(minimum.converged);
         assert!((minimum.w[0] - mean[0]).abs() < 1e-12 && (minimum.w[1] - mean[1]).abs() < 1e-12);
     }
 
@@ -209,7 +209,7 @@ mod tests {
         let gradient = |_: &[f64], out: &mut [f64]| out[0] = -1.0;
         let hessian = |_: &[f64], out: &mut [f64]| out[0] = 0.0;
         let error = newton(1, &[0.0], loss, gradient, hessian).expect_err("no minimum");
-        assert!(!error.best.converged);
+        assert!(error.best.w.iter().all(|x| x.is_finite()), "{error:?}");
         assert!(error.to_string().contains("did not converge"), "{error}");
     }
 }
