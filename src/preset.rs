@@ -49,29 +49,51 @@ pub enum PresetError {
     Read(#[from] ReadError),
     /// TOML syntax, unknown keys, wrong types (the message carries line and column).
     #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The preset file (or the name it was loaded under).
+        path: PathBuf,
+        /// The TOML parser's message.
+        message: String,
+    },
     /// Neither a file nor the name of a shipped preset.
     #[error("{name}: no such file, and no shipped preset of that name (shipped: {shipped})")]
-    NotFound { name: String, shipped: String },
+    NotFound {
+        /// The name or path as given.
+        name: String,
+        /// The names of the shipped presets, comma-separated.
+        shipped: String,
+    },
     /// A `--set table.key=value` argument that cannot be applied.
     #[error("--set {argument}: {message}")]
-    Override { argument: String, message: String },
+    Override {
+        /// The argument as given, `table.key=value`.
+        argument: String,
+        /// Why it cannot be applied (unknown key, wrong type, ...).
+        message: String,
+    },
     /// The preset cannot be written as TOML (an integer beyond TOML's `2⁶³ − 1`).
     #[error("the preset cannot be saved: {0}")]
     Serialise(String),
     /// The preset file cannot be written; the old file, if any, is untouched.
     #[error("{path}: cannot save: {source}", path = path.display())]
     Write {
+        /// The file being saved.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// A value of the right type that makes no sense (batch of 0, negative eta, ...).
     #[error("{path}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
+        /// The preset file.
         path: PathBuf,
+        /// The 1-based line of the key in the file, when the text is at hand and the key is
+        /// written there (a default value has no line).
         line: Option<usize>,
+        /// The dotted key at fault, e.g. `dynamics.eta` or `landscape.n`.
         key: String,
+        /// What is wrong, naming the key and the value.
         message: String,
     },
 }
@@ -85,10 +107,14 @@ pub struct Preset {
     /// One or two sentences a lecturer can read out.
     #[serde(default)]
     pub caption: String,
+    /// The `[landscape]` table: which loss landscape, with its data and shape.
     pub landscape: LandscapeSpec,
+    /// The `[dynamics]` table: update rule, learning rate, batch, walkers, steps.
     pub dynamics: DynamicsSpec,
+    /// The `[fp]` table: the grid of the 2-D Fokker–Planck solve (docs/theory.md §8).
     #[serde(default)]
     pub fp: FpSpec,
+    /// The `[view]` table: what the app shows first.
     #[serde(default)]
     pub view: ViewSpec,
     /// The `[posterior]` table: learning rates and permutations of `neqlab posterior`.
@@ -100,6 +126,7 @@ pub struct Preset {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicsSpec {
+    /// `sgd`, `sgld` or `sgworld` (docs/theory.md §2.1).
     pub algorithm: Algorithm,
     /// `wr` or `wor`; optional (implied by `sgld` and `sgworld`, `wr` for `sgd`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
