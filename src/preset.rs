@@ -495,20 +495,6 @@ pub fn read_named(name: &str) -> Result<(String, PathBuf), PresetError> {
     }
 }
 
-/// Read a preset file, apply overrides and build it: the one call the CLI needs.
-pub fn load_experiment(
-    path: &Path,
-    overrides: &[String],
-) -> Result<(Preset, Experiment), PresetError> {
-    let text = read_text_bounded(path, MAX_PRESET_BYTES, "a preset")?;
-    let mut preset = Preset::from_toml(&text, path)?;
-    if !overrides.is_empty() {
-        preset = preset.with_overrides(overrides)?;
-    }
-    let experiment = preset.build(path, Some(&text))?;
-    Ok((preset, experiment))
-}
-
 fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetError> {
     let fail = |message: String| PresetError::Override {
         argument: argument.to_string(),

@@ -307,12 +307,6 @@ impl FpSolution {
             stencil_reach: self.stencil_reach,
         })
     }
-
-    /// Probability density (mass per cell divided by the cell area) at cell centres.
-    pub fn density_per_area(&self) -> Vec<f64> {
-        let area = self.grid.cell_area();
-        self.density.iter().map(|m| m / area).collect()
-    }
 }
 
 /// `B(z) = z / (eᶻ − 1)`, the Bernoulli function of the Scharfetter–Gummel flux; positive
