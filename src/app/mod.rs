@@ -8,8 +8,8 @@
 
 mod caption;
 mod controls;
-mod divergence_view;
 pub(crate) mod dialogs;
+mod divergence_view;
 mod export_menu;
 mod fluctuation;
 mod landscape_view;
