@@ -68,9 +68,9 @@ impl MnistPanel {
             if ui
                 .add_enabled(!running && !loading, egui::Button::new("Use IDX folder…"))
                 .clicked()
-                && let Some(folder) = rfd::FileDialog::new().pick_folder()
             {
-                self.load_folder(&ctx, folder);
+                let request = crate::app::dialogs::DialogRequest::folder();
+                self.folder_dialog.request(&ctx, request);
             }
             if self.choice != DataChoice::Bundled
                 && ui
