@@ -505,24 +505,36 @@ fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetE
         .ok_or_else(|| fail("expected table.key=value".into()))?;
     let key = key.trim();
     let value = value.trim();
+    // A count (`dynamics.walkers=-5`, `=1e30`, `=`) is read by its field rule, whose message
+    // says what is accepted; every accepted count fits a TOML integer.
+    if let Some(rule) = crate::fields::count_field(key) {
+        let count = rule.parse(value).map_err(|e| fail(e.to_string()))?;
+        let count = i64::try_from(count).map_err(|_| fail(format!("{key}: too large")))?;
+        return set_key(table, key, toml::Value::Integer(count)).map_err(fail);
+    }
     let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
         Ok(mut t) => t
             .remove("v")
             .unwrap_or(toml::Value::String(value.to_string())),
         Err(_) => toml::Value::String(value.to_string()),
     };
+    set_key(table, key, parsed).map_err(fail)
+}
+
+/// Set `key` (`table.key`) of `table` to `parsed`, creating the tables on the way.
+fn set_key(table: &mut toml::Table, key: &str, parsed: toml::Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(fail(format!("`{key}` is not a key path like dynamics.eta")));
+        return Err(format!("`{key}` is not a key path like dynamics.eta"));
     }
-    let (last, tables) = parts.split_last().ok_or_else(|| fail("empty key".into()))?;
+    let (last, tables) = parts.split_last().ok_or_else(|| "empty key".to_string())?;
     let mut current = table;
     for part in tables {
         current = current
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
-            .ok_or_else(|| fail(format!("`{part}` is not a table")))?;
+            .ok_or_else(|| format!("`{part}` is not a table"))?;
     }
     // `--set dynamics.walkers=1e6`: a whole number written as a float, for a key that holds
     // an integer, is taken as that integer.
