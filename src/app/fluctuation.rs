@@ -20,11 +20,19 @@ impl Default for FluctuationPanel {
 }
 
 impl FluctuationPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, snapshot: Option<&Snapshot>) {
+    /// `approximate`: why the entropy model the theorems are measured with is approximate
+    /// ([`super::metrics::theory_note`]).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        snapshot: Option<&Snapshot>,
+        approximate: Option<&str>,
+    ) {
         ui.horizontal(|ui| {
             ui.strong("Fluctuation theorems");
             ui.add(egui::Slider::new(&mut self.k, 1..=MAX_UNITS).text("k"));
         });
+        super::metrics::approximate_ui(ui, approximate);
         let simulated = snapshot.map(|s| &s.simulated);
         let (Some(entropy), Some(histogram)) = (
             simulated.and_then(|s| s.entropy.as_ref()),
@@ -36,6 +44,11 @@ impl FluctuationPanel {
         let width = histogram.bin_width.max(f64::MIN_POSITIVE);
         let total = histogram.total().max(1) as f64;
         let plot_height = (ui.available_height() - 50.0).max(40.0);
+        let (slope_name, one_name) = if approximate.is_some() {
+            ("slope 1 (approximate)", "1 (approximate)")
+        } else {
+            ("slope 1", "1")
+        };
         ui.columns(3, |columns| {
             columns[0]
                 .label(format!("P(Σ), k = {}", histogram.units))
@@ -70,7 +83,7 @@ impl FluctuationPanel {
                 .data_aspect(1.0)
                 .show(&mut columns[1], |plot_ui| {
                     plot_ui.line(
-                        Line::new("slope 1", vec![[-extent, -extent], [extent, extent]])
+                        Line::new(slope_name, vec![[-extent, -extent], [extent, extent]])
                             .color(Color32::from_rgb(255, 90, 90)),
                     );
                     plot_ui.points(
@@ -91,7 +104,7 @@ impl FluctuationPanel {
                 .include_y(0.9)
                 .include_y(1.1)
                 .show(&mut columns[2], |plot_ui| {
-                    plot_ui.hline(HLine::new("1", 1.0).color(Color32::from_rgb(255, 90, 90)));
+                    plot_ui.hline(HLine::new(one_name, 1.0).color(Color32::from_rgb(255, 90, 90)));
                     for p in ift
                         .iter()
                         .filter(|p| p.error.is_finite() && p.mean.is_finite())

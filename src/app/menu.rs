@@ -12,8 +12,8 @@ use super::lecture_mode::SlideContent;
 use super::{AppDialog, NeqlabApp, Tab};
 
 /// The keys, as the menu bar shows them.
-pub const KEY_HINT: &str = "Space: play/pause   R: reset   arrow keys: η   \
-                            PageDown/PageUp: next/previous slide   F11: presentation";
+pub const KEY_HINT: &str =
+    "Space: play/pause   R: reset   arrows: η   PageDown/PageUp: slides   F11: presentation";
 
 impl NeqlabApp {
     pub(super) fn keyboard(&mut self, ctx: &egui::Context) {
@@ -102,7 +102,23 @@ impl NeqlabApp {
             ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
             ui.selectable_value(&mut self.tab, Tab::Network, "Network");
             ui.separator();
-            ui.label(egui::RichText::new(KEY_HINT).weak());
+            // The whole hint where it fits, else a short label that shows it on hover.
+            let hint = egui::RichText::new(KEY_HINT).weak();
+            let width = egui::WidgetText::from(hint.clone())
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Body,
+                )
+                .size()
+                .x;
+            if ui.available_width() >= width {
+                ui.label(hint);
+            } else {
+                ui.label(egui::RichText::new("Keys…").weak())
+                    .on_hover_text(KEY_HINT);
+            }
         });
     }
 

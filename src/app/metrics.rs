@@ -5,7 +5,8 @@
 
 use egui::Color32;
 use egui_plot::{HLine, Legend, Line, Plot};
-use neqlab::stationary::{EntropySource, Prediction, StationaryState};
+use neqlab::stationary::validity::approximation_note;
+use neqlab::stationary::{EntropySource, Prediction, PredictionPart, StationaryState};
 
 use super::worker::Snapshot;
 
@@ -15,6 +16,28 @@ pub struct MetricsPanel;
 /// A number, or a dash when there is none.
 fn number(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
     value.map_or_else(|| "—".into(), format)
+}
+
+/// Why the theory values of the entropy production (and the fluctuation theorems measured
+/// with its model) are approximate: the validity flags of the part of the prediction the
+/// entropy model comes from.
+pub fn theory_note(prediction: Option<&Prediction>) -> Option<String> {
+    let prediction = prediction?;
+    let part = match prediction.entropy_source() {
+        Some(EntropySource::FokkerPlanck) => PredictionPart::FokkerPlanck,
+        _ => PredictionPart::Linear,
+    };
+    approximation_note(&prediction.validity, part)
+}
+
+/// "≈ theory approximate: …" in the warning colour, when it is.
+pub fn approximate_ui(ui: &mut egui::Ui, note: Option<&str>) {
+    if let Some(note) = note {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("≈ theory approximate: {note}"),
+        );
+    }
 }
 
 /// The equilibrium indicator of the linearised theory.
@@ -53,6 +76,9 @@ impl MetricsPanel {
         if let Some(prediction) = prediction {
             equilibrium_ui(ui, prediction);
         }
+        let note = theory_note(prediction);
+        approximate_ui(ui, note.as_deref());
+        let mark = if note.is_some() { "≈ " } else { "" };
         let state = StationaryState::new(prediction, snapshot.map(|s| &s.simulated));
         egui::Grid::new("metrics-grid")
             .num_columns(2)
@@ -86,7 +112,7 @@ impl MetricsPanel {
                     None => "no prediction",
                 };
                 ui.label(number(prediction.and_then(Prediction::ep_rate), |r| {
-                    format!("{r:.4e}")
+                    format!("{mark}{r:.4e}")
                 }))
                 .on_hover_text(source);
                 ui.end_row();
@@ -95,7 +121,7 @@ impl MetricsPanel {
                 ui.label(format!(
                     "{} / {}",
                     number(simulated_area, |a| format!("{a:.3e}")),
-                    number(predicted_area, |c| format!("{c:.3e}"))
+                    number(predicted_area, |c| format!("{mark}{c:.3e}"))
                 ));
                 ui.end_row();
                 ui.label("current above 2 s.e. (2σ region)")
@@ -143,8 +169,12 @@ impl MetricsPanel {
             .show(ui, |plot_ui| {
                 plot_ui.line(Line::new("simulated", ep).color(Color32::from_rgb(90, 160, 255)));
                 if let Some(rate) = prediction.and_then(Prediction::ep_rate) {
-                    plot_ui
-                        .hline(HLine::new("predicted", rate).color(Color32::from_rgb(255, 90, 90)));
+                    let name = if theory_note(prediction).is_some() {
+                        "predicted (approximate)"
+                    } else {
+                        "predicted"
+                    };
+                    plot_ui.hline(HLine::new(name, rate).color(Color32::from_rgb(255, 90, 90)));
                 }
             });
         ui.label("mean loss of the walkers");

@@ -815,7 +815,9 @@ impl eframe::App for NeqlabApp {
                             snapshot.as_deref(),
                             prediction.as_deref(),
                         );
-                        self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
+                        let note = metrics::theory_note(prediction.as_deref());
+                        self.fluctuation
+                            .ui(&mut columns[2], snapshot.as_deref(), note.as_deref());
                     });
                 });
         }
