@@ -238,5 +238,6 @@ impl NeqlabApp {
         if let Some(message) = self.snapshot.as_ref().and_then(|s| s.message.clone()) {
             ui.colored_label(ui.visuals().warn_fg_color, message);
         }
+        super::divergence_view::ui(ui, self.snapshot.as_deref());
     }
 }

@@ -8,6 +8,7 @@
 
 mod caption;
 mod controls;
+mod divergence_view;
 pub(crate) mod dialogs;
 mod export_menu;
 mod fluctuation;
@@ -17,6 +18,7 @@ mod menu;
 mod metrics;
 mod mnist_panel;
 mod network_panel;
+mod number_field;
 mod plot2d;
 mod posterior_panel;
 mod prediction_view;
@@ -24,6 +26,8 @@ mod simulation_view;
 mod solver;
 mod worker;
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod lecture_tests;
 #[cfg(test)]
@@ -404,9 +408,11 @@ impl NeqlabApp {
         }
     }
 
-    /// Open a preset file; problems become a notice in the window.
+    /// Open a preset file; problems become a notice in the window. A preset that cannot be
+    /// built (a broken data file, sizes beyond memory) is refused whole: nothing else changes.
     pub fn open_preset_file(&mut self, ctx: &egui::Context, path: &Path) {
-        match Preset::load(path, &[]) {
+        let loaded = Preset::load(path, &[]).and_then(|p| p.build(path, None).map(|_| p));
+        match loaded {
             Ok(preset) => {
                 self.notify(format!("opened {}", path.display()), false);
                 self.load_preset(ctx, preset, path.to_path_buf());
