@@ -6,6 +6,7 @@ use egui::Color32;
 use egui_plot::{Bar, BarChart, HLine, Line, Plot, Points};
 use neqlab::stats::entropy::{DFT_MIN_COUNT, MAX_UNITS};
 
+use super::plot2d::{TITLE_GAP, readable_axes};
 use super::worker::Snapshot;
 
 pub struct FluctuationPanel {
@@ -43,7 +44,7 @@ impl FluctuationPanel {
         };
         let width = histogram.bin_width.max(f64::MIN_POSITIVE);
         let total = histogram.total().max(1) as f64;
-        let plot_height = (ui.available_height() - 50.0).max(40.0);
+        let plot_height = (ui.available_height() - 50.0 - TITLE_GAP).max(40.0);
         let (slope_name, one_name) = if approximate.is_some() {
             ("slope 1 (approximate)", "1 (approximate)")
         } else {
@@ -53,6 +54,7 @@ impl FluctuationPanel {
             columns[0]
                 .label(format!("P(Σ), k = {}", histogram.units))
                 .on_hover_text(format!("{} stretches of k units", histogram.total()));
+            columns[0].add_space(TITLE_GAP);
             let bars: Vec<Bar> = histogram
                 .counts
                 .iter()
@@ -60,7 +62,7 @@ impl FluctuationPanel {
                 .filter(|(_, c)| **c > 0)
                 .map(|(j, &c)| Bar::new(histogram.centre(j), c as f64 / total / width).width(width))
                 .collect();
-            Plot::new("ft-histogram")
+            readable_axes(Plot::new("ft-histogram"), "Σ", "P(Σ)")
                 .height(plot_height)
                 .show(&mut columns[0], |plot_ui| {
                     plot_ui.bar_chart(
@@ -68,6 +70,7 @@ impl FluctuationPanel {
                     );
                 });
             columns[1].label("ln P(Σ)/P(−Σ) vs Σ");
+            columns[1].add_space(TITLE_GAP);
             let pairs = histogram.log_ratios(DFT_MIN_COUNT);
             let ratio: Vec<[f64; 2]> = pairs
                 .iter()
@@ -78,7 +81,7 @@ impl FluctuationPanel {
                 .map(|p| p.sigma)
                 .fold(0.0, f64::max)
                 .max(10.0 * width);
-            Plot::new("ft-ratio")
+            readable_axes(Plot::new("ft-ratio"), "Σ", "")
                 .height(plot_height)
                 .data_aspect(1.0)
                 .show(&mut columns[1], |plot_ui| {
@@ -93,13 +96,14 @@ impl FluctuationPanel {
                     );
                 });
             columns[2].label("<exp(−Σ)> vs k (± 2 s.e.)");
+            columns[2].add_space(TITLE_GAP);
             let ift = &entropy.stats.ift;
             let points: Vec<[f64; 2]> = ift
                 .iter()
                 .filter(|p| p.trajectories > 0 && p.mean.is_finite())
                 .map(|p| [p.units as f64, p.mean])
                 .collect();
-            Plot::new("ft-integral")
+            readable_axes(Plot::new("ft-integral"), "length k", "")
                 .height(plot_height)
                 .include_y(0.9)
                 .include_y(1.1)

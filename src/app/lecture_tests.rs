@@ -191,10 +191,18 @@ fn sgd_without_replacement_at_the_default_eta_is_marked_approximate() {
     // The prediction panel says it in words; the metrics and the fluctuation theorems mark
     // their theory values.
     harness.get_by_label_contains("SGD without replacement at T = 0");
+
     assert_eq!(
         harness
-            .query_all_by_label_contains("≈ theory approximate: leading order in η·M·h")
+            .query_all_by_label_contains("≈ theory approximate: ")
             .count(),
         2
+    );
+    // Both marks give the reason, as the prediction's sentence does.
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("leading order in η·M·h")
+            .count(),
+        3
     );
 }

@@ -61,6 +61,8 @@ impl NeqlabApp {
 
     pub(super) fn set_presentation(&mut self, ctx: &egui::Context, on: bool) {
         self.presentation = on;
+        // The audience sees the views; the presenter steps with the keys.
+        self.show_controls = !on;
         ctx.set_zoom_factor(if on { 1.35 } else { 1.0 });
         ctx.set_theme(if on {
             egui::Theme::Light
@@ -85,6 +87,7 @@ impl NeqlabApp {
                 if ui.checkbox(&mut on, "Presentation mode (F11)").clicked() {
                     self.set_presentation(&ctx, on);
                 }
+                ui.checkbox(&mut self.show_controls, "Controls panel");
                 let mut edited = self.preset.clone();
                 ui.checkbox(&mut edited.view.arrows, "Current arrows");
                 ui.checkbox(&mut edited.view.show_walkers, "Walkers");

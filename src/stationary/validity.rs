@@ -107,8 +107,8 @@ impl Validity {
                 product,
                 replacement,
             } => match replacement {
-                Replacement::Wr => format!("η·h = {product:.2} is not ≪ 1"),
-                Replacement::Wor => format!("η·M·h = {product:.2} is not ≪ 1"),
+                Replacement::Wr => format!("η·h = {product:.2} is not small next to 1"),
+                Replacement::Wor => format!("η·M·h = {product:.2} is not small next to 1"),
             },
             Validity::WorLeadingOrder { eta_m_h_max } => {
                 format!("leading order in η·M·h only (η·M·h = {eta_m_h_max:.2})")
