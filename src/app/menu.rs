@@ -111,6 +111,7 @@ impl NeqlabApp {
             ui.selectable_value(&mut self.tab, Tab::Posterior, "Posterior");
             ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
             ui.selectable_value(&mut self.tab, Tab::Network, "Network");
+            ui.selectable_value(&mut self.tab, Tab::Map, "Map");
             ui.separator();
             ui.label(
                 egui::RichText::new(
