@@ -132,11 +132,10 @@ pub struct SimReport {
     /// `⟨exp(−Σ)⟩` for trajectories of 1 … 5 time units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ift: Option<Vec<IftPoint>>,
-    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units; `null`
+    /// (the key stays) when fewer than two bin pairs have enough counts for the fit.
     pub dft_slope: Option<f64>,
     /// Its standard error.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dft_slope_error: Option<f64>,
     /// Half the covariance of [`DIFFUSION_SAMPLES`] one-unit displacements from the
     /// predicted mean (row-major), to compare with `theory.diffusion`.
