@@ -246,3 +246,30 @@ fn the_tab_exports_the_figure_and_the_data() {
     assert!(!folder.join("map.txt").exists());
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// The seven-weight network has a map, but the Stationary-state tab draws two weights: a
+/// click says so and stays on the map.
+#[test]
+fn a_landscape_of_more_than_two_weights_maps_but_does_not_open() {
+    let mut harness = harness_for("regression-net");
+    open_map(&mut harness);
+    let (batch, e) = (1, stable_cell(&harness, Replacement::Wr, 1));
+    let map = harness.state().map.map.as_ref().expect("a map");
+    assert_eq!(map.minimum.len(), 7);
+    let eta_before = harness.state().preset.dynamics.eta;
+    let centre = harness.state().map.layout[0].cell_centre(batch, e);
+    harness.hover_at(centre);
+    harness.run_steps(1);
+    harness.drag_at(centre);
+    harness.run_steps(1);
+    harness.drop_at(centre);
+    harness.run_steps(2);
+    let app = harness.state();
+    assert_eq!(app.tab, Tab::Map);
+    assert_eq!(app.preset.dynamics.eta, eta_before);
+    let status = app.map.status.clone().expect("a status");
+    assert!(
+        status.is_error && status.text.contains("has 7"),
+        "{status:?}"
+    );
+}

@@ -176,6 +176,17 @@ impl MapPanel {
             )));
             return None;
         }
+        if map.minimum.len() != 2 {
+            self.status = Some(Status::error(format!(
+                "the Stationary-state tab draws 2 weights; the {} landscape has {}: not opened \
+                 (neqlab run --set dynamics.eta={:e} --set dynamics.batch={} simulates it)",
+                map.landscape,
+                map.minimum.len(),
+                cell.eta,
+                cell.batch
+            )));
+            return None;
+        }
         Some(CellChoice {
             eta: cell.eta,
             batch: cell.batch,
