@@ -306,28 +306,40 @@ fn validity_markers(map: &HyperMap, cells: &[MapCell]) -> Vec<PointSet> {
             Marker::Cross,
         ),
     ];
-    classes
-        .into_iter()
-        .filter_map(|(low, high, color, marker)| {
-            let points: Vec<[f64; 2]> = cells
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.sim_cov_rel_error.is_some_and(|e| e >= low && e < high))
-                .map(|(k, _)| {
-                    let (b, e) = (k / ne, k % ne);
-                    [map.etas[e].log10(), (map.batches[b] as f64).log10()]
-                })
-                .collect();
-            (!points.is_empty()).then_some(PointSet {
-                points,
-                color,
-                opacity: 1.0,
-                size: 9.0,
-                marker,
-                label: String::new(),
+    let mut sets = Vec::new();
+    for (low, high, color, marker) in classes {
+        let points: Vec<[f64; 2]> = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.sim_cov_rel_error.is_some_and(|e| e >= low && e < high))
+            .map(|(k, _)| {
+                let (b, e) = (k / ne, k % ne);
+                [map.etas[e].log10(), (map.batches[b] as f64).log10()]
             })
-        })
-        .collect()
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        // A white disc under each marker: a green dot on the green-blue cells of viridis
+        // would otherwise hardly show.
+        sets.push(PointSet {
+            points: points.clone(),
+            color: palette::WHITE,
+            opacity: 1.0,
+            size: 13.0,
+            marker: Marker::Dot,
+            label: String::new(),
+        });
+        sets.push(PointSet {
+            points,
+            color,
+            opacity: 1.0,
+            size: 9.0,
+            marker,
+            label: String::new(),
+        });
+    }
+    sets
 }
 
 /// Write the map's data: CSV for `.csv`, JSON for `.json` (atomically).

@@ -306,9 +306,10 @@ fn boundary_ui(painter: &egui::Painter, map: &HyperMap, layout: &MapLayout) {
 /// A dot (error below [`BREAKS_ABOVE`]) or a cross, in the colour of the error's class.
 fn marker(painter: &egui::Painter, centre: Pos2, error: f64) {
     let colour = validity_colour(error);
-    let outline = Stroke::new(1.0, Color32::BLACK);
+    // A white ring, as on the figure: a green dot on viridis' green-blue hardly shows.
+    painter.circle_filled(centre, 7.0, Color32::WHITE);
     if error < BREAKS_ABOVE {
-        painter.circle(centre, 5.0, colour, outline);
+        painter.circle(centre, 5.0, colour, Stroke::new(1.0, Color32::BLACK));
     } else {
         let r = 5.0;
         for (a, b) in [
