@@ -80,6 +80,8 @@ cases=(
   "mnist --idx $work/claim-raw"
   "mnist --idx $work/bomb"
   "mnist --idx $work/twice"
+  "gui /dev/zero"
+  "gui $work/garbage.toml"
 )
 
 echo "| # | command | exit | peak RSS | message |"

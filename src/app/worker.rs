@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use neqlab::divergence::{DivergenceRecord, DivergenceWatch};
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
 use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
 use neqlab::preset::Experiment;
@@ -88,6 +89,10 @@ pub struct Snapshot {
     pub time_unit: TimeUnit,
     pub walkers: usize,
     pub diverged: usize,
+    /// How many walkers diverged, and from which time unit.
+    pub divergence: DivergenceRecord,
+    /// The learning rate of this generation (names the cause of a divergence).
+    pub eta: f64,
     /// The simulated half of the stationary model.
     pub simulated: Simulated,
     pub walker_sample: Vec<[f64; 2]>,
@@ -127,7 +132,8 @@ impl Observer for TrailRecorder {
 pub struct Simulation {
     config: SimConfig,
     ensemble: Ensemble,
-    observer: (SimulationStats, TrailRecorder),
+    /// Statistics, trails, and which walkers diverged when (`divergence_view`).
+    observer: (SimulationStats, (TrailRecorder, DivergenceWatch)),
     trails: Vec<VecDeque<[f64; 2]>>,
     series: VecDeque<SeriesPoint>,
     series_stride: u64,
@@ -156,7 +162,7 @@ impl Simulation {
             count: config.trails.min(config.walkers),
             points: Vec::new(),
         };
-        let observer = (stats, trails);
+        let observer = (stats, (trails, DivergenceWatch::new()));
         Self {
             trails: vec![VecDeque::new(); config.trails.min(config.walkers)],
             config,
@@ -191,7 +197,10 @@ impl Simulation {
     pub fn step(&mut self, units: u64) {
         let landscape = self.config.experiment.landscape.clone();
         let started = Instant::now();
-        self.observer.1.points.clear();
+        self.observer.1.0.points.clear();
+        (self.observer.1)
+            .1
+            .before_advance(self.ensemble.time(), units);
         self.ensemble
             .advance(landscape.as_ref(), units, &mut self.observer);
         let seconds = started.elapsed().as_secs_f64();
@@ -200,7 +209,7 @@ impl Simulation {
         if seconds > 0.0 {
             self.walker_steps_per_second = active * steps / seconds;
         }
-        let mut points = std::mem::take(&mut self.observer.1.points);
+        let mut points = std::mem::take(&mut self.observer.1.0.points);
         points.sort_by_key(|(walker, unit, _)| (*walker, *unit));
         for (walker, _, p) in points.drain(..) {
             if let Some(trail) = self.trails.get_mut(walker) {
@@ -210,7 +219,7 @@ impl Simulation {
                 }
             }
         }
-        self.observer.1.points = points;
+        self.observer.1.0.points = points;
         self.updates += 1;
         if self.updates.is_multiple_of(self.series_stride) {
             self.record_series();
@@ -245,27 +254,17 @@ impl Simulation {
     pub fn snapshot(&self, playing: bool) -> Snapshot {
         let diverged = self.ensemble.diverged_walkers();
         let walkers = self.ensemble.walkers();
-        let message = if diverged == walkers && walkers > 0 {
-            Some(format!(
-                "every walker diverged (positions became non-finite or left the landscape): \
-                 the learning rate η = {} is too large for this landscape's curvature",
-                self.config.experiment.dynamics.eta
-            ))
-        } else if diverged > 0 {
-            Some(format!(
-                "{diverged} of {walkers} walkers diverged and were frozen: η = {} is close to \
-                 the stability limit",
-                self.config.experiment.dynamics.eta
-            ))
-        } else {
-            None
-        };
+        // Divergence is shown by `divergence_view` from `divergence`; the message carries
+        // failures only.
+        let message = None;
         Snapshot {
             generation: self.config.generation,
             time: self.ensemble.time(),
             time_unit: self.config.experiment.dynamics.time_unit(),
             walkers,
             diverged,
+            divergence: self.observer.1.1.record(),
+            eta: self.config.experiment.dynamics.eta,
             simulated: self.observer.0.estimates(),
             walker_sample: self
                 .ensemble
