@@ -25,6 +25,7 @@ mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
+mod stationarity_view;
 mod worker;
 
 #[cfg(test)]
