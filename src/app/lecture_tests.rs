@@ -173,3 +173,36 @@ fn the_in_app_dialog_saves_and_opens_presets_without_a_desktop() {
     assert_eq!(harness.state().preset_path, other);
     assert_eq!(harness.state().title, shipped_title("bowl-wor"));
 }
+
+#[test]
+fn sgd_without_replacement_at_the_default_eta_is_marked_approximate() {
+    let mut harness = harness_for("bowl-current");
+    harness.run_steps(3);
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("theory approximate")
+            .count(),
+        0
+    );
+    let mut edited = harness.state().preset.clone();
+    edited.dynamics.replacement = Some(neqlab::dynamics::Replacement::Wor);
+    harness.state_mut().apply_edit(edited);
+    harness.run_steps(4);
+    // The prediction panel says it in words; the metrics and the fluctuation theorems mark
+    // their theory values.
+    harness.get_by_label_contains("SGD without replacement at T = 0");
+
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("≈ theory approximate: ")
+            .count(),
+        2
+    );
+    // Both marks give the reason, as the prediction's sentence does.
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("leading order in η·M·h")
+            .count(),
+        3
+    );
+}

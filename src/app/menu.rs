@@ -12,8 +12,8 @@ use super::lecture_mode::SlideContent;
 use super::{AppDialog, NeqlabApp, Tab};
 
 /// The keys, as the menu bar shows them.
-pub const KEY_HINT: &str = "Space: play/pause   R: reset   arrow keys: η   \
-                            PageDown/PageUp: next/previous slide   F11: presentation";
+pub const KEY_HINT: &str =
+    "Space: play/pause   R: reset   arrows: η   PageDown/PageUp: slides   F11: presentation";
 
 impl NeqlabApp {
     pub(super) fn keyboard(&mut self, ctx: &egui::Context) {
@@ -61,6 +61,8 @@ impl NeqlabApp {
 
     pub(super) fn set_presentation(&mut self, ctx: &egui::Context, on: bool) {
         self.presentation = on;
+        // The audience sees the views; the presenter steps with the keys.
+        self.show_controls = !on;
         ctx.set_zoom_factor(if on { 1.35 } else { 1.0 });
         ctx.set_theme(if on {
             egui::Theme::Light
@@ -85,6 +87,7 @@ impl NeqlabApp {
                 if ui.checkbox(&mut on, "Presentation mode (F11)").clicked() {
                     self.set_presentation(&ctx, on);
                 }
+                ui.checkbox(&mut self.show_controls, "Controls panel");
                 let mut edited = self.preset.clone();
                 ui.checkbox(&mut edited.view.arrows, "Current arrows");
                 ui.checkbox(&mut edited.view.show_walkers, "Walkers");
@@ -101,8 +104,25 @@ impl NeqlabApp {
             ui.selectable_value(&mut self.tab, Tab::Posterior, "Posterior");
             ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
             ui.selectable_value(&mut self.tab, Tab::Network, "Network");
+            ui.selectable_value(&mut self.tab, Tab::Map, "Map");
             ui.separator();
-            ui.label(egui::RichText::new(KEY_HINT).weak());
+            // The whole hint where it fits, else a short label that shows it on hover.
+            let hint = egui::RichText::new(KEY_HINT).weak();
+            let width = egui::WidgetText::from(hint.clone())
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Body,
+                )
+                .size()
+                .x;
+            if ui.available_width() >= width {
+                ui.label(hint);
+            } else {
+                ui.label(egui::RichText::new("Keys…").weak())
+                    .on_hover_text(KEY_HINT);
+            }
         });
     }
 

@@ -8,12 +8,13 @@
 
 mod caption;
 mod controls;
-mod divergence_view;
 pub(crate) mod dialogs;
+mod divergence_view;
 mod export_menu;
 mod fluctuation;
 mod landscape_view;
 mod lecture_mode;
+mod map_panel;
 mod menu;
 mod metrics;
 mod mnist_panel;
@@ -29,6 +30,8 @@ mod worker;
 
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod layout_tests;
 #[cfg(test)]
 mod lecture_tests;
 #[cfg(test)]
@@ -52,6 +55,7 @@ use export_menu::{ExportKind, ExportMenu, ExportSources};
 use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
 use lecture_mode::{LectureMode, SlideContent};
+use map_panel::MapPanel;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
 use network_panel::NetworkPanel;
@@ -160,6 +164,7 @@ pub enum Tab {
     Posterior,
     Mnist,
     Network,
+    Map,
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
@@ -225,6 +230,9 @@ pub struct NeqlabApp {
     export_menu: ExportMenu,
     tab: Tab,
     presentation: bool,
+    /// Whether the controls panel shows (presentation mode hides it; the View menu and the
+    /// keys still change the settings).
+    show_controls: bool,
     reset_views: bool,
     simulation_view: SimulationView,
     network: NetworkPanel,
@@ -234,6 +242,7 @@ pub struct NeqlabApp {
     fluctuation: FluctuationPanel,
     posterior: PosteriorPanel,
     mnist: MnistPanel,
+    map: MapPanel,
     frame_log: Option<FrameLog>,
     window_fitted: bool,
 }
@@ -260,6 +269,7 @@ impl NeqlabApp {
                 PosteriorPanel::default(),
             ),
         };
+        let map = MapPanel::with_backend(ctx, backend)?;
         let frame_log = std::env::var_os("NEQLAB_FRAME_LOG").and_then(|path| {
             std::fs::File::create(&path).ok().map(|f| FrameLog {
                 file: std::io::BufWriter::new(f),
@@ -297,6 +307,7 @@ impl NeqlabApp {
             export_menu: ExportMenu::default(),
             tab: Tab::StationaryState,
             presentation: false,
+            show_controls: true,
             reset_views: true,
             simulation_view: SimulationView::default(),
             network: NetworkPanel::with_backend(backend),
@@ -306,6 +317,7 @@ impl NeqlabApp {
             fluctuation: FluctuationPanel::default(),
             posterior,
             mnist: MnistPanel::with_backend(backend),
+            map,
             frame_log,
             window_fitted: backend == Backend::Inline,
         };
@@ -649,8 +661,11 @@ impl NeqlabApp {
         let arrows = self.view_arrows();
         let legend = arrows.scale.as_ref().map(arrow_legend);
         let notes = prediction.as_ref().map_or(0, |p| p.validity.len()) as f32;
-        let height =
-            (ui.available_height() - 60.0 - notes * prediction_view::NOTE_HEIGHT).max(150.0);
+        let height = (ui.available_height()
+            - 60.0
+            - plot2d::TITLE_GAP
+            - notes * prediction_view::NOTE_HEIGHT)
+            .max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
@@ -681,6 +696,58 @@ impl NeqlabApp {
             ui.label(egui::RichText::new(format!("Arrows: {legend}")).small());
         }
         self.reset_views = false;
+    }
+
+    /// The controls on the left.
+    fn controls_panel_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("controls")
+            .frame(bare_panel(ui, false))
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let mut edited = self.preset.clone();
+                    let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
+                    let actions = self.controls.ui(ui, &mut edited, n, self.playing);
+                    self.apply_edit(edited);
+                    if actions.toggle_play {
+                        self.set_playing(!self.playing);
+                    }
+                    if actions.step {
+                        self.playing = false;
+                        self.simulation.send(Command::Step);
+                    }
+                    if actions.reset {
+                        self.reset();
+                    }
+                });
+            });
+    }
+
+    /// The metrics, the time series and the fluctuation theorems along the bottom.
+    fn metrics_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let total_height = ui.available_height();
+        egui::Panel::bottom("metrics")
+            .frame(bare_panel(ui, false))
+            .resizable(true)
+            .default_size((total_height * 0.36).max(200.0))
+            .size_range(150.0..=(total_height * 0.6).max(160.0))
+            .show(ui, |ui| {
+                let snapshot = self.snapshot.clone();
+                let prediction = self.prediction.clone();
+                ui.columns(3, |columns| {
+                    self.metrics
+                        .ui(&mut columns[0], snapshot.as_deref(), prediction.as_deref());
+                    self.metrics.series_ui(
+                        &mut columns[1],
+                        snapshot.as_deref(),
+                        prediction.as_deref(),
+                    );
+                    let note = metrics::theory_note(prediction.as_deref());
+                    self.fluctuation
+                        .ui(&mut columns[2], snapshot.as_deref(), note.as_deref());
+                });
+            });
     }
 
     /// The arrows the simulation and prediction panels draw: the stationary model's, on the
@@ -780,51 +847,10 @@ impl eframe::App for NeqlabApp {
         }
         // The Network tab has its own controls and plots; the 2-D panels make room.
         if self.tab == Tab::StationaryState {
-            egui::Panel::left("controls")
-                .frame(bare_panel(ui, false))
-                .resizable(true)
-                .default_size(300.0)
-                .show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        let mut edited = self.preset.clone();
-                        let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
-                        let actions = self.controls.ui(ui, &mut edited, n, self.playing);
-                        self.apply_edit(edited);
-                        if actions.toggle_play {
-                            self.set_playing(!self.playing);
-                        }
-                        if actions.step {
-                            self.playing = false;
-                            self.simulation.send(Command::Step);
-                        }
-                        if actions.reset {
-                            self.reset();
-                        }
-                    });
-                });
-            let total_height = ui.available_height();
-            egui::Panel::bottom("metrics")
-                .frame(bare_panel(ui, false))
-                .resizable(true)
-                .default_size((total_height * 0.36).max(200.0))
-                .size_range(150.0..=(total_height * 0.6).max(160.0))
-                .show(ui, |ui| {
-                    let snapshot = self.snapshot.clone();
-                    let prediction = self.prediction.clone();
-                    ui.columns(3, |columns| {
-                        self.metrics.ui(
-                            &mut columns[0],
-                            snapshot.as_deref(),
-                            prediction.as_deref(),
-                        );
-                        self.metrics.series_ui(
-                            &mut columns[1],
-                            snapshot.as_deref(),
-                            prediction.as_deref(),
-                        );
-                        self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
-                    });
-                });
+            if self.show_controls {
+                self.controls_panel_ui(ui);
+            }
+            self.metrics_panel_ui(ui);
         }
         egui::CentralPanel::default()
             .frame(bare_panel(ui, true))
@@ -839,6 +865,11 @@ impl eframe::App for NeqlabApp {
                 }
                 Tab::Mnist => self.mnist.ui(ui),
                 Tab::Network => self.network.ui(ui),
+                Tab::Map => {
+                    if let Some(cell) = self.map.ui(ui, &self.preset, &self.preset_path) {
+                        self.open_cell(cell);
+                    }
+                }
             });
         // The MNIST job reports while another tab is shown, too.
         if self.tab != Tab::Mnist {
