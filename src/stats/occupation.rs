@@ -469,12 +469,14 @@ mod tests {
         other.observe(2, 2, &left, &[f64::NAN, 0.0]); // diverged: skipped
         counts.merge(part);
         counts.merge(other);
-        assert_eq!(counts.recorded(), &[2, 2]);
+        // Recorded (unit ≥ 1, by the position before the step): left at (0, 1) and (2, 1);
+        // right at (1, 1), (0, 2) and (1, 2); the diverged step is skipped.
+        assert_eq!(counts.recorded(), &[2, 3]);
         assert_eq!(counts.current(), &[1, 1]);
         let mut later = counts.fork();
         later.observe(0, 3, &right, &right);
         counts.merge(later);
-        assert_eq!(counts.recorded(), &[2, 3]);
+        assert_eq!(counts.recorded(), &[2, 4]);
         assert_eq!(counts.current(), &[0, 1]);
     }
 
