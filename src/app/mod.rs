@@ -76,6 +76,7 @@ pub struct Opening {
     pub original: Preset,
     pub path: PathBuf,
     pub lecture: bool,
+    pub presentation: bool,
 }
 
 impl Opening {
@@ -87,6 +88,7 @@ impl Opening {
             preset,
             path,
             lecture: false,
+            presentation: false,
         })
     }
 }
@@ -114,6 +116,7 @@ pub fn run(opening: Opening) -> anyhow::Result<()> {
                 original,
                 path,
                 lecture,
+                presentation,
             } = opening;
             let mut app = NeqlabApp::new(&cc.egui_ctx, preset, path, Backend::Threaded)?;
             app.original = original;
@@ -129,6 +132,9 @@ pub fn run(opening: Opening) -> anyhow::Result<()> {
                 {
                     app.apply_edit(edited);
                 }
+            }
+            if presentation {
+                app.set_presentation(&cc.egui_ctx, true);
             }
             Ok(Box::new(app) as Box<dyn eframe::App>)
         }),
