@@ -253,6 +253,7 @@ fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
         true,
         &mut d.burn_in,
     );
+    super::stationarity_view::start_ui(ui, d);
     number_field::count(ui, "seed:", fields::SEED, &mut d.seed);
     let v = &mut preset.view;
     number_field::count_slider(

@@ -91,6 +91,7 @@ mod tests {
         let text = super::message(&snapshot).expect("a sentence");
         harness.run_steps(1);
         harness.get_by_label(&text);
+        println!("η = 0.9 on bowl-current\t{text}");
         assert!(
             text.contains(&format!("step {first_seen}"))
                 || text.contains(&format!("epoch {first_seen}")),

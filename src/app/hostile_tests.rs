@@ -88,6 +88,11 @@ fn a_hostile_preset_or_data_file_shows_its_message_and_changes_nothing() {
     std::fs::write(&bad_csv, "x,y\n0.1,0.2\n0.3,nan\n").expect("write");
     let one_row = dir.join("one-row.csv");
     std::fs::write(&one_row, "x,y\n0.1,0.2\n").expect("write");
+    // 100 GB of holes: refused by its size, before anything is read.
+    let huge_csv = dir.join("huge.csv");
+    std::fs::File::create(&huge_csv)
+        .and_then(|f| f.set_len(100 << 30))
+        .expect("a sparse file");
     let cases: Vec<(PathBuf, &str)> = vec![
         (garbage.clone(), "garbage.toml"),
         (PathBuf::from("/dev/zero"), "/dev/zero"),
@@ -95,6 +100,7 @@ fn a_hostile_preset_or_data_file_shows_its_message_and_changes_nothing() {
         (too_many, "dynamics.walkers"),
         (net_preset_with_data(dir, &bad_csv), "bad.csv"),
         (net_preset_with_data(dir, &one_row), "one-row.csv"),
+        (net_preset_with_data(dir, &huge_csv), "huge.csv"),
         (
             net_preset_with_data(dir, Path::new("/dev/zero")),
             "/dev/zero",
@@ -123,6 +129,8 @@ fn a_hostile_preset_or_data_file_shows_its_message_and_changes_nothing() {
         );
         harness.get_by_label(&notice);
         assert_eq!(state(harness.state()), before, "{}", path.display());
+        // For the table of hostile cases (`--nocapture`).
+        println!("{}\t{notice}", path.display());
     }
 }
 
@@ -178,6 +186,7 @@ fn a_hostile_idx_folder_shows_its_message_and_keeps_the_data_in_use() {
         .clone()
         .expect("the folder is refused");
     assert!(error.contains("train-images-idx3-ubyte"), "{error}");
+    println!("{}\tCannot use that folder: {error}", claims.display());
     harness.get_by_label_contains("Cannot use that folder");
     // The data in use, the settings and the rest of the app are as before.
     harness.get_by_label(&in_use);

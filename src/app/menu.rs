@@ -104,6 +104,7 @@ impl NeqlabApp {
             ui.selectable_value(&mut self.tab, Tab::Posterior, "Posterior");
             ui.selectable_value(&mut self.tab, Tab::Mnist, "MNIST");
             ui.selectable_value(&mut self.tab, Tab::Network, "Network");
+            ui.selectable_value(&mut self.tab, Tab::Map, "Map");
             ui.separator();
             // The whole hint where it fits, else a short label that shows it on hover.
             let hint = egui::RichText::new(KEY_HINT).weak();

@@ -77,6 +77,7 @@ impl MetricsPanel {
         if let Some(prediction) = prediction {
             equilibrium_ui(ui, prediction);
         }
+        super::stationarity_view::stationarity_ui(ui, snapshot, prediction);
         let note = theory_note(prediction);
         approximate_ui(ui, note.as_deref());
         let mark = if note.is_some() { "≈ " } else { "" };

@@ -14,6 +14,7 @@ mod export_menu;
 mod fluctuation;
 mod landscape_view;
 mod lecture_mode;
+mod map_panel;
 mod menu;
 mod metrics;
 mod mnist_panel;
@@ -24,6 +25,7 @@ mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
+mod stationarity_view;
 mod worker;
 
 #[cfg(test)]
@@ -53,6 +55,7 @@ use export_menu::{ExportKind, ExportMenu, ExportSources};
 use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
 use lecture_mode::{LectureMode, SlideContent};
+use map_panel::MapPanel;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
 use network_panel::NetworkPanel;
@@ -167,6 +170,7 @@ pub enum Tab {
     Posterior,
     Mnist,
     Network,
+    Map,
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
@@ -244,6 +248,7 @@ pub struct NeqlabApp {
     fluctuation: FluctuationPanel,
     posterior: PosteriorPanel,
     mnist: MnistPanel,
+    map: MapPanel,
     frame_log: Option<FrameLog>,
     window_fitted: bool,
 }
@@ -270,6 +275,7 @@ impl NeqlabApp {
                 PosteriorPanel::default(),
             ),
         };
+        let map = MapPanel::with_backend(ctx, backend)?;
         let frame_log = std::env::var_os("NEQLAB_FRAME_LOG").and_then(|path| {
             std::fs::File::create(&path).ok().map(|f| FrameLog {
                 file: std::io::BufWriter::new(f),
@@ -317,6 +323,7 @@ impl NeqlabApp {
             fluctuation: FluctuationPanel::default(),
             posterior,
             mnist: MnistPanel::with_backend(backend),
+            map,
             frame_log,
             window_fitted: backend == Backend::Inline,
         };
@@ -864,6 +871,11 @@ impl eframe::App for NeqlabApp {
                 }
                 Tab::Mnist => self.mnist.ui(ui),
                 Tab::Network => self.network.ui(ui),
+                Tab::Map => {
+                    if let Some(cell) = self.map.ui(ui, &self.preset, &self.preset_path) {
+                        self.open_cell(cell);
+                    }
+                }
             });
         // The MNIST job reports while another tab is shown, too.
         if self.tab != Tab::Mnist {

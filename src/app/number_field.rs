@@ -377,7 +377,11 @@ mod tests {
         ];
         for (label, text, message) in cases {
             type_into(&mut harness, label, text);
-            harness.get_by_label_contains(message);
+            let shown = harness
+                .get_by_label_contains(message)
+                .accesskit_node()
+                .value();
+            println!("{label} {text:?}\t{}", shown.unwrap_or_default());
             assert_eq!(
                 harness.state().preset,
                 before,
@@ -451,17 +455,28 @@ mod tests {
             ("recorded epochs", "", "mnist.record_epochs: empty"),
         ] {
             type_into(&mut harness, label, text);
-            harness.get_by_label_contains(message);
+            let shown = harness
+                .get_by_label_contains(message)
+                .accesskit_node()
+                .value();
             assert_eq!(harness.state().mnist.config, before, "{label} {text:?}");
+            println!("MNIST {label} {text:?}\t{}", shown.unwrap_or_default());
         }
         type_into(&mut harness, "hidden", "64");
         assert_eq!(harness.state().mnist.config.hidden, 64);
 
         harness.get_by_label("Network").click();
         harness.run_steps(2);
-        type_into(&mut harness, "walkers:", "NaN");
-        harness.get_by_label_contains("dynamics.walkers = NaN: not a number");
-        type_into(&mut harness, "steps:", "1e30");
-        harness.get_by_label_contains("dynamics.steps = 1e30: too large");
+        for (label, text, message) in [
+            ("walkers:", "NaN", "dynamics.walkers = NaN: not a number"),
+            ("steps:", "1e30", "dynamics.steps = 1e30: too large"),
+        ] {
+            type_into(&mut harness, label, text);
+            let shown = harness
+                .get_by_label_contains(message)
+                .accesskit_node()
+                .value();
+            println!("Network {label} {text:?}\t{}", shown.unwrap_or_default());
+        }
     }
 }

@@ -20,6 +20,7 @@ use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
 use neqlab::preset::Experiment;
 use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
 use neqlab::theory::fokker_planck::Grid2d;
+use neqlab::theory::start::StartKind;
 
 /// Longest time series kept (older points are thinned out).
 const SERIES_CAPACITY: usize = 2000;
@@ -100,6 +101,10 @@ pub struct Snapshot {
     pub series: Vec<SeriesPoint>,
     pub playing: bool,
     pub walker_steps_per_second: f64,
+    /// How the walkers started (a stationary start waits for the prediction to sample).
+    pub start: StartKind,
+    /// Time units discarded before recording.
+    pub burn_in: u64,
     /// A problem the person should see (divergence, a failed update).
     pub message: Option<String>,
 }
@@ -140,18 +145,34 @@ pub struct Simulation {
     updates: u64,
     last_entropy: (f64, u64),
     walker_steps_per_second: f64,
+    start: StartKind,
 }
 
 impl Simulation {
     pub fn new(config: SimConfig) -> Self {
         let landscape = config.experiment.landscape.as_ref();
-        let ensemble = Ensemble::new(
-            landscape,
-            config.experiment.dynamics,
-            config.walkers,
-            &config.experiment.start,
-            config.seed,
-        );
+        // A stationary start samples the prediction, once it has arrived.
+        let (ensemble, start) = match &config.prediction {
+            Some(prediction) => {
+                let (ensemble, start) = neqlab::run::starting_ensemble(
+                    &config.experiment,
+                    config.walkers,
+                    config.seed,
+                    prediction,
+                );
+                (ensemble, start.unwrap_or(StartKind::Point))
+            }
+            None => (
+                Ensemble::new(
+                    landscape,
+                    config.experiment.dynamics,
+                    config.walkers,
+                    &config.experiment.start,
+                    config.seed,
+                ),
+                StartKind::Point,
+            ),
+        };
         let stats = SimulationStats::new(
             &config.experiment.start,
             Some(config.grid),
@@ -173,6 +194,7 @@ impl Simulation {
             updates: 0,
             last_entropy: (0.0, 0),
             walker_steps_per_second: 0.0,
+            start,
         }
     }
 
@@ -280,6 +302,8 @@ impl Simulation {
             series: self.series.iter().copied().collect(),
             playing,
             walker_steps_per_second: self.walker_steps_per_second,
+            start: self.start,
+            burn_in: self.config.burn_in,
             message,
         }
     }
@@ -332,7 +356,17 @@ impl WorkerState {
                 if let Some(sim) = &mut self.simulation
                     && sim.generation() == generation
                 {
-                    sim.set_prediction(prediction);
+                    if sim.config.experiment.start_kind == StartKind::Stationary
+                        && sim.config.prediction.is_none()
+                    {
+                        // The first prediction: sample the walkers from it, afresh.
+                        let mut config = sim.config.clone();
+                        config.grid = prediction.grid().unwrap_or(config.grid);
+                        config.prediction = Some(prediction);
+                        *sim = Simulation::new(config);
+                    } else {
+                        sim.set_prediction(prediction);
+                    }
                 }
             }
         }
