@@ -62,8 +62,18 @@ impl FluctuationPanel {
                 .filter(|(_, c)| **c > 0)
                 .map(|(j, &c)| Bar::new(histogram.centre(j), c as f64 / total / width).width(width))
                 .collect();
+            // Symmetric about 0, so that narrow plots still label −a, 0 and a.
+            let reach = histogram
+                .counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(j, _)| histogram.centre(j).abs() + width)
+                .fold(width, f64::max);
             readable_axes(Plot::new("ft-histogram"), "Σ", "P(Σ)")
                 .height(plot_height)
+                .include_x(-reach)
+                .include_x(reach)
                 .show(&mut columns[0], |plot_ui| {
                     plot_ui.bar_chart(
                         BarChart::new("P(Σ)", bars).color(Color32::from_rgb(90, 160, 255)),
@@ -105,6 +115,8 @@ impl FluctuationPanel {
                 .collect();
             readable_axes(Plot::new("ft-integral"), "length k", "")
                 .height(plot_height)
+                .include_x(0.5)
+                .include_x(MAX_UNITS as f64 + 0.5)
                 .include_y(0.9)
                 .include_y(1.1)
                 .show(&mut columns[2], |plot_ui| {

@@ -130,7 +130,7 @@ fn check_layout(name: &str, axis_names: &[&str]) {
                 .iter()
                 .filter(|t| axis_names.contains(&t.text.as_str()))
             {
-                let ticks = ticks_above(&texts, axis, 45.0, 160.0);
+                let ticks = ticks_above(&texts, axis, 25.0, 160.0);
                 assert!(
                     ticks >= 2,
                     "{label}: the plot whose x axis is {:?} at {:?} has {ticks} tick labels",
@@ -164,5 +164,5 @@ fn the_checks_catch_overlaps_and_missing_ticks() {
     let texts = [at("0.1", 100.0, 100.0), at("0.2", 110.0, 105.0)];
     assert_eq!(overlaps(&texts).len(), 1);
     let lonely = [at("0", 100.0, 100.0), at("w1", 100.0, 120.0)];
-    assert_eq!(ticks_above(&lonely, &lonely[1], 45.0, 160.0), 1);
+    assert_eq!(ticks_above(&lonely, &lonely[1], 25.0, 160.0), 1);
 }

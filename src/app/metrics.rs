@@ -4,7 +4,7 @@
 //! (`neqlab::stationary::StationaryState`).
 
 use egui::Color32;
-use egui_plot::{HLine, Legend, Line, Plot};
+use egui_plot::{HLine, Line, Plot};
 use neqlab::stationary::validity::approximation_note;
 use neqlab::stationary::{EntropySource, Prediction, PredictionPart, StationaryState};
 
@@ -166,7 +166,11 @@ impl MetricsPanel {
         // Two labels and spacing: the plots must never ask for more than the panel has, or a
         // resizable panel grows every frame.
         let height = ((ui.available_height() - 70.0 - 2.0 * TITLE_GAP) * 0.5).max(40.0);
-        ui.label(format!("entropy production per {}", s.time_unit.name()));
+        // The series are named in the title: a legend would cover the curve on a short plot.
+        ui.label(format!(
+            "entropy production per {}: simulated (blue), predicted (red)",
+            s.time_unit.name()
+        ));
         ui.add_space(TITLE_GAP);
         let ep: Vec<[f64; 2]> = s
             .series
@@ -175,7 +179,6 @@ impl MetricsPanel {
             .collect();
         readable_axes(Plot::new("series-entropy"), s.time_unit.name(), "")
             .height(height)
-            .legend(Legend::default())
             .show(ui, |plot_ui| {
                 plot_ui.line(Line::new("simulated", ep).color(Color32::from_rgb(90, 160, 255)));
                 if let Some(rate) = prediction.and_then(Prediction::ep_rate) {

@@ -79,6 +79,7 @@ pub struct Opening {
     pub original: Preset,
     pub path: PathBuf,
     pub lecture: bool,
+    pub presentation: bool,
 }
 
 impl Opening {
@@ -90,6 +91,7 @@ impl Opening {
             preset,
             path,
             lecture: false,
+            presentation: false,
         })
     }
 }
@@ -117,6 +119,7 @@ pub fn run(opening: Opening) -> anyhow::Result<()> {
                 original,
                 path,
                 lecture,
+                presentation,
             } = opening;
             let mut app = NeqlabApp::new(&cc.egui_ctx, preset, path, Backend::Threaded)?;
             app.original = original;
@@ -132,6 +135,9 @@ pub fn run(opening: Opening) -> anyhow::Result<()> {
                 {
                     app.apply_edit(edited);
                 }
+            }
+            if presentation {
+                app.set_presentation(&cc.egui_ctx, true);
             }
             Ok(Box::new(app) as Box<dyn eframe::App>)
         }),

@@ -75,8 +75,8 @@ impl HeatmapTexture {
 pub const TITLE_GAP: f32 = 8.0;
 
 /// Where tick labels go: at least this many points apart on the x axis and the y axis.
-const X_LABEL_POINTS: f64 = 60.0;
-const Y_LABEL_POINTS: f64 = 32.0;
+const X_LABEL_POINTS: f64 = 50.0;
+const Y_LABEL_POINTS: f64 = 40.0;
 
 /// The smallest step of the sequence 1, 2, 5, 10, 20, … (× 10^k) not below `step`.
 fn nice_step(step: f64) -> f64 {
@@ -97,22 +97,42 @@ fn tick_spacer(label_points: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
         if !(per_point.is_finite() && per_point > 0.0) {
             return Vec::new();
         }
-        let label = nice_step(per_point * label_points);
-        let fine = label / 5.0;
+        // The largest 1-2-5 step at most `label_points` apart: between 0.4 and 1 times that.
+        let label = nice_step(per_point * label_points * 0.4);
+        // Fifths of 1 and 5, quarters of 2: the fine marks fall on the coarse ones too.
+        let leading = (label / 10f64.powf(label.log10().floor())).round();
+        let fine = label / if leading == 2.0 { 4.0 } else { 5.0 };
+        // A coarser step still labelled where the labelled step's text is too wide for it
+        // (egui_plot drops labels that would overlap, a whole step size at a time).
+        // A multiple of the labelled step, so the two sets of labels never interleave.
+        let coarse = label * if leading == 2.0 { 5.0 } else { 2.0 };
         let (low, high) = input.bounds;
         let mut marks = Vec::new();
         let first = (low / fine).ceil() as i64;
         let last = (high / fine).floor() as i64;
+        let on = |value: f64, step: f64| (value / step - (value / step).round()).abs() < 1e-6;
+        // No label within this many points of either end: it would stand past the corner
+        // into the other axis' labels.
+        let end_margin = per_point * 14.0;
         for k in first..=last.min(first + 10_000) {
             let value = k as f64 * fine;
-            let on_label = (value / label - (value / label).round()).abs() < 1e-6;
+            let near_end = value - low < end_margin || high - value < end_margin;
+            let step_size = if near_end {
+                fine
+            } else if on(value, coarse) {
+                coarse
+            } else if on(value, label) {
+                label
+            } else {
+                fine
+            };
             marks.push(GridMark {
                 value: if value.abs() < 1e-9 * label {
                     0.0
                 } else {
                     value
                 },
-                step_size: if on_label { label } else { fine },
+                step_size,
             });
         }
         marks
@@ -121,17 +141,19 @@ fn tick_spacer(label_points: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
 
 /// A tick label with the decimals its step needs (0.995 next to 0.99 and 1), never "-0".
 pub fn tick_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
-    let decimals = (-mark.step_size.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize;
-    let text = format!("{:.*}", decimals, mark.value);
-    if text
-        .trim_start_matches('-')
-        .chars()
-        .all(|c| c == '0' || c == '.')
-    {
-        text.trim_start_matches('-').to_string()
+    let step = mark.step_size.abs();
+    let value = if mark.value.abs() < 1e-9 * step {
+        0.0
     } else {
-        text
+        mark.value
+    };
+    if value != 0.0 && (step < 1e-3 || value.abs() >= 1e5) {
+        // Short scientific labels (−2e-4, 1.5e-4) where decimals would be wide.
+        let digits = (value.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0);
+        return format!("{:.*e}", digits as usize, value);
     }
+    let decimals = (-step.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize;
+    format!("{value:.decimals$}")
 }
 
 /// Readable axes for any plot of the app: ticks in steps of 1, 2 or 5 spaced for their
@@ -143,13 +165,13 @@ pub fn readable_axes<'a>(plot: Plot<'a>, x_name: &str, y_name: &str) -> Plot<'a>
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label(x_name.to_string())
-                .label_spacing(30.0..=45.0)
+                .label_spacing(12.0..=30.0)
                 .formatter(tick_label),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
                 .label(y_name.to_string())
-                .label_spacing(18.0..=26.0)
+                .label_spacing(14.0..=22.0)
                 .formatter(tick_label),
         ])
 }
@@ -179,18 +201,31 @@ mod tick_tests {
         assert_eq!(nice_step(0.003), 0.005);
         assert_eq!(nice_step(0.011), 0.02);
         assert_eq!(nice_step(70.0), 100.0);
-        let spacer = tick_spacer(60.0);
-        // 0.98 ..= 1.02 over 400 points: labels every 0.01 (100 points apart), marks in fifths.
+        let spacer = tick_spacer(50.0);
+        // 0.98 ..= 1.02 over 400 points: steps of 0.002, a coarser labelled step of 0.005.
         let marks = spacer(GridInput {
             bounds: (0.98, 1.02),
             base_step_size: 0.04 / 400.0 * 8.0,
         });
         let labels: Vec<String> = marks
             .iter()
-            .filter(|m| m.step_size > 0.005)
+            .filter(|m| m.step_size >= 0.002 - 1e-12)
             .map(|m| tick_label(*m, &(0.98..=1.02)))
             .collect();
-        assert_eq!(labels, ["0.98", "0.99", "1.00", "1.01", "1.02"]);
+        // Labels every 0.002 (20 points apart) with the three decimals that tell them
+        // apart, every 0.01 with two; none at the ends, where they would run into the
+        // other axis.
+        assert_eq!(labels.len(), 19, "{labels:?}");
+        assert_eq!(labels.first().map(String::as_str), Some("0.982"));
+        assert!(labels.contains(&"0.994".to_string()) && labels.contains(&"0.99".to_string()));
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct, labels);
+        let tiny = GridMark {
+            value: -2e-4,
+            step_size: 1e-4,
+        };
+        assert_eq!(tick_label(tiny, &(0.0..=1.0)), "-2e-4");
         let fine = GridMark {
             value: 0.995,
             step_size: 0.005,

@@ -69,6 +69,9 @@ struct GuiArgs {
     /// (from PRESET's slide when it is one).
     #[arg(long)]
     lecture: bool,
+    /// Open in presentation mode (large fonts, light theme, fullscreen; F11 toggles it).
+    #[arg(long)]
+    presentation: bool,
 }
 
 /// What `neqlab gui` opens: the preset with its overrides, checked as `neqlab run` checks
@@ -83,6 +86,7 @@ fn gui_opening(args: &GuiArgs) -> Result<crate::app::Opening> {
         original,
         path,
         lecture: args.lecture,
+        presentation: args.presentation,
     })
 }
 
