@@ -80,6 +80,8 @@ cases=(
   "mnist --idx $work/claim-raw"
   "mnist --idx $work/bomb"
   "mnist --idx $work/twice"
+  "gui /dev/zero"
+  "gui $work/garbage.toml"
 )
 
 echo "| # | command | exit | peak RSS | message |"
@@ -94,3 +96,16 @@ for case in "${cases[@]}"; do
   shown=$(echo "$case" | sed "s|$work|\$TMP|g")
   echo "| $n | \`neqlab $shown\` | $status | $((rss / 1024)) MB | $message |"
 done
+
+# The app's cases: the kittests of src/app type hostile numbers into its fields and open
+# hostile files in the window, and print what the window shows (tab-separated). Their peak
+# RSS is that of the whole test process.
+echo
+echo "| # | in the app | shown in the window (the state is unchanged) |"
+echo "|---|---|---|"
+/usr/bin/time -f '%M' -o "$work/time" cargo test --release --quiet --bin neqlab -- \
+  app::number_field app::hostile_tests app::divergence_view --nocapture --test-threads 1 \
+  2> /dev/null | grep -P '\t' | sed "s|^\.*||; s|$work|\$TMP|g; s|/tmp/\.tmp[A-Za-z0-9]*|\$TMP|g; s/|/\\\\|/g" |
+  awk -F '\t' -v n="$n" '{ n++; printf "| %d | %s | %s |\n", n, $1, $2 }'
+echo
+echo "Peak RSS of the app test process (all app cases): $(( $(tail -1 "$work/time") / 1024 )) MB"

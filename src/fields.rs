@@ -384,6 +384,13 @@ pub const FIGURE_SIDE: CountField = count(
 /// `--arrow-gain`.
 pub const ARROW_GAIN: RealField = real("arrow gain", 0.0, true, 1e6, "");
 
+/// Any other real number of the `[landscape]` table: finite (the landscape checks the rest
+/// when it is built).
+pub const LANDSCAPE_NUMBER: RealField =
+    real("landscape", f64::NEG_INFINITY, false, f64::INFINITY, "");
+/// Any other whole number of the `[landscape]` table (sizes: at least 1).
+pub const LANDSCAPE_COUNT: CountField = count("landscape", 1, MAX_COUNT, "");
+
 /// Every count field, for lookups by key ([`count_field`]).
 pub const COUNT_FIELDS: [CountField; 23] = [
     WALKERS,
@@ -423,13 +430,7 @@ pub const REAL_FIELDS: [RealField; 11] = [
     MNIST_TEMPERATURE,
     MNIST_PRIOR_PRECISION,
     ARROW_GAIN,
-    RealField {
-        key: "landscape",
-        min: f64::NEG_INFINITY,
-        min_exclusive: false,
-        max: f64::INFINITY,
-        reason: "",
-    },
+    LANDSCAPE_NUMBER,
 ];
 
 /// The rule of the count field `key` (`"dynamics.walkers"`).
@@ -444,12 +445,7 @@ pub fn real_field(key: &str) -> Option<RealField> {
         .iter()
         .copied()
         .find(|f| f.key == key)
-        .or_else(|| {
-            key.starts_with("landscape.").then_some(RealField {
-                key: "landscape",
-                ..REAL_FIELDS[9]
-            })
-        })
+        .or_else(|| key.starts_with("landscape.").then_some(LANDSCAPE_NUMBER))
 }
 
 #[cfg(test)]
@@ -535,6 +531,11 @@ mod tests {
         assert_eq!(count_field("dynamics.walkers"), Some(WALKERS));
         assert_eq!(real_field("dynamics.eta"), Some(ETA));
         assert!(real_field("landscape.hessian").is_some_and(|f| f.check(f64::NAN).is_err()));
+        // Any finite landscape number is accepted here, negative ones too (a tilt, a centre).
+        assert_eq!(
+            real_field("landscape.tilt").map(|f| f.check(-2.5)),
+            Some(Ok(-2.5))
+        );
         assert_eq!(count_field("dynamics.etta"), None);
         let keys: Vec<&str> = COUNT_FIELDS.iter().map(|f| f.key).collect();
         let mut unique = keys.clone();

@@ -22,7 +22,9 @@ pub enum ReadError {
     /// `#[source]`, so that error chains do not print it twice.)
     #[error("{path}: cannot read: {error}", path = path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         error: std::io::Error,
     },
     /// The file is larger than the reader accepts.
@@ -33,9 +35,11 @@ pub enum ReadError {
         limit = crate::limits::group_digits(*limit_bytes)
     )]
     TooLarge {
+        /// The file.
         path: PathBuf,
         /// Bytes found (at least this many).
         size_bytes: u64,
+        /// The most bytes this reader accepts for this kind of file.
         limit_bytes: u64,
         /// What the file should be ("a preset", "an IDX file", ...).
         what: &'static str,
@@ -43,8 +47,11 @@ pub enum ReadError {
     /// The file is not UTF-8 text.
     #[error("{path}: not UTF-8 text (byte {offset} is not valid UTF-8); is this {what}?", path = path.display())]
     NotText {
+        /// The file.
         path: PathBuf,
+        /// The 0-based byte offset of the first byte that is not valid UTF-8.
         offset: usize,
+        /// What the file should be ("a preset", "a data file", ...).
         what: &'static str,
     },
 }

@@ -8,14 +8,14 @@
 //! - [`landscape`]: loss landscapes with per-example losses, gradients and Hessians.
 //! - [`dynamics`]: SGD / SGLD / SGWORLD with and without replacement on walker ensembles.
 //! - [`stats`]: estimators from simulation.
-//! - [`theory`]: the linearised stationary state, the WOR effective landscape, Fokker–Planck fields.
+//! - [`theory`]: the linearised stationary state, the WOR effective landscape, Fokker–Planck
+//!   fields, exact stationary moments on quadratic landscapes, relaxation times.
 //! - [`stationary`]: the one model of a stationary state (prediction, simulated estimates,
 //!   arrows, validity flags) that the app, the figures and `neqlab run` read.
 //! - [`preset`]: the TOML schema shared by the GUI and the CLI.
 //! - [`run`]: running a preset headless.
 //! - [`export`]: figures (SVG/PNG), CSV and JSON for lectures.
 //! - [`map`]: the hyperparameter map over learning rate, batch size and replacement.
-//! - [`theory`]: predictions, e.g. exact stationary moments on quadratic landscapes.
 //! - [`posterior`]: SGLD against SGWORLD on a posterior known exactly.
 //! - [`mnist`]: a small network on MNIST digits, trained and analysed in a background job.
 //! - [`jobs`]: the one background-job mechanism (commands, latest request wins, cancel, progress).
@@ -27,6 +27,8 @@
 //! - [`divergence`]: how many walkers diverged, and from which time unit.
 //!
 //! Nothing here depends on egui: the desktop app lives in the binary.
+
+#![warn(missing_docs)]
 
 pub mod background;
 pub mod bench;

@@ -49,29 +49,51 @@ pub enum PresetError {
     Read(#[from] ReadError),
     /// TOML syntax, unknown keys, wrong types (the message carries line and column).
     #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The preset file (or the name it was loaded under).
+        path: PathBuf,
+        /// The TOML parser's message.
+        message: String,
+    },
     /// Neither a file nor the name of a shipped preset.
     #[error("{name}: no such file, and no shipped preset of that name (shipped: {shipped})")]
-    NotFound { name: String, shipped: String },
+    NotFound {
+        /// The name or path as given.
+        name: String,
+        /// The names of the shipped presets, comma-separated.
+        shipped: String,
+    },
     /// A `--set table.key=value` argument that cannot be applied.
     #[error("--set {argument}: {message}")]
-    Override { argument: String, message: String },
+    Override {
+        /// The argument as given, `table.key=value`.
+        argument: String,
+        /// Why it cannot be applied (unknown key, wrong type, ...).
+        message: String,
+    },
     /// The preset cannot be written as TOML (an integer beyond TOML's `2⁶³ − 1`).
     #[error("the preset cannot be saved: {0}")]
     Serialise(String),
     /// The preset file cannot be written; the old file, if any, is untouched.
     #[error("{path}: cannot save: {source}", path = path.display())]
     Write {
+        /// The file being saved.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// A value of the right type that makes no sense (batch of 0, negative eta, ...).
     #[error("{path}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
+        /// The preset file.
         path: PathBuf,
+        /// The 1-based line of the key in the file, when the text is at hand and the key is
+        /// written there (a default value has no line).
         line: Option<usize>,
+        /// The dotted key at fault, e.g. `dynamics.eta` or `landscape.n`.
         key: String,
+        /// What is wrong, naming the key and the value.
         message: String,
     },
 }
@@ -85,10 +107,14 @@ pub struct Preset {
     /// One or two sentences a lecturer can read out.
     #[serde(default)]
     pub caption: String,
+    /// The `[landscape]` table: which loss landscape, with its data and shape.
     pub landscape: LandscapeSpec,
+    /// The `[dynamics]` table: update rule, learning rate, batch, walkers, steps.
     pub dynamics: DynamicsSpec,
+    /// The `[fp]` table: the grid of the 2-D Fokker–Planck solve (docs/theory.md §8).
     #[serde(default)]
     pub fp: FpSpec,
+    /// The `[view]` table: what the app shows first.
     #[serde(default)]
     pub view: ViewSpec,
     /// The `[posterior]` table: learning rates and permutations of `neqlab posterior`.
@@ -100,6 +126,7 @@ pub struct Preset {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicsSpec {
+    /// `sgd`, `sgld` or `sgworld` (docs/theory.md §2.1).
     pub algorithm: Algorithm,
     /// `wr` or `wor`; optional (implied by `sgld` and `sgworld`, `wr` for `sgd`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -468,20 +495,6 @@ pub fn read_named(name: &str) -> Result<(String, PathBuf), PresetError> {
     }
 }
 
-/// Read a preset file, apply overrides and build it: the one call the CLI needs.
-pub fn load_experiment(
-    path: &Path,
-    overrides: &[String],
-) -> Result<(Preset, Experiment), PresetError> {
-    let text = read_text_bounded(path, MAX_PRESET_BYTES, "a preset")?;
-    let mut preset = Preset::from_toml(&text, path)?;
-    if !overrides.is_empty() {
-        preset = preset.with_overrides(overrides)?;
-    }
-    let experiment = preset.build(path, Some(&text))?;
-    Ok((preset, experiment))
-}
-
 fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetError> {
     let fail = |message: String| PresetError::Override {
         argument: argument.to_string(),
@@ -492,24 +505,36 @@ fn apply_override(table: &mut toml::Table, argument: &str) -> Result<(), PresetE
         .ok_or_else(|| fail("expected table.key=value".into()))?;
     let key = key.trim();
     let value = value.trim();
+    // A count (`dynamics.walkers=-5`, `=1e30`, `=`) is read by its field rule, whose message
+    // says what is accepted; every accepted count fits a TOML integer.
+    if let Some(rule) = crate::fields::count_field(key) {
+        let count = rule.parse(value).map_err(|e| fail(e.to_string()))?;
+        let count = i64::try_from(count).map_err(|_| fail(format!("{key}: too large")))?;
+        return set_key(table, key, toml::Value::Integer(count)).map_err(fail);
+    }
     let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
         Ok(mut t) => t
             .remove("v")
             .unwrap_or(toml::Value::String(value.to_string())),
         Err(_) => toml::Value::String(value.to_string()),
     };
+    set_key(table, key, parsed).map_err(fail)
+}
+
+/// Set `key` (`table.key`) of `table` to `parsed`, creating the tables on the way.
+fn set_key(table: &mut toml::Table, key: &str, parsed: toml::Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(fail(format!("`{key}` is not a key path like dynamics.eta")));
+        return Err(format!("`{key}` is not a key path like dynamics.eta"));
     }
-    let (last, tables) = parts.split_last().ok_or_else(|| fail("empty key".into()))?;
+    let (last, tables) = parts.split_last().ok_or_else(|| "empty key".to_string())?;
     let mut current = table;
     for part in tables {
         current = current
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
-            .ok_or_else(|| fail(format!("`{part}` is not a table")))?;
+            .ok_or_else(|| format!("`{part}` is not a table"))?;
     }
     // `--set dynamics.walkers=1e6`: a whole number written as a float, for a key that holds
     // an integer, is taken as that integer.

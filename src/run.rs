@@ -12,11 +12,14 @@ use crate::dynamics::{Algorithm, Ensemble, Replacement, TimeUnit};
 use crate::preset::{Experiment, Preset};
 use crate::stationary::validity::serialize_records;
 use crate::stationary::{
-    EntropySource, Prediction, PredictionOptions, Simulated, SimulationStats, StationaryState,
-    Validity,
+    EntropySource, Prediction, PredictionOptions, RunProgress, Simulated, SimulationStats,
+    StationaryState, Validity,
 };
+use crate::stats::occupation::Occupation;
+use crate::stats::stationarity::{RunLength, Stationarity};
 use crate::stats::{IftPoint, Moments, SigmaHistogram, sampled_diffusion};
 use crate::theory::linear::LinearTheory;
+use crate::theory::start::{StartKind, StationaryPrediction, start_ensemble};
 
 pub use crate::stationary::DFT_UNITS;
 pub use crate::stationary::validity::EXPANSION_LIMIT;
@@ -50,6 +53,12 @@ pub struct RunReport {
     pub burn_in: u64,
     /// Seed of the walkers' random streams.
     pub seed: u64,
+    /// How the walkers started: `"point"` or `"stationary"` (a sample of the predicted
+    /// stationary density; docs/theory.md §9.6).
+    pub start: StartKind,
+    /// Why a stationary start fell back to the point start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_error: Option<String>,
     /// A step with replacement, an epoch without.
     pub time_unit: TimeUnit,
     /// Examples dropped from each permutation without replacement (`N mod B`).
@@ -64,7 +73,7 @@ pub struct RunReport {
     pub sim: Option<SimReport>,
     /// The linearised theory (docs/theory.md §3.1, §4.4); absent when it has no prediction.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub theory: Option<LinearTheory>,
+    pub theory: Option<TheoryReport>,
     /// Why the theory has no prediction ("no prediction: ...").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory_error: Option<String>,
@@ -83,6 +92,25 @@ pub struct RunReport {
     /// Why there is no Fokker–Planck solution on a 2-D landscape.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fp_error: Option<String>,
+}
+
+/// The linearised theory of a run and its relaxation time (docs/theory.md §3.1, §4.4, §9.3).
+/// Dereferences to the [`LinearTheory`], whose keys it serialises at its own level.
+#[derive(Clone, Debug, Serialize)]
+pub struct TheoryReport {
+    /// The linearised theory.
+    #[serde(flatten)]
+    pub linear: LinearTheory,
+    /// The slowest relaxation time of the linearised mean, `−1/ln ρ(P)` in time units
+    /// (`≈ 1/(η h_min)` per step; docs/theory.md §9.3).
+    pub relaxation_time: Option<f64>,
+}
+
+impl std::ops::Deref for TheoryReport {
+    type Target = LinearTheory;
+    fn deref(&self) -> &LinearTheory {
+        &self.linear
+    }
 }
 
 /// The Fokker–Planck solve of a run (docs/theory.md §3, §7.3 and §8).
@@ -108,6 +136,12 @@ pub struct FpReport {
     /// simulation's `σ` uses the solution's force).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ep_rate: Option<f64>,
+    /// The slowest relaxation time of the discretised operator (its spectral gap), in time
+    /// units (docs/theory.md §9.1); `null` when the eigenvalue search failed.
+    pub relaxation_time: Option<f64>,
+    /// Why there is no relaxation time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relaxation_error: Option<String>,
 }
 
 /// Simulated statistics: the stationary moments plus, when the theory has a prediction,
@@ -132,11 +166,10 @@ pub struct SimReport {
     /// `⟨exp(−Σ)⟩` for trajectories of 1 … 5 time units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ift: Option<Vec<IftPoint>>,
-    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Slope of `ln P(Σ)/P(−Σ)` against `Σ` for trajectories of [`DFT_UNITS`] units; `null`
+    /// (the key stays) when fewer than two bin pairs have enough counts for the fit.
     pub dft_slope: Option<f64>,
     /// Its standard error.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dft_slope_error: Option<f64>,
     /// Half the covariance of [`DIFFUSION_SAMPLES`] one-unit displacements from the
     /// predicted mean (row-major), to compare with `theory.diffusion`.
@@ -152,6 +185,27 @@ pub struct SimReport {
     /// `|J|` exceeds two standard errors (2-D; docs/theory.md §7.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_significant_fraction: Option<f64>,
+    /// Whether the run reached its stationary state: long enough against the relaxation time,
+    /// and with several minima the wells occupied as predicted (docs/theory.md §9.4, §9.5).
+    /// When `false`, the comparisons with the prediction (TV, KL, entropy production) are not
+    /// of the stationary state.
+    pub stationary: bool,
+    /// The recorded length in relaxation times, `R/τ` (`null` without a relaxation time).
+    pub relaxation_times_recorded: Option<f64>,
+    /// The burn-in in relaxation times, `b/τ`.
+    pub burn_in_relaxation_times: Option<f64>,
+    /// The relaxation time `τ` the verdict used (time units): the Fokker–Planck one where
+    /// there is one, else the linearised one.
+    pub relaxation_time: Option<f64>,
+    /// Further time units to record before the start is forgotten (when it is not yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_still_needed: Option<f64>,
+    /// Why the run is not stationary, one sentence per failed check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_stationary_because: Vec<String>,
+    /// Simulated against predicted occupation of every basin, where there are several minima.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub occupations: Vec<Occupation>,
     /// The `Σ` histogram behind the DFT slope (for plots; not serialised).
     #[serde(skip)]
     pub sigma_histogram: Option<SigmaHistogram>,
@@ -245,13 +299,7 @@ fn run_until<E>(
     let spec = &preset.dynamics;
     let prediction = Prediction::compute(experiment, &PredictionOptions::with_plane(&preset.fp));
     let mut stats = SimulationStats::for_prediction(&experiment.start, &prediction, spec.burn_in);
-    let mut ensemble = Ensemble::new(
-        experiment.landscape.as_ref(),
-        experiment.dynamics,
-        spec.walkers,
-        &experiment.start,
-        spec.seed,
-    );
+    let (mut ensemble, start) = starting_ensemble(experiment, spec.walkers, spec.seed, &prediction);
     let total = if spec.steps == 0 {
         0
     } else {
@@ -268,20 +316,70 @@ fn run_until<E>(
     }
     let seconds = started.elapsed().as_secs_f64();
     let simulated = stats.estimates();
-    let report = report(
+    let mut report = report(
         preset,
         experiment,
         &ensemble,
         &prediction,
         &simulated,
         seconds,
+        *start.as_ref().unwrap_or(&StartKind::Point),
     );
+    report.start_error = start.err();
     Ok(RunOutcome {
         report,
         ensemble,
         prediction,
         simulated,
     })
+}
+
+/// The walkers of a run: at the start point, or for `start = "stationary"` sampled from the
+/// prediction (the Fokker–Planck grid density where there is one, else the linearised
+/// Gaussian; docs/theory.md §9.6). A stationary start that cannot be drawn falls back to the
+/// point start, with the reason.
+pub fn starting_ensemble(
+    experiment: &Experiment,
+    walkers: usize,
+    seed: u64,
+    prediction: &Prediction,
+) -> (Ensemble, Result<StartKind, String>) {
+    let landscape = experiment.landscape.as_ref();
+    let point = || {
+        Ensemble::new(
+            landscape,
+            experiment.dynamics,
+            walkers,
+            &experiment.start,
+            seed,
+        )
+    };
+    if experiment.start_kind == StartKind::Point {
+        return (point(), Ok(StartKind::Point));
+    }
+    let sampled = match (prediction.fokker_planck(), prediction.linear.as_ref()) {
+        (Some(fp), _) => Ok(StationaryPrediction::Grid(&fp.solution)),
+        (None, Ok(linear)) => Ok(StationaryPrediction::Gaussian(linear)),
+        (None, Err(error)) => Err(format!(
+            "no stationary prediction to sample ({error}): the walkers start at the start point"
+        )),
+    }
+    .and_then(|source| {
+        start_ensemble(
+            landscape,
+            experiment.dynamics,
+            walkers,
+            StartKind::Stationary,
+            &experiment.start,
+            source,
+            seed,
+        )
+        .map_err(|e| format!("{e}: the walkers start at the start point"))
+    });
+    match sampled {
+        Ok(ensemble) => (ensemble, Ok(StartKind::Stationary)),
+        Err(reason) => (point(), Err(reason)),
+    }
 }
 
 fn distance(a: &[f64], b: &[f64]) -> f64 {
@@ -300,6 +398,7 @@ fn report(
     prediction: &Prediction,
     simulated: &Simulated,
     seconds: f64,
+    start: StartKind,
 ) -> RunReport {
     let spec = &preset.dynamics;
     let dynamics = experiment.dynamics;
@@ -309,7 +408,10 @@ fn report(
         spec.burn_in + spec.steps
     };
     let walker_steps = (total * dynamics.steps_per_unit() as u64) as f64 * spec.walkers as f64;
-    let theory = prediction.linear.as_ref().ok().cloned();
+    let theory = prediction.linear.as_ref().ok().map(|linear| TheoryReport {
+        linear: linear.clone(),
+        relaxation_time: prediction.linear_relaxation.map(|r| r.relaxation_time),
+    });
     let theory_note = prediction.validity.iter().find_map(|flag| {
         matches!(flag, Validity::ExpansionStretched { .. }).then(|| flag.to_string())
     });
@@ -329,6 +431,8 @@ fn report(
         steps: spec.steps,
         burn_in: spec.burn_in,
         seed: spec.seed,
+        start,
+        start_error: None,
         time_unit: dynamics.time_unit(),
         dropped_per_epoch: dynamics.dropped_per_epoch(),
         diverged_walkers: ensemble.diverged_walkers(),
@@ -338,7 +442,17 @@ fn report(
             0.0
         },
         seconds,
-        sim: sim_report(experiment, spec.seed, prediction, simulated),
+        sim: sim_report(experiment, spec.seed, prediction, simulated).map(|sim| {
+            let progress = RunProgress {
+                length: RunLength {
+                    burn_in: spec.burn_in as f64,
+                    recorded: spec.steps as f64,
+                },
+                walkers: ensemble.walkers() - ensemble.diverged_walkers(),
+                start,
+            };
+            with_stationarity(sim, prediction, simulated, &progress)
+        }),
         theory,
         theory_error: prediction.linear.as_ref().err().map(|e| e.to_string()),
         theory_seconds: prediction.linear_seconds,
@@ -381,8 +495,42 @@ fn sim_report(
         diffusion_sampled,
         current_significant_fraction: StationaryState::new(Some(prediction), Some(simulated))
             .current_significant_fraction(),
+        stationary: true,
+        relaxation_times_recorded: None,
+        burn_in_relaxation_times: None,
+        relaxation_time: None,
+        time_still_needed: None,
+        not_stationary_because: Vec::new(),
+        occupations: Vec::new(),
         sigma_histogram: simulated.sigma_histogram(DFT_UNITS).cloned(),
     })
+}
+
+/// `sim` with the stationarity verdict and the occupations of `progress`.
+fn with_stationarity(
+    mut sim: SimReport,
+    prediction: &Prediction,
+    simulated: &Simulated,
+    progress: &RunProgress,
+) -> SimReport {
+    let state = StationaryState::new(Some(prediction), Some(simulated));
+    let verdict = state.stationarity(progress).unwrap_or(Stationarity {
+        stationary: true,
+        relaxation_time: None,
+        burn_in_relaxation_times: None,
+        recorded_relaxation_times: None,
+        start_memory: None,
+        time_still_needed: None,
+        reasons: Vec::new(),
+    });
+    sim.stationary = verdict.stationary;
+    sim.relaxation_times_recorded = verdict.recorded_relaxation_times;
+    sim.burn_in_relaxation_times = verdict.burn_in_relaxation_times;
+    sim.relaxation_time = verdict.relaxation_time;
+    sim.time_still_needed = verdict.time_still_needed;
+    sim.not_stationary_because = verdict.reasons;
+    sim.occupations = state.occupations(progress);
+    sim
 }
 
 /// The Fokker–Planck part of a report (a prediction with a solution).
@@ -400,6 +548,11 @@ fn fp_report(prediction: &Prediction, simulated: &Simulated) -> FpReport {
         min_density: solution.map_or(0.0, |s| s.min_density),
         negative_cells: solution.map_or(0, |s| s.negative_cells),
         ep_rate: prediction.force().map(|f| f.rate()),
+        relaxation_time: prediction.fp_relaxation_time(),
+        relaxation_error: prediction
+            .fokker_planck()
+            .and_then(|fp| fp.relaxation.as_ref().err())
+            .map(|e| e.to_string()),
     }
 }
 

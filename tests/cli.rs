@@ -282,6 +282,13 @@ const RUN_KEYS: &[&str] = &[
     "time_unit",
     "walker_steps_per_second",
     "walkers",
+    // Added with the stationarity check (docs/theory.md §9).
+    "start",
+    "sim.stationary",
+    "sim.relaxation_times_recorded",
+    "sim.burn_in_relaxation_times",
+    "sim.relaxation_time",
+    "theory.relaxation_time",
 ];
 
 /// The keys of a 2-D Fokker–Planck comparison.
@@ -294,6 +301,16 @@ const FP_KEYS: &[&str] = &[
     "fp.outside_fraction",
     "fp.solve_seconds",
     "fp.tv_vs_sim",
+    "fp.relaxation_time",
+];
+
+/// The occupation check of a landscape with several minima.
+const OCCUPATION_KEYS: &[&str] = &[
+    "sim.occupations",
+    "sim.occupations[].minimum",
+    "sim.occupations[].simulated",
+    "sim.occupations[].predicted",
+    "sim.occupations[].error",
 ];
 
 /// Scripts read `neqlab run --json`: its keys and its strings stay as they were (pinned from
@@ -318,6 +335,7 @@ fn run_json_keeps_its_keys_and_strings() {
             &[
                 FP_KEYS,
                 &["fp.ep_rate", "sim.dft_slope", "sim.dft_slope_error"],
+                OCCUPATION_KEYS,
             ]
             .concat(),
             ["sgd", "wr", "step", "fokker-planck"],
@@ -364,5 +382,96 @@ fn run_json_keeps_its_keys_and_strings() {
         assert_eq!(json["time_unit"], unit, "{name}");
         assert_eq!(json["theory"]["time_unit"], unit, "{name}");
         assert_eq!(json["sim"]["ep_model"], model, "{name}");
+    }
+}
+
+/// A double-well run where hops are rare (η = 0.01, B = 25) from the point start in one well
+/// covers a small fraction of a relaxation time: the report says it is not stationary, in
+/// words, marks the total variation, and puts every walker in one well against about half
+/// predicted. Started from the predicted stationary density instead, the same short run is
+/// stationary: 600 walkers sampled from the Fokker–Planck density put `P ± sqrt(P(1−P)/600)`
+/// (±2.0% at P = ½) in each well, and the check allows 3 errors + 2%, so it fails only if
+/// the sample does not follow the prediction.
+#[test]
+fn rare_hops_are_flagged_and_a_stationary_start_passes() {
+    let common = [
+        "--set",
+        "dynamics.eta=0.01",
+        "--set",
+        "dynamics.batch=25",
+        "--set",
+        "dynamics.walkers=600",
+        "--set",
+        "dynamics.steps=300",
+        "--set",
+        "dynamics.burn_in=100",
+    ];
+    let run = |extra: &[&str], json: bool| {
+        let mut arguments = vec!["run", "double-well"];
+        arguments.extend_from_slice(&common);
+        arguments.extend_from_slice(extra);
+        if json {
+            arguments.push("--json");
+        }
+        let output = neqlab(&arguments, None);
+        assert!(output.status.success(), "{}", stderr(&output));
+        output.stdout
+    };
+    let point: serde_json::Value = serde_json::from_slice(&run(&[], true)).expect("JSON");
+    assert_eq!(point["start"], "point");
+    assert_eq!(point["sim"]["stationary"], false, "{}", point["sim"]);
+    let fp_tau = point["fp"]["relaxation_time"]
+        .as_f64()
+        .expect("fp.relaxation_time");
+    let linear_tau = point["theory"]["relaxation_time"]
+        .as_f64()
+        .expect("theory.relaxation_time");
+    // Hops are rare: the wells exchange walkers far more slowly than one well relaxes.
+    assert!(fp_tau > 100.0 * linear_tau, "{fp_tau} vs {linear_tau}");
+    let recorded = point["sim"]["relaxation_times_recorded"]
+        .as_f64()
+        .expect("R/τ");
+    assert!((recorded - 300.0 / fp_tau).abs() < 1e-9 * recorded);
+    let occupations = point["sim"]["occupations"].as_array().expect("occupations");
+    assert_eq!(occupations.len(), 2);
+    let simulated: Vec<f64> = occupations
+        .iter()
+        .map(|o| o["simulated"].as_f64().expect("simulated"))
+        .collect();
+    assert!(
+        simulated.contains(&1.0) && simulated.contains(&0.0),
+        "{simulated:?}"
+    );
+    for o in occupations {
+        let predicted = o["predicted"].as_f64().expect("predicted");
+        assert!((predicted - 0.5).abs() < 0.1, "{o}");
+    }
+    let table = String::from_utf8_lossy(&run(&[], false)).to_string();
+    assert!(table.contains("NOT STATIONARY"), "{table}");
+    assert!(table.contains("relaxation times"), "{table}");
+    assert!(
+        table.contains("simulated histogram: ") && table.contains("[not stationary]"),
+        "{table}"
+    );
+
+    let stationary: serde_json::Value =
+        serde_json::from_slice(&run(&["--set", "dynamics.start=\"stationary\""], true))
+            .expect("JSON");
+    assert_eq!(stationary["start"], "stationary");
+    assert_eq!(
+        stationary["sim"]["stationary"], true,
+        "{}",
+        stationary["sim"]
+    );
+    for o in stationary["sim"]["occupations"]
+        .as_array()
+        .expect("occupations")
+    {
+        let (simulated, predicted, error) = (
+            o["simulated"].as_f64().expect("simulated"),
+            o["predicted"].as_f64().expect("predicted"),
+            o["error"].as_f64().expect("error"),
+        );
+        assert!((simulated - predicted).abs() < 3.0 * error + 0.02, "{o}");
     }
 }

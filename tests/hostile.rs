@@ -161,7 +161,7 @@ fn huge_sizes_are_refused_before_allocating() {
 
 #[test]
 fn non_numbers_and_impossible_values_are_named() {
-    let cases: [(&str, &[&str]); 8] = [
+    let cases: [(&str, &[&str]); 9] = [
         ("dynamics.eta=nan", &["dynamics.eta = NaN: not a number"]),
         ("dynamics.eta=inf", &["dynamics.eta = inf: must be finite"]),
         (
@@ -174,15 +174,25 @@ fn non_numbers_and_impossible_values_are_named() {
         ),
         (
             "dynamics.walkers=-5",
-            &["--set dynamics.walkers=-5", "integer `-5`"],
+            &[
+                "--set dynamics.walkers=-5",
+                "dynamics.walkers = -5: must not be negative",
+            ],
         ),
         (
             "dynamics.steps=1e30",
-            &["--set dynamics.steps=1e30", "expected u64"],
+            &[
+                "--set dynamics.steps=1e30",
+                "dynamics.steps = 1e30: too large",
+            ],
         ),
         (
             "dynamics.walkers=",
-            &["--set dynamics.walkers=", "expected usize"],
+            &["--set dynamics.walkers=", "dynamics.walkers: empty"],
+        ),
+        (
+            "dynamics.seed=9223372036854775808",
+            &["dynamics.seed = 9 223 372 036 854 775 808: too large"],
         ),
         (
             "fp.bounds=[0, nan, 0, 1]",

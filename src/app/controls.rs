@@ -9,6 +9,9 @@ use egui::RichText;
 use neqlab::dynamics::{Algorithm, Replacement};
 use neqlab::landscape::{KINDS, LandscapeSpec};
 use neqlab::preset::{DynamicsSpec, Preset, SHIPPED};
+use neqlab::{fields, limits};
+
+use super::number_field;
 
 /// What the person asked for this frame, besides editing the preset.
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +24,6 @@ pub struct ControlActions {
 /// UI-only state of the panel.
 #[derive(Default)]
 pub struct Controls {
-    /// The learning-rate text being typed, and whether it parsed.
-    eta_text: String,
-    eta_text_error: Option<String>,
-    eta_text_for: f64,
     /// The landscape kind switch failed (no default for that kind).
     kind_error: Option<String>,
 }
@@ -134,69 +133,22 @@ impl Controls {
         ui.heading("Dynamics");
         let d = &mut preset.dynamics;
         let replacement = algorithm_ui(ui, d);
-        self.eta_ui(ui, d);
+        ui.label("learning rate η");
+        number_field::real_slider(ui, "η", fields::ETA, 1e-9..=10.0, true, &mut d.eta);
         batch_ui(ui, d, n_examples, replacement);
         let langevin = d.algorithm.is_langevin();
-        ui.add_enabled(
-            langevin,
-            egui::Slider::new(&mut d.temperature, 0.0..=10.0)
-                .clamping(egui::SliderClamping::Never)
-                .text("temperature T"),
-        )
+        ui.add_enabled_ui(langevin, |ui| {
+            number_field::real_slider(
+                ui,
+                "temperature T",
+                fields::TEMPERATURE,
+                0.0..=10.0,
+                false,
+                &mut d.temperature,
+            );
+        })
+        .response
         .on_disabled_hover_text("SGD adds no Langevin noise; choose SGLD or SGWORLD");
-        if !(d.temperature.is_finite() && d.temperature >= 0.0) {
-            d.temperature = 0.0;
-        }
-    }
-
-    /// The learning rate: a log slider plus exact entry.
-    fn eta_ui(&mut self, ui: &mut egui::Ui, d: &mut DynamicsSpec) {
-        ui.label("learning rate η");
-        let mut eta = d.eta;
-        let response = ui.add(
-            egui::Slider::new(&mut eta, 1e-9..=10.0)
-                .logarithmic(true)
-                .clamping(egui::SliderClamping::Never)
-                .custom_formatter(|v, _| format!("{v:.3e}"))
-                .text("η"),
-        );
-        if response.changed() && eta.is_finite() && eta > 0.0 {
-            d.eta = eta;
-        }
-        if self.eta_text_for != d.eta {
-            self.eta_text = format!("{:e}", d.eta);
-            self.eta_text_for = d.eta;
-            self.eta_text_error = None;
-        }
-        ui.horizontal(|ui| {
-            let label = ui.label("exact η:");
-            let edit = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.eta_text)
-                        .desired_width(110.0)
-                        .id_salt("eta-exact"),
-                )
-                .labelled_by(label.id);
-            if edit.lost_focus() {
-                match self.eta_text.trim().parse::<f64>() {
-                    Ok(v) if v.is_finite() && v > 0.0 => {
-                        d.eta = v;
-                        self.eta_text_for = v;
-                        self.eta_text_error = None;
-                    }
-                    _ => {
-                        self.eta_text_error = Some(format!(
-                            "“{}” is not a positive number; η stays {:e}",
-                            self.eta_text.trim(),
-                            d.eta
-                        ))
-                    }
-                }
-            }
-        });
-        if let Some(error) = &self.eta_text_error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
-        }
     }
 }
 
@@ -255,16 +207,9 @@ fn batch_ui(
     n_examples: Option<usize>,
     replacement: Replacement,
 ) {
-    let n = n_examples.unwrap_or(d.batch.max(1));
-    let mut batch = d.batch;
-    ui.add(
-        egui::Slider::new(&mut batch, 1..=n.max(1))
-            .clamping(egui::SliderClamping::Never)
-            .text("batch B"),
-    );
-    if batch != d.batch {
-        d.batch = batch;
-    }
+    let n = n_examples.unwrap_or(d.batch.max(1)).max(1);
+    let rule = number_field::at_most(fields::BATCH, n as u64, "at most N");
+    number_field::count_slider(ui, "batch B", rule, 1..=n as u64, false, &mut d.batch);
     if replacement == Replacement::Wr {
         ui.label(RichText::new(format!("N = {n} examples")).small().weak());
         return;
@@ -292,38 +237,36 @@ fn batch_ui(
 /// Walkers, speed, seed, view switches.
 fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
     ui.heading("Simulation");
+    let max_walkers = limits::max_walkers(2, Some(preset.fp.grid), true, number_field::budget());
+    let walkers = number_field::at_most(
+        fields::WALKERS,
+        max_walkers as u64,
+        "what fits in this machine's memory",
+    );
     let d = &mut preset.dynamics;
-    ui.add(
-        egui::Slider::new(&mut d.walkers, 1..=100_000)
-            .logarithmic(true)
-            .clamping(egui::SliderClamping::Never)
-            .text("walkers"),
+    number_field::count_slider(ui, "walkers", walkers, 1..=100_000, true, &mut d.walkers);
+    number_field::count_slider(
+        ui,
+        "burn-in",
+        fields::BURN_IN,
+        0..=10_000,
+        true,
+        &mut d.burn_in,
     );
-    ui.add(
-        egui::Slider::new(&mut d.burn_in, 0..=10_000)
-            .logarithmic(true)
-            .clamping(egui::SliderClamping::Never)
-            .text("burn-in"),
-    );
-    ui.horizontal(|ui| {
-        let label = ui.label("seed");
-        ui.add(egui::DragValue::new(&mut d.seed))
-            .labelled_by(label.id);
-    });
+    super::stationarity_view::start_ui(ui, d);
+    number_field::count(ui, "seed:", fields::SEED, &mut d.seed);
     let v = &mut preset.view;
-    ui.add(
-        egui::Slider::new(&mut v.units_per_frame, 1..=2000)
-            .logarithmic(true)
-            .clamping(egui::SliderClamping::Never)
-            .text("speed (units / update)"),
+    number_field::count_slider(
+        ui,
+        "speed (units / update)",
+        fields::UNITS_PER_FRAME,
+        1..=2000,
+        true,
+        &mut v.units_per_frame,
     );
     ui.checkbox(&mut v.arrows, "current arrows");
     ui.checkbox(&mut v.show_walkers, "show walkers");
-    ui.add(
-        egui::Slider::new(&mut v.trails, 0..=20)
-            .clamping(egui::SliderClamping::Never)
-            .text("trails"),
-    );
+    number_field::count_slider(ui, "trails", fields::TRAILS, 0..=20, false, &mut v.trails);
 }
 
 /// Edit every key of the `[landscape]` table except `kind`.
@@ -356,26 +299,22 @@ fn landscape_parameters_ui(ui: &mut egui::Ui, preset: &mut Preset) {
 fn value_ui(ui: &mut egui::Ui, key: &str, value: &mut toml::Value, name: &str) -> bool {
     match value {
         toml::Value::Float(x) => {
-            let speed = (x.abs() * 0.01).max(1e-3);
-            let range = if key.contains("angle") {
-                -180.0..=180.0
-            } else {
-                f64::MIN..=f64::MAX
-            };
-            ui.add(
-                egui::DragValue::new(x)
-                    .speed(speed)
-                    .range(range)
-                    .max_decimals(6),
-            )
-            .accessible_name(name)
-            .changed()
+            let mut rule =
+                fields::real_field(&format!("landscape.{key}")).unwrap_or(fields::LANDSCAPE_NUMBER);
+            if key.contains("angle") {
+                (rule.min, rule.max) = (-180.0, 180.0);
+            }
+            number_field::real_named(ui, "", name, rule, x)
         }
         toml::Value::Integer(i) => {
-            let min = if key.contains("seed") { 0 } else { 1 };
-            ui.add(egui::DragValue::new(i).range(min..=i64::MAX))
-                .accessible_name(name)
-                .changed()
+            let rule = fields::count_field(&format!("landscape.{key}")).unwrap_or(
+                if key.contains("seed") {
+                    fields::DATA_SEED
+                } else {
+                    fields::LANDSCAPE_COUNT
+                },
+            );
+            number_field::count_named(ui, "", name, rule, i)
         }
         toml::Value::Boolean(b) => ui.checkbox(b, key).changed(),
         toml::Value::String(s) => ui

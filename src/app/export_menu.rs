@@ -13,6 +13,7 @@ use neqlab::preset::{Experiment, Preset};
 use neqlab::stationary::{EntropySource, Prediction, StationaryState};
 use neqlab::stats::{CurrentField, Moments};
 
+use super::dialogs::{DialogKind, DialogRequest};
 use super::worker::Snapshot;
 
 /// What a save writes.
@@ -33,7 +34,8 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
-    fn dialog(self) -> rfd::FileDialog {
+    /// The save dialog for this kind: its filter and proposed file name.
+    pub fn dialog(self) -> DialogRequest<ExportKind> {
         let (filter, extensions, name): (&str, &[&str], &str) = match self {
             ExportKind::Figure => ("figure", &["svg", "png"], "neqlab-figure.png"),
             ExportKind::SimulationGrid => ("CSV", &["csv"], "neqlab-simulation-grid.csv"),
@@ -42,9 +44,12 @@ impl ExportKind {
             ExportKind::Statistics => ("JSON", &["json"], "neqlab-statistics.json"),
             ExportKind::Preset => ("preset", &["toml"], "neqlab-preset.toml"),
         };
-        rfd::FileDialog::new()
-            .add_filter(filter, extensions)
-            .set_file_name(name)
+        DialogRequest {
+            purpose: self,
+            kind: DialogKind::SaveFile,
+            filter: (filter, extensions),
+            file_name: Some(name.into()),
+        }
     }
 }
 
@@ -55,8 +60,8 @@ pub struct ExportMenu {
 }
 
 impl ExportMenu {
-    /// The menu entries; returns a save to carry out now.
-    pub fn menu_ui(&mut self, ui: &mut egui::Ui) -> Option<(PathBuf, ExportKind)> {
+    /// The menu entries; returns the kind of export chosen (its save dialog is to open).
+    pub fn menu_ui(&mut self, ui: &mut egui::Ui) -> Option<ExportKind> {
         let entries = [
             ("Export figure… (SVG/PNG)", ExportKind::Figure),
             ("Export simulation grid… (CSV)", ExportKind::SimulationGrid),
@@ -68,17 +73,10 @@ impl ExportMenu {
         for (label, kind) in entries {
             if ui.button(label).clicked() {
                 ui.close();
-                chosen = kind.dialog().save_file().map(|path| (path, kind));
+                chosen = Some(kind);
             }
         }
-        chosen.and_then(|(path, kind)| self.request(path, kind))
-    }
-
-    /// Pick a file for `kind` with a save dialog (for entries that live in other menus).
-    pub fn pick(&mut self, kind: ExportKind) -> Option<(PathBuf, ExportKind)> {
-        kind.dialog()
-            .save_file()
-            .and_then(|path| self.request(path, kind))
+        chosen
     }
 
     /// A save to `path`: carried out now when nothing is there, else held for confirmation.

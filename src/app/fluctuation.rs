@@ -6,6 +6,7 @@ use egui::Color32;
 use egui_plot::{Bar, BarChart, HLine, Line, Plot, Points};
 use neqlab::stats::entropy::{DFT_MIN_COUNT, MAX_UNITS};
 
+use super::plot2d::{TITLE_GAP, readable_axes};
 use super::worker::Snapshot;
 
 pub struct FluctuationPanel {
@@ -20,11 +21,19 @@ impl Default for FluctuationPanel {
 }
 
 impl FluctuationPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, snapshot: Option<&Snapshot>) {
+    /// `approximate`: why the entropy model the theorems are measured with is approximate
+    /// ([`super::metrics::theory_note`]).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        snapshot: Option<&Snapshot>,
+        approximate: Option<&str>,
+    ) {
         ui.horizontal(|ui| {
             ui.strong("Fluctuation theorems");
             ui.add(egui::Slider::new(&mut self.k, 1..=MAX_UNITS).text("k"));
         });
+        super::metrics::approximate_ui(ui, approximate);
         let simulated = snapshot.map(|s| &s.simulated);
         let (Some(entropy), Some(histogram)) = (
             simulated.and_then(|s| s.entropy.as_ref()),
@@ -35,11 +44,17 @@ impl FluctuationPanel {
         };
         let width = histogram.bin_width.max(f64::MIN_POSITIVE);
         let total = histogram.total().max(1) as f64;
-        let plot_height = (ui.available_height() - 50.0).max(40.0);
+        let plot_height = (ui.available_height() - 50.0 - TITLE_GAP).max(40.0);
+        let (slope_name, one_name) = if approximate.is_some() {
+            ("slope 1 (approximate)", "1 (approximate)")
+        } else {
+            ("slope 1", "1")
+        };
         ui.columns(3, |columns| {
             columns[0]
                 .label(format!("P(Σ), k = {}", histogram.units))
                 .on_hover_text(format!("{} stretches of k units", histogram.total()));
+            columns[0].add_space(TITLE_GAP);
             let bars: Vec<Bar> = histogram
                 .counts
                 .iter()
@@ -47,7 +62,7 @@ impl FluctuationPanel {
                 .filter(|(_, c)| **c > 0)
                 .map(|(j, &c)| Bar::new(histogram.centre(j), c as f64 / total / width).width(width))
                 .collect();
-            Plot::new("ft-histogram")
+            readable_axes(Plot::new("ft-histogram"), "Σ", "P(Σ)")
                 .height(plot_height)
                 .show(&mut columns[0], |plot_ui| {
                     plot_ui.bar_chart(
@@ -55,6 +70,7 @@ impl FluctuationPanel {
                     );
                 });
             columns[1].label("ln P(Σ)/P(−Σ) vs Σ");
+            columns[1].add_space(TITLE_GAP);
             let pairs = histogram.log_ratios(DFT_MIN_COUNT);
             let ratio: Vec<[f64; 2]> = pairs
                 .iter()
@@ -65,12 +81,12 @@ impl FluctuationPanel {
                 .map(|p| p.sigma)
                 .fold(0.0, f64::max)
                 .max(10.0 * width);
-            Plot::new("ft-ratio")
+            readable_axes(Plot::new("ft-ratio"), "Σ", "")
                 .height(plot_height)
                 .data_aspect(1.0)
                 .show(&mut columns[1], |plot_ui| {
                     plot_ui.line(
-                        Line::new("slope 1", vec![[-extent, -extent], [extent, extent]])
+                        Line::new(slope_name, vec![[-extent, -extent], [extent, extent]])
                             .color(Color32::from_rgb(255, 90, 90)),
                     );
                     plot_ui.points(
@@ -80,18 +96,19 @@ impl FluctuationPanel {
                     );
                 });
             columns[2].label("<exp(−Σ)> vs k (± 2 s.e.)");
+            columns[2].add_space(TITLE_GAP);
             let ift = &entropy.stats.ift;
             let points: Vec<[f64; 2]> = ift
                 .iter()
                 .filter(|p| p.trajectories > 0 && p.mean.is_finite())
                 .map(|p| [p.units as f64, p.mean])
                 .collect();
-            Plot::new("ft-integral")
+            readable_axes(Plot::new("ft-integral"), "length k", "")
                 .height(plot_height)
                 .include_y(0.9)
                 .include_y(1.1)
                 .show(&mut columns[2], |plot_ui| {
-                    plot_ui.hline(HLine::new("1", 1.0).color(Color32::from_rgb(255, 90, 90)));
+                    plot_ui.hline(HLine::new(one_name, 1.0).color(Color32::from_rgb(255, 90, 90)));
                     for p in ift
                         .iter()
                         .filter(|p| p.error.is_finite() && p.mean.is_finite())

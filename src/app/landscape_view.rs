@@ -9,7 +9,7 @@ use neqlab::export::panels::{LossMap, loss_map};
 use neqlab::preset::Experiment;
 
 use super::plot2d::{
-    HeatmapTexture, ViewContext, colour_bar_ui, hover_point, hover_text, linked_plot,
+    HeatmapTexture, TITLE_GAP, ViewContext, colour_bar_ui, hover_point, hover_text, linked_plot,
     paint_segments,
 };
 
@@ -59,6 +59,8 @@ impl LandscapeView {
             &map.relative,
             |l| ColourMap::Landscape.colour(l, 0.0, highest),
         );
+        // Room for the top tick label, which stands half above the plot.
+        ui.add_space(TITLE_GAP);
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();

@@ -5,8 +5,10 @@
 
 use egui::Color32;
 use egui_plot::{HLine, Legend, Line, Plot};
-use neqlab::stationary::{EntropySource, Prediction, StationaryState};
+use neqlab::stationary::validity::approximation_note;
+use neqlab::stationary::{EntropySource, Prediction, PredictionPart, StationaryState};
 
+use super::plot2d::{TITLE_GAP, readable_axes};
 use super::worker::Snapshot;
 
 #[derive(Default)]
@@ -15,6 +17,28 @@ pub struct MetricsPanel;
 /// A number, or a dash when there is none.
 fn number(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
     value.map_or_else(|| "—".into(), format)
+}
+
+/// Why the theory values of the entropy production (and the fluctuation theorems measured
+/// with its model) are approximate: the validity flags of the part of the prediction the
+/// entropy model comes from.
+pub fn theory_note(prediction: Option<&Prediction>) -> Option<String> {
+    let prediction = prediction?;
+    let part = match prediction.entropy_source() {
+        Some(EntropySource::FokkerPlanck) => PredictionPart::FokkerPlanck,
+        _ => PredictionPart::Linear,
+    };
+    approximation_note(&prediction.validity, part)
+}
+
+/// "≈ theory approximate: …" in the warning colour, when it is.
+pub fn approximate_ui(ui: &mut egui::Ui, note: Option<&str>) {
+    if let Some(note) = note {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("≈ theory approximate: {note}"),
+        );
+    }
 }
 
 /// The equilibrium indicator of the linearised theory.
@@ -53,7 +77,17 @@ impl MetricsPanel {
         if let Some(prediction) = prediction {
             equilibrium_ui(ui, prediction);
         }
+        super::stationarity_view::stationarity_ui(ui, snapshot, prediction);
+        let note = theory_note(prediction);
+        approximate_ui(ui, note.as_deref());
+        let mark = if note.is_some() { "≈ " } else { "" };
         let state = StationaryState::new(prediction, snapshot.map(|s| &s.simulated));
+        // Scrolled rather than spilled: on a narrow or short panel the grid never draws over
+        // its neighbours.
+        egui::ScrollArea::both()
+            .id_salt("metrics-scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
         egui::Grid::new("metrics-grid")
             .num_columns(2)
             .striped(true)
@@ -68,14 +102,15 @@ impl MetricsPanel {
                 ui.label("KL(sim || pred), Gaussian fits");
                 ui.label(number(state.gaussian_kl(), |k| format!("{k:.4e}")));
                 ui.end_row();
-                ui.label(format!("entropy production / {unit}, simulated"));
+                ui.label(format!("entropy production / {unit}, sim."))
+                    .on_hover_text("entropy production per time unit, measured on the walkers");
                 let simulated_rate = state
                     .simulated
                     .and_then(|s| s.entropy.as_ref())
                     .map(|e| e.stats.ep_rate);
                 ui.label(number(simulated_rate, |r| format!("{r:.4e}")));
                 ui.end_row();
-                ui.label(format!("entropy production / {unit}, predicted"));
+                ui.label(format!("entropy production / {unit}, pred."));
                 let source = match prediction.and_then(Prediction::entropy_source) {
                     Some(EntropySource::FokkerPlanck) => {
                         "integral of J^T D^-1 J / p over the Fokker–Planck solution (several minima: no single linearisation applies); each step produces σ = (D^-1 J/p) · Δw at its midpoint"
@@ -86,17 +121,16 @@ impl MetricsPanel {
                     None => "no prediction",
                 };
                 ui.label(number(prediction.and_then(Prediction::ep_rate), |r| {
-                    format!("{r:.4e}")
+                    format!("{mark}{r:.4e}")
                 }))
                 .on_hover_text(source);
                 ui.end_row();
-                ui.label("stochastic area C_12 (sim / pred)");
                 let (simulated_area, predicted_area) = state.areas();
-                ui.label(format!(
-                    "{} / {}",
-                    number(simulated_area, |a| format!("{a:.3e}")),
-                    number(predicted_area, |c| format!("{c:.3e}"))
-                ));
+                ui.label("stochastic area C_12, sim.");
+                ui.label(number(simulated_area, |a| format!("{a:.3e}")));
+                ui.end_row();
+                ui.label("stochastic area C_12, pred.");
+                ui.label(number(predicted_area, |c| format!("{mark}{c:.3e}")));
                 ui.end_row();
                 ui.label("current above 2 s.e. (2σ region)")
                     .on_hover_text(
@@ -116,6 +150,7 @@ impl MetricsPanel {
                     ui.end_row();
                 }
             });
+            });
     }
 
     /// Entropy production per time unit and mean loss against time.
@@ -130,31 +165,38 @@ impl MetricsPanel {
         };
         // Two labels and spacing: the plots must never ask for more than the panel has, or a
         // resizable panel grows every frame.
-        let height = ((ui.available_height() - 70.0) * 0.5).max(40.0);
+        let height = ((ui.available_height() - 70.0 - 2.0 * TITLE_GAP) * 0.5).max(40.0);
         ui.label(format!("entropy production per {}", s.time_unit.name()));
+        ui.add_space(TITLE_GAP);
         let ep: Vec<[f64; 2]> = s
             .series
             .iter()
             .filter_map(|p| p.entropy_rate.map(|r| [p.time, r]))
             .collect();
-        Plot::new("series-entropy")
+        readable_axes(Plot::new("series-entropy"), s.time_unit.name(), "")
             .height(height)
             .legend(Legend::default())
             .show(ui, |plot_ui| {
                 plot_ui.line(Line::new("simulated", ep).color(Color32::from_rgb(90, 160, 255)));
                 if let Some(rate) = prediction.and_then(Prediction::ep_rate) {
-                    plot_ui
-                        .hline(HLine::new("predicted", rate).color(Color32::from_rgb(255, 90, 90)));
+                    let name = if theory_note(prediction).is_some() {
+                        "predicted (approximate)"
+                    } else {
+                        "predicted"
+                    };
+                    plot_ui.hline(HLine::new(name, rate).color(Color32::from_rgb(255, 90, 90)));
                 }
             });
         ui.label("mean loss of the walkers");
+        ui.add_space(TITLE_GAP);
         let loss: Vec<[f64; 2]> = s
             .series
             .iter()
             .filter(|p| p.loss.is_finite())
             .map(|p| [p.time, p.loss])
             .collect();
-        Plot::new("series-loss").height(height).show(ui, |plot_ui| {
+        let plot = readable_axes(Plot::new("series-loss"), s.time_unit.name(), "");
+        plot.height(height).show(ui, |plot_ui| {
             plot_ui.line(Line::new("loss", loss).color(Color32::from_rgb(230, 180, 60)));
         });
     }

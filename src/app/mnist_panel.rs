@@ -65,6 +65,8 @@ pub struct MnistPanel {
     pub report: Option<Box<MnistReport>>,
     /// Gallery textures of the test digits of `data`, made once per data set.
     gallery: Vec<egui::TextureHandle>,
+    /// The "Use IDX folder…" dialog (desktop or in-app, never blocking).
+    pub folder_dialog: super::dialogs::FileDialogs<()>,
 }
 
 impl Default for MnistPanel {
@@ -94,6 +96,7 @@ impl MnistPanel {
             history: Vec::new(),
             report: None,
             gallery: Vec::new(),
+            folder_dialog: Default::default(),
         }
     }
 
@@ -247,6 +250,9 @@ impl MnistPanel {
     /// Draw the tab.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.poll();
+        if let Some(((), folder)) = self.folder_dialog.ui(ui.ctx()) {
+            self.load_folder(&ui.ctx().clone(), folder);
+        }
         if self.gallery.is_empty()
             && let Some(data) = &self.data
         {

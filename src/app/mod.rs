@@ -6,21 +6,34 @@
 //! ([`solver`]) is asked for a new stationary state once the controls have settled for
 //! [`DEBOUNCE`]. The UI thread only draws the snapshots and predictions it receives.
 
+mod caption;
 mod controls;
+pub(crate) mod dialogs;
+mod divergence_view;
 mod export_menu;
 mod fluctuation;
 mod landscape_view;
+mod lecture_mode;
+mod map_panel;
 mod menu;
 mod metrics;
 mod mnist_panel;
 mod network_panel;
+mod number_field;
 mod plot2d;
 mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
+mod stationarity_view;
 mod worker;
 
+#[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
+mod lecture_tests;
 #[cfg(test)]
 mod tests;
 
@@ -37,9 +50,12 @@ use neqlab::stationary::{Prediction, StationaryState, provisional_grid};
 use neqlab::theory::fokker_planck::Grid2d;
 
 use controls::Controls;
+use dialogs::{DialogRequest, FileDialogs};
 use export_menu::{ExportKind, ExportMenu, ExportSources};
 use fluctuation::FluctuationPanel;
 use landscape_view::LandscapeView;
+use lecture_mode::{LectureMode, SlideContent};
+use map_panel::MapPanel;
 use metrics::MetricsPanel;
 use mnist_panel::MnistPanel;
 use network_panel::NetworkPanel;
@@ -56,13 +72,33 @@ pub const DEBOUNCE: Duration = Duration::from_millis(150);
 /// The default preset when none is named.
 pub const DEFAULT_PRESET: &str = "bowl-current";
 
-/// Open the app on `preset` (a file or a shipped name).
-pub fn run(preset: Option<&str>) -> anyhow::Result<()> {
-    let name = preset.unwrap_or(DEFAULT_PRESET);
-    let (preset, label) = load_named(name)?;
+/// What the app opens on: the preset (with any `--set` overrides applied), the preset as
+/// shipped or read (the honest caption compares with it), and whether the lecture starts.
+pub struct Opening {
+    pub preset: Preset,
+    pub original: Preset,
+    pub path: PathBuf,
+    pub lecture: bool,
+}
+
+impl Opening {
+    /// The default preset, as shipped.
+    pub fn default_preset() -> anyhow::Result<Self> {
+        let (preset, path) = load_named(DEFAULT_PRESET)?;
+        Ok(Self {
+            original: preset.clone(),
+            preset,
+            path,
+            lecture: false,
+        })
+    }
+}
+
+/// Open the app.
+pub fn run(opening: Opening) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title(window_title(&preset))
+            .with_title(window_title(&opening.preset.title))
             .with_inner_size([1600.0, 1000.0])
             .with_maximized(true)
             .with_min_inner_size([900.0, 600.0]),
@@ -76,7 +112,27 @@ pub fn run(preset: Option<&str>) -> anyhow::Result<()> {
         "neqlab",
         options,
         Box::new(move |cc| {
-            let app = NeqlabApp::new(&cc.egui_ctx, preset, label, Backend::Threaded)?;
+            let Opening {
+                preset,
+                original,
+                path,
+                lecture,
+            } = opening;
+            let mut app = NeqlabApp::new(&cc.egui_ctx, preset, path, Backend::Threaded)?;
+            app.original = original;
+            if lecture {
+                let index = app.lecture.index_of(&app.preset_path).unwrap_or(0);
+                let edited = app.preset.clone();
+                app.go_to_slide(&cc.egui_ctx, index);
+                // The overrides of the command line apply to the slide it opens on.
+                if app
+                    .lecture
+                    .current()
+                    .is_some_and(|s| s.path() == app.preset_path)
+                {
+                    app.apply_edit(edited);
+                }
+            }
             Ok(Box::new(app) as Box<dyn eframe::App>)
         }),
     )
@@ -89,8 +145,8 @@ pub fn load_named(name: &str) -> anyhow::Result<(Preset, PathBuf)> {
     Ok((Preset::from_toml(&text, &label)?, label))
 }
 
-fn window_title(preset: &Preset) -> String {
-    format!("neqlab — {}", preset.title)
+fn window_title(title: &str) -> String {
+    format!("neqlab — {title}")
 }
 
 /// Threads for the real app, synchronous stepping for tests.
@@ -103,11 +159,12 @@ pub enum Backend {
 /// The tabs of the central area, one file per panel. Posterior, Network and MNIST tabs join
 /// when their library APIs land.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tab {
+pub enum Tab {
     StationaryState,
     Posterior,
     Mnist,
     Network,
+    Map,
 }
 
 /// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
@@ -117,6 +174,13 @@ struct FrameLog {
     file: std::io::BufWriter<std::fs::File>,
     last: Option<Instant>,
     lines: u64,
+}
+
+/// What an open file dialog is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AppDialog {
+    OpenPreset,
+    Export(ExportKind),
 }
 
 /// A message shown in the window until dismissed.
@@ -131,6 +195,13 @@ pub struct NeqlabApp {
     preset: Preset,
     /// Where the preset came from (labels errors and the title).
     preset_path: PathBuf,
+    /// The preset as loaded: the caption describes it, and the header lists what departs
+    /// from it.
+    original: Preset,
+    /// The preset's title, as the window title shows it (the MNIST slide's on that slide).
+    title: String,
+    lecture: LectureMode,
+    dialogs: FileDialogs<AppDialog>,
     experiment: Option<Experiment>,
     grid: Option<Grid2d>,
     /// The landscape and grid settings the grid was placed for.
@@ -159,6 +230,9 @@ pub struct NeqlabApp {
     export_menu: ExportMenu,
     tab: Tab,
     presentation: bool,
+    /// Whether the controls panel shows (presentation mode hides it; the View menu and the
+    /// keys still change the settings).
+    show_controls: bool,
     reset_views: bool,
     simulation_view: SimulationView,
     network: NetworkPanel,
@@ -168,6 +242,7 @@ pub struct NeqlabApp {
     fluctuation: FluctuationPanel,
     posterior: PosteriorPanel,
     mnist: MnistPanel,
+    map: MapPanel,
     frame_log: Option<FrameLog>,
     window_fitted: bool,
 }
@@ -194,6 +269,7 @@ impl NeqlabApp {
                 PosteriorPanel::default(),
             ),
         };
+        let map = MapPanel::with_backend(ctx, backend)?;
         let frame_log = std::env::var_os("NEQLAB_FRAME_LOG").and_then(|path| {
             std::fs::File::create(&path).ok().map(|f| FrameLog {
                 file: std::io::BufWriter::new(f),
@@ -204,6 +280,10 @@ impl NeqlabApp {
         let mut app = Self {
             preset: preset.clone(),
             preset_path: preset_path.clone(),
+            original: preset.clone(),
+            title: preset.title.clone(),
+            lecture: LectureMode::default(),
+            dialogs: FileDialogs::default(),
             experiment: None,
             grid: None,
             grid_key: None,
@@ -227,6 +307,7 @@ impl NeqlabApp {
             export_menu: ExportMenu::default(),
             tab: Tab::StationaryState,
             presentation: false,
+            show_controls: true,
             reset_views: true,
             simulation_view: SimulationView::default(),
             network: NetworkPanel::with_backend(backend),
@@ -236,6 +317,7 @@ impl NeqlabApp {
             fluctuation: FluctuationPanel::default(),
             posterior,
             mnist: MnistPanel::with_backend(backend),
+            map,
             frame_log,
             window_fitted: backend == Backend::Inline,
         };
@@ -246,7 +328,8 @@ impl NeqlabApp {
 
     /// Replace the whole state by `preset`.
     pub fn load_preset(&mut self, ctx: &egui::Context, preset: Preset, path: PathBuf) {
-        ctx.send_viewport_cmd(ViewportCommand::Title(window_title(&preset)));
+        self.set_title(ctx, preset.title.clone());
+        self.original = preset.clone();
         self.simulation
             .send(Command::SetSpeed(preset.view.units_per_frame));
         // A Bayesian posterior known exactly: open on the SGLD/SGWORLD comparison.
@@ -261,9 +344,88 @@ impl NeqlabApp {
         self.reconfigure();
     }
 
-    /// Open a preset file; problems become a notice in the window.
+    /// The window title names `title`.
+    fn set_title(&mut self, ctx: &egui::Context, title: String) {
+        ctx.send_viewport_cmd(ViewportCommand::Title(window_title(&title)));
+        self.title = title;
+    }
+
+    /// What the current slide shows, to restore when the lecture comes back to it.
+    fn shown(&self) -> lecture_mode::Shown {
+        lecture_mode::Shown {
+            preset: self.preset.clone(),
+            original: self.original.clone(),
+            path: self.preset_path.clone(),
+            tab: self.tab,
+            arrow_gain: self.arrow_gain,
+        }
+    }
+
+    /// Show slide `index` of the lecture: what it showed when it was left, else its preset
+    /// as shipped (the MNIST slide opens its tab).
+    pub fn go_to_slide(&mut self, ctx: &egui::Context, index: usize) {
+        let Some(slide) = self.lecture.slides.get(index).cloned() else {
+            return;
+        };
+        if self.lecture.active {
+            let shown = self.shown();
+            self.lecture.keep(shown);
+        }
+        self.lecture.active = true;
+        self.lecture.index = index;
+        if let Some(shown) = self.lecture.kept(index).cloned() {
+            self.load_preset(ctx, shown.original, shown.path);
+            self.apply_edit(shown.preset);
+            self.tab = shown.tab;
+            self.arrow_gain = shown.arrow_gain;
+        } else if let SlideContent::Landscape(preset) = &slide.content {
+            self.load_preset(ctx, (**preset).clone(), slide.path());
+        }
+        if let SlideContent::Mnist = slide.content {
+            self.tab = Tab::Mnist;
+            self.set_title(ctx, slide.title.clone());
+        }
+    }
+
+    /// Open a file dialog (the desktop's, or the in-app one) for `wrap(purpose)`.
+    fn request_dialog<Q>(
+        &mut self,
+        ctx: &egui::Context,
+        request: DialogRequest<Q>,
+        wrap: impl FnOnce(Q) -> AppDialog,
+    ) {
+        let DialogRequest {
+            purpose,
+            kind,
+            filter,
+            file_name,
+        } = request;
+        let request = DialogRequest {
+            purpose: wrap(purpose),
+            kind,
+            filter,
+            file_name,
+        };
+        self.dialogs.request(ctx, request);
+    }
+
+    /// An answer of a file dialog: open the preset, or save (after confirming a replace).
+    fn dialog_answered(&mut self, ctx: &egui::Context, purpose: AppDialog, path: PathBuf) {
+        match purpose {
+            AppDialog::OpenPreset => self.open_preset_file(ctx, &path),
+            AppDialog::Export(kind) => {
+                if let Some((path, kind)) = self.export_menu.request(path, kind) {
+                    self.export_to(&path, kind);
+                }
+            }
+        }
+    }
+
+    /// Open a preset file; problems become a notice in the window. A preset that cannot be
+    /// built (a broken data file, sizes beyond memory) is refused whole: nothing else changes.
     pub fn open_preset_file(&mut self, ctx: &egui::Context, path: &Path) {
-        match Preset::load(path, &[]) {
+        let loaded = Preset::load(path, &[]).and_then(|p| p.build(path, None).map(|_| p));
+        match loaded {
             Ok(preset) => {
                 self.notify(format!("opened {}", path.display()), false);
                 self.load_preset(ctx, preset, path.to_path_buf());
@@ -499,8 +661,11 @@ impl NeqlabApp {
         let arrows = self.view_arrows();
         let legend = arrows.scale.as_ref().map(arrow_legend);
         let notes = prediction.as_ref().map_or(0, |p| p.validity.len()) as f32;
-        let height =
-            (ui.available_height() - 60.0 - notes * prediction_view::NOTE_HEIGHT).max(150.0);
+        let height = (ui.available_height()
+            - 60.0
+            - plot2d::TITLE_GAP
+            - notes * prediction_view::NOTE_HEIGHT)
+            .max(150.0);
         let view = ViewContext {
             names,
             snapshot: snapshot.as_deref(),
@@ -531,6 +696,58 @@ impl NeqlabApp {
             ui.label(egui::RichText::new(format!("Arrows: {legend}")).small());
         }
         self.reset_views = false;
+    }
+
+    /// The controls on the left.
+    fn controls_panel_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("controls")
+            .frame(bare_panel(ui, false))
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let mut edited = self.preset.clone();
+                    let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
+                    let actions = self.controls.ui(ui, &mut edited, n, self.playing);
+                    self.apply_edit(edited);
+                    if actions.toggle_play {
+                        self.set_playing(!self.playing);
+                    }
+                    if actions.step {
+                        self.playing = false;
+                        self.simulation.send(Command::Step);
+                    }
+                    if actions.reset {
+                        self.reset();
+                    }
+                });
+            });
+    }
+
+    /// The metrics, the time series and the fluctuation theorems along the bottom.
+    fn metrics_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let total_height = ui.available_height();
+        egui::Panel::bottom("metrics")
+            .frame(bare_panel(ui, false))
+            .resizable(true)
+            .default_size((total_height * 0.36).max(200.0))
+            .size_range(150.0..=(total_height * 0.6).max(160.0))
+            .show(ui, |ui| {
+                let snapshot = self.snapshot.clone();
+                let prediction = self.prediction.clone();
+                ui.columns(3, |columns| {
+                    self.metrics
+                        .ui(&mut columns[0], snapshot.as_deref(), prediction.as_deref());
+                    self.metrics.series_ui(
+                        &mut columns[1],
+                        snapshot.as_deref(),
+                        prediction.as_deref(),
+                    );
+                    let note = metrics::theory_note(prediction.as_deref());
+                    self.fluctuation
+                        .ui(&mut columns[2], snapshot.as_deref(), note.as_deref());
+                });
+            });
     }
 
     /// The arrows the simulation and prediction panels draw: the stationary model's, on the
@@ -625,53 +842,15 @@ impl eframe::App for NeqlabApp {
         if let Some((path, kind)) = self.export_menu.confirm_ui(&ctx) {
             self.export_to(&path, kind);
         }
+        if let Some((purpose, path)) = self.dialogs.ui(&ctx) {
+            self.dialog_answered(&ctx, purpose, path);
+        }
         // The Network tab has its own controls and plots; the 2-D panels make room.
         if self.tab == Tab::StationaryState {
-            egui::Panel::left("controls")
-                .frame(bare_panel(ui, false))
-                .resizable(true)
-                .default_size(300.0)
-                .show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        let mut edited = self.preset.clone();
-                        let n = self.experiment.as_ref().map(|e| e.landscape.n_examples());
-                        let actions = self.controls.ui(ui, &mut edited, n, self.playing);
-                        self.apply_edit(edited);
-                        if actions.toggle_play {
-                            self.set_playing(!self.playing);
-                        }
-                        if actions.step {
-                            self.playing = false;
-                            self.simulation.send(Command::Step);
-                        }
-                        if actions.reset {
-                            self.reset();
-                        }
-                    });
-                });
-            let total_height = ui.available_height();
-            egui::Panel::bottom("metrics")
-                .frame(bare_panel(ui, false))
-                .resizable(true)
-                .default_size((total_height * 0.36).max(200.0))
-                .size_range(150.0..=(total_height * 0.6).max(160.0))
-                .show(ui, |ui| {
-                    let snapshot = self.snapshot.clone();
-                    let prediction = self.prediction.clone();
-                    ui.columns(3, |columns| {
-                        self.metrics.ui(
-                            &mut columns[0],
-                            snapshot.as_deref(),
-                            prediction.as_deref(),
-                        );
-                        self.metrics.series_ui(
-                            &mut columns[1],
-                            snapshot.as_deref(),
-                            prediction.as_deref(),
-                        );
-                        self.fluctuation.ui(&mut columns[2], snapshot.as_deref());
-                    });
-                });
+            if self.show_controls {
+                self.controls_panel_ui(ui);
+            }
+            self.metrics_panel_ui(ui);
         }
         egui::CentralPanel::default()
             .frame(bare_panel(ui, true))
@@ -686,6 +865,11 @@ impl eframe::App for NeqlabApp {
                 }
                 Tab::Mnist => self.mnist.ui(ui),
                 Tab::Network => self.network.ui(ui),
+                Tab::Map => {
+                    if let Some(cell) = self.map.ui(ui, &self.preset, &self.preset_path) {
+                        self.open_cell(cell);
+                    }
+                }
             });
         // The MNIST job reports while another tab is shown, too.
         if self.tab != Tab::Mnist {

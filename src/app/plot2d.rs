@@ -4,7 +4,7 @@
 //! contours from the same geometry the exported figures use.
 
 use egui::{Color32, ColorImage, Pos2, Stroke, TextureHandle, TextureOptions, Vec2};
-use egui_plot::{HoverPosition, Plot, PlotImage, PlotPoint, PlotTransform};
+use egui_plot::{GridInput, GridMark, HoverPosition, Plot, PlotImage, PlotPoint, PlotTransform};
 use neqlab::export::figure::{Ellipse, palette};
 use neqlab::stationary::{ArrowScale, CurrentArrow, Prediction};
 use neqlab::stats::CurrentField;
@@ -70,10 +70,94 @@ impl HeatmapTexture {
     }
 }
 
+/// Space between a plot's title line and the plot: the top y tick label is centred on the
+/// plot's edge and stands half a line above it.
+pub const TITLE_GAP: f32 = 8.0;
+
+/// Where tick labels go: at least this many points apart on the x axis and the y axis.
+const X_LABEL_POINTS: f64 = 60.0;
+const Y_LABEL_POINTS: f64 = 32.0;
+
+/// The smallest step of the sequence 1, 2, 5, 10, 20, … (× 10^k) not below `step`.
+fn nice_step(step: f64) -> f64 {
+    let power = 10f64.powf(step.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&s| s >= step * (1.0 - 1e-9))
+        .unwrap_or(10.0 * power)
+}
+
+/// Grid marks in steps of 1, 2 or 5 × 10^k, the labelled step about `label_points` apart
+/// (egui_plot's default divides by ten only, so a narrow plot could label one tick or none).
+fn tick_spacer(label_points: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
+    move |input: GridInput| {
+        // egui_plot's base step is the value spanned by its minimal grid spacing (8 points).
+        let per_point = input.base_step_size / 8.0;
+        if !(per_point.is_finite() && per_point > 0.0) {
+            return Vec::new();
+        }
+        let label = nice_step(per_point * label_points);
+        let fine = label / 5.0;
+        let (low, high) = input.bounds;
+        let mut marks = Vec::new();
+        let first = (low / fine).ceil() as i64;
+        let last = (high / fine).floor() as i64;
+        for k in first..=last.min(first + 10_000) {
+            let value = k as f64 * fine;
+            let on_label = (value / label - (value / label).round()).abs() < 1e-6;
+            marks.push(GridMark {
+                value: if value.abs() < 1e-9 * label {
+                    0.0
+                } else {
+                    value
+                },
+                step_size: if on_label { label } else { fine },
+            });
+        }
+        marks
+    }
+}
+
+/// A tick label with the decimals its step needs (0.995 next to 0.99 and 1), never "-0".
+pub fn tick_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let decimals = (-mark.step_size.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize;
+    let text = format!("{:.*}", decimals, mark.value);
+    if text
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        text.trim_start_matches('-').to_string()
+    } else {
+        text
+    }
+}
+
+/// Readable axes for any plot of the app: ticks in steps of 1, 2 or 5 spaced for their
+/// labels, labels shown down to the width of their text (egui_plot still drops a label that
+/// would overlap its neighbour), with the digits their spacing needs, and the axis names.
+pub fn readable_axes<'a>(plot: Plot<'a>, x_name: &str, y_name: &str) -> Plot<'a> {
+    plot.x_grid_spacer(tick_spacer(X_LABEL_POINTS))
+        .y_grid_spacer(tick_spacer(Y_LABEL_POINTS))
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label(x_name.to_string())
+                .label_spacing(30.0..=45.0)
+                .formatter(tick_label),
+        ])
+        .custom_y_axes(vec![
+            egui_plot::AxisHints::new_y()
+                .label(y_name.to_string())
+                .label_spacing(18.0..=26.0)
+                .formatter(tick_label),
+        ])
+}
+
 /// A square-ish plot linked (axes and cursor) with the other 2-D views.
 pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2]) -> Plot<'a> {
     let b = grid.bounds;
-    let mut plot = Plot::new(id)
+    let plot = Plot::new(id)
         .link_axis(egui::Id::unique("neqlab-2d-views"), true)
         .link_cursor(egui::Id::unique("neqlab-2d-views"), true)
         .default_x_bounds(b[0], b[1])
@@ -81,18 +165,43 @@ pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2])
         .allow_double_click_reset(true)
         .show_grid(false)
         // The heatmap covers the plot; a background under it would only cost fill rate.
-        .show_background(false)
-        .grid_spacing(20.0..=90.0)
-        // Tick labels here are short numbers: keep them on narrow plots (1280×800) too.
-        .custom_x_axes(vec![
-            egui_plot::AxisHints::new_x().label_spacing(34.0..=50.0),
-        ])
-        .x_axis_label(names[0].clone())
-        .y_axis_label(names[1].clone());
-    if reset {
-        plot = plot.reset();
+        .show_background(false);
+    let plot = readable_axes(plot, &names[0], &names[1]);
+    if reset { plot.reset() } else { plot }
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_one_two_five_and_labels_tell_ticks_apart() {
+        assert_eq!(nice_step(0.003), 0.005);
+        assert_eq!(nice_step(0.011), 0.02);
+        assert_eq!(nice_step(70.0), 100.0);
+        let spacer = tick_spacer(60.0);
+        // 0.98 ..= 1.02 over 400 points: labels every 0.01 (100 points apart), marks in fifths.
+        let marks = spacer(GridInput {
+            bounds: (0.98, 1.02),
+            base_step_size: 0.04 / 400.0 * 8.0,
+        });
+        let labels: Vec<String> = marks
+            .iter()
+            .filter(|m| m.step_size > 0.005)
+            .map(|m| tick_label(*m, &(0.98..=1.02)))
+            .collect();
+        assert_eq!(labels, ["0.98", "0.99", "1.00", "1.01", "1.02"]);
+        let fine = GridMark {
+            value: 0.995,
+            step_size: 0.005,
+        };
+        assert_eq!(tick_label(fine, &(0.0..=1.0)), "0.995");
+        let zero = GridMark {
+            value: -1e-17,
+            step_size: 0.1,
+        };
+        assert_eq!(tick_label(zero, &(0.0..=1.0)), "0.0");
     }
-    plot
 }
 
 /// Paint the significant arrows of `arrows` (built by `neqlab::stationary::current_arrows`,

@@ -12,8 +12,8 @@ use neqlab::theory::fokker_planck::Grid2d;
 use neqlab::theory::linear::LinearTheory;
 
 use super::plot2d::{
-    ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, gaussian_ellipse, hover_text,
-    linked_plot, paint_arrows,
+    ARROW_COLOUR, HeatmapTexture, TITLE_GAP, ViewContext, colour_bar_ui, gaussian_ellipse,
+    hover_text, linked_plot, paint_arrows,
 };
 
 /// What the panel knows about the solve in flight.
@@ -79,6 +79,8 @@ impl PredictionView {
             density,
             |mass| viridis(mass / area / vmax),
         );
+        // Room for the top tick label, which stands half above the plot.
+        ui.add_space(TITLE_GAP);
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();

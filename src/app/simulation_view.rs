@@ -7,7 +7,8 @@ use egui_plot::{Line, MarkerShape, Points};
 use neqlab::export::colormap::viridis;
 
 use super::plot2d::{
-    ARROW_COLOUR, HeatmapTexture, ViewContext, colour_bar_ui, hover_text, linked_plot, paint_arrows,
+    ARROW_COLOUR, HeatmapTexture, TITLE_GAP, ViewContext, colour_bar_ui, hover_text, linked_plot,
+    paint_arrows,
 };
 
 #[derive(Default)]
@@ -37,7 +38,7 @@ impl SimulationView {
             &field.mass,
             |mass| viridis(mass / area / vmax),
         );
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.strong("Simulation");
             ui.label(format!(
                 "t = {} {}s, {} samples",
@@ -52,6 +53,8 @@ impl SimulationView {
                 );
             }
         });
+        // Room for the top tick label, which stands half above the plot.
+        ui.add_space(TITLE_GAP);
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();

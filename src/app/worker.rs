@@ -24,11 +24,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use neqlab::divergence::{DivergenceRecord, DivergenceWatch};
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
 use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
 use neqlab::preset::Experiment;
 use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
 use neqlab::theory::fokker_planck::Grid2d;
+use neqlab::theory::start::StartKind;
 
 /// Longest time series kept (older points are thinned out).
 const SERIES_CAPACITY: usize = 2000;
@@ -117,6 +119,10 @@ pub struct Snapshot {
     pub time_unit: TimeUnit,
     pub walkers: usize,
     pub diverged: usize,
+    /// How many walkers diverged, and from which time unit.
+    pub divergence: DivergenceRecord,
+    /// The learning rate of this generation (names the cause of a divergence).
+    pub eta: f64,
     /// The simulated half of the stationary model.
     pub simulated: Simulated,
     pub walker_sample: Vec<[f64; 2]>,
@@ -124,6 +130,10 @@ pub struct Snapshot {
     pub series: Vec<SeriesPoint>,
     pub playing: bool,
     pub walker_steps_per_second: f64,
+    /// How the walkers started (a stationary start waits for the prediction to sample).
+    pub start: StartKind,
+    /// Time units discarded before recording.
+    pub burn_in: u64,
     /// A problem the person should see (divergence, a failed update).
     pub message: Option<String>,
 }
@@ -174,7 +184,8 @@ struct RateWindow {
 pub struct Simulation {
     config: SimConfig,
     ensemble: Ensemble,
-    observer: (SimulationStats, TrailRecorder),
+    /// Statistics, trails, and which walkers diverged when (`divergence_view`).
+    observer: (SimulationStats, (TrailRecorder, DivergenceWatch)),
     trails: Vec<VecDeque<[f64; 2]>>,
     series: VecDeque<SeriesPoint>,
     series_stride: u64,
@@ -187,18 +198,34 @@ pub struct Simulation {
     /// shrinking to one unit and spending its time on per-tick costs.
     seconds_per_unit: Option<f64>,
     rate: Option<RateWindow>,
+    start: StartKind,
 }
 
 impl Simulation {
     pub fn new(config: SimConfig) -> Self {
         let landscape = config.experiment.landscape.as_ref();
-        let ensemble = Ensemble::new(
-            landscape,
-            config.experiment.dynamics,
-            config.walkers,
-            &config.experiment.start,
-            config.seed,
-        );
+        // A stationary start samples the prediction, once it has arrived.
+        let (ensemble, start) = match &config.prediction {
+            Some(prediction) => {
+                let (ensemble, start) = neqlab::run::starting_ensemble(
+                    &config.experiment,
+                    config.walkers,
+                    config.seed,
+                    prediction,
+                );
+                (ensemble, start.unwrap_or(StartKind::Point))
+            }
+            None => (
+                Ensemble::new(
+                    landscape,
+                    config.experiment.dynamics,
+                    config.walkers,
+                    &config.experiment.start,
+                    config.seed,
+                ),
+                StartKind::Point,
+            ),
+        };
         let stats = SimulationStats::new(
             &config.experiment.start,
             Some(config.grid),
@@ -209,7 +236,7 @@ impl Simulation {
             count: config.trails.min(config.walkers),
             points: Vec::new(),
         };
-        let observer = (stats, trails);
+        let observer = (stats, (trails, DivergenceWatch::new()));
         Self {
             trails: vec![VecDeque::new(); config.trails.min(config.walkers)],
             config,
@@ -222,6 +249,7 @@ impl Simulation {
             walker_steps_per_second: 0.0,
             seconds_per_unit: None,
             rate: None,
+            start,
         }
     }
 
@@ -259,7 +287,10 @@ impl Simulation {
         let landscape = self.config.experiment.landscape.clone();
         let started = Instant::now();
         let active = (self.ensemble.walkers() - self.ensemble.diverged_walkers()) as f64;
-        self.observer.1.points.clear();
+        self.observer.1.0.points.clear();
+        (self.observer.1)
+            .1
+            .before_advance(self.ensemble.time(), units);
         self.ensemble
             .advance(landscape.as_ref(), units, &mut self.observer);
         let seconds = started.elapsed().as_secs_f64();
@@ -313,7 +344,7 @@ impl Simulation {
 
     /// Move the positions the trail recorder saw into the trails, in time order.
     fn record_trails(&mut self) {
-        let mut points = std::mem::take(&mut self.observer.1.points);
+        let mut points = std::mem::take(&mut self.observer.1.0.points);
         points.sort_by_key(|(walker, unit, _)| (*walker, *unit));
         for (walker, _, p) in points.drain(..) {
             if let Some(trail) = self.trails.get_mut(walker) {
@@ -323,7 +354,7 @@ impl Simulation {
                 }
             }
         }
-        self.observer.1.points = points;
+        self.observer.1.0.points = points;
     }
 
     fn record_series(&mut self) {
@@ -354,27 +385,17 @@ impl Simulation {
     pub fn snapshot(&self, playing: bool) -> Snapshot {
         let diverged = self.ensemble.diverged_walkers();
         let walkers = self.ensemble.walkers();
-        let message = if diverged == walkers && walkers > 0 {
-            Some(format!(
-                "every walker diverged (positions became non-finite or left the landscape): \
-                 the learning rate η = {} is too large for this landscape's curvature",
-                self.config.experiment.dynamics.eta
-            ))
-        } else if diverged > 0 {
-            Some(format!(
-                "{diverged} of {walkers} walkers diverged and were frozen: η = {} is close to \
-                 the stability limit",
-                self.config.experiment.dynamics.eta
-            ))
-        } else {
-            None
-        };
+        // Divergence is shown by `divergence_view` from `divergence`; the message carries
+        // failures only.
+        let message = None;
         Snapshot {
             generation: self.config.generation,
             time: self.ensemble.time(),
             time_unit: self.config.experiment.dynamics.time_unit(),
             walkers,
             diverged,
+            divergence: self.observer.1.1.record(),
+            eta: self.config.experiment.dynamics.eta,
             simulated: self.observer.0.estimates(),
             walker_sample: self
                 .ensemble
@@ -390,6 +411,8 @@ impl Simulation {
             series: self.series.iter().copied().collect(),
             playing,
             walker_steps_per_second: self.walker_steps_per_second,
+            start: self.start,
+            burn_in: self.config.burn_in,
             message,
         }
     }
@@ -469,7 +492,17 @@ impl WorkerState {
                 if let Some(sim) = &mut self.simulation
                     && sim.generation() == generation
                 {
-                    sim.set_prediction(prediction);
+                    if sim.config.experiment.start_kind == StartKind::Stationary
+                        && sim.config.prediction.is_none()
+                    {
+                        // The first prediction: sample the walkers from it, afresh.
+                        let mut config = sim.config.clone();
+                        config.grid = prediction.grid().unwrap_or(config.grid);
+                        config.prediction = Some(prediction);
+                        *sim = Simulation::new(config);
+                    } else {
+                        sim.set_prediction(prediction);
+                    }
                 }
             }
         }

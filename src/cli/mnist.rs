@@ -101,11 +101,12 @@ impl Display for MnistTable<'_> {
         )?;
         writeln!(
             f,
-            "{} {}, eta = {:e} (eta N = {:.3} on the mean loss), B = {}, T = {}, lambda = {}",
+            "{} {}, eta = {:.4e} on the summed loss (eta N = {:.3} on the mean loss, N = {}), B = {}, T = {}, lambda = {}",
             report.algorithm.label(),
             report.replacement.name().to_uppercase(),
             report.eta,
             report.eta_mean_loss,
+            report.train_n,
             report.batch,
             report.temperature,
             report.prior_precision

@@ -61,6 +61,29 @@ enum Command {
 struct GuiArgs {
     /// A preset file, or the name of a shipped preset (default: bowl-current).
     preset: Option<String>,
+    /// Override a preset value: `--set dynamics.walkers=20000` (values are TOML; the same
+    /// rules as `neqlab run`).
+    #[arg(long = "set", value_name = "TABLE.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Start the lecture: PageDown/PageUp step through the sequence `neqlab presets` prints
+    /// (from PRESET's slide when it is one).
+    #[arg(long)]
+    lecture: bool,
+}
+
+/// What `neqlab gui` opens: the preset with its overrides, checked as `neqlab run` checks
+/// them (the experiment is built once here so that bad settings fail before any window).
+fn gui_opening(args: &GuiArgs) -> Result<crate::app::Opening> {
+    let name = args.preset.as_deref().unwrap_or(crate::app::DEFAULT_PRESET);
+    let (text, label) = preset::read_named(name)?;
+    let original = Preset::from_toml(&text, &label)?;
+    let (preset, _, path) = load(name, &args.overrides)?;
+    Ok(crate::app::Opening {
+        preset,
+        original,
+        path,
+        lecture: args.lecture,
+    })
 }
 
 /// Parse arguments, run, and turn errors into one clear message and a non-zero exit.
@@ -77,8 +100,8 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        None => crate::app::run(None),
-        Some(Command::Gui(args)) => crate::app::run(args.preset.as_deref()),
+        None => crate::app::run(crate::app::Opening::default_preset()?),
+        Some(Command::Gui(args)) => crate::app::run(gui_opening(&args)?),
         Some(Command::Run(args)) => run::command(&args),
         Some(Command::Bench(args)) => bench::command(&args),
         Some(Command::Presets(args)) => {
@@ -109,4 +132,44 @@ fn progress_bar(what: &str) -> ProgressBar {
     ProgressBar::new(1000).with_style(
         ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gui_args(arguments: &[&str]) -> GuiArgs {
+        let cli = Cli::try_parse_from(arguments).expect("arguments parse");
+        match cli.command {
+            Some(Command::Gui(args)) => args,
+            _ => panic!("not the gui command"),
+        }
+    }
+
+    #[test]
+    fn gui_takes_overrides_with_the_rules_of_run() {
+        let args = gui_args(&[
+            "neqlab",
+            "gui",
+            "bowl-current",
+            "--set",
+            "dynamics.walkers=20000",
+            "--lecture",
+        ]);
+        let opening = gui_opening(&args).expect("valid overrides");
+        assert_eq!(opening.preset.dynamics.walkers, 20000);
+        assert_ne!(opening.original.dynamics.walkers, 20000);
+        assert!(opening.lecture);
+        // The same errors as `neqlab run`: an unknown key, and a value the rules refuse.
+        for bad in ["dynamics.walkerz=3", "dynamics.batch=0"] {
+            let gui = gui_opening(&gui_args(&["neqlab", "gui", "bowl-current", "--set", bad]))
+                .err()
+                .map(|e| format!("{e:#}"));
+            let run = load("bowl-current", &[bad.to_string()])
+                .err()
+                .map(|e| format!("{e:#}"));
+            assert!(gui.is_some(), "{bad} accepted");
+            assert_eq!(gui, run, "{bad}");
+        }
+    }
 }

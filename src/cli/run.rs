@@ -63,7 +63,10 @@ impl Display for RunTable<'_> {
         self.header(f)?;
         match &self.report.sim {
             None => writeln!(f, "no statistics (steps = 0 or every walker diverged)")?,
-            Some(sim) => simulated(f, &names, sim)?,
+            Some(sim) => {
+                stationarity(f, self.report, sim)?;
+                simulated(f, &names, sim)?;
+            }
         }
         fokker_planck(f, self.report)?;
         match &self.report.theory {
@@ -125,6 +128,92 @@ impl RunTable<'_> {
     }
 }
 
+/// The mark on a comparison with the prediction when the run is not stationary.
+const NOT_STATIONARY: &str = " [not stationary]";
+
+/// `NOT_STATIONARY` when the report's run did not reach its stationary state.
+fn mark(report: &RunReport) -> &'static str {
+    match report.sim.as_ref().is_some_and(|s| !s.stationary) {
+        true => NOT_STATIONARY,
+        false => "",
+    }
+}
+
+/// Three decimals, or three significant figures with an exponent below 0.01.
+fn short(x: f64) -> String {
+    if x == 0.0 || x.abs() >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+/// The relaxation times, the length of the run in them, the occupations of the wells and the
+/// verdict, in words (docs/theory.md §9).
+fn stationarity(f: &mut Formatter<'_>, report: &RunReport, sim: &SimReport) -> fmt::Result {
+    let unit = report.time_unit.name();
+    let fp = report.fp.as_ref().and_then(|fp| fp.relaxation_time);
+    let linear = report.theory.as_ref().and_then(|t| t.relaxation_time);
+    let mut times = Vec::new();
+    if let Some(tau) = fp {
+        times.push(format!("Fokker–Planck {tau:.4e}"));
+    }
+    if let Some(tau) = linear {
+        times.push(format!("linearised {tau:.4e}"));
+    }
+    writeln!(f)?;
+    if !times.is_empty() {
+        writeln!(f, "relaxation time ({unit}s): {}", times.join(", "))?;
+    }
+    if let (Some(burn_in), Some(recorded)) =
+        (sim.burn_in_relaxation_times, sim.relaxation_times_recorded)
+    {
+        writeln!(
+            f,
+            "start: {}; burn-in {} and recorded length {} relaxation times",
+            report.start.name(),
+            short(burn_in),
+            short(recorded)
+        )?;
+    }
+    if let Some(reason) = &report.start_error {
+        writeln!(f, "start: {reason}")?;
+    }
+    if !sim.occupations.is_empty() {
+        writeln!(
+            f,
+            "{:<22} {:>10} {:>10} {:>10} {:>8}",
+            "walkers in the well at", "simulated", "predicted", "± error", "errors"
+        )?;
+        for o in &sim.occupations {
+            writeln!(
+                f,
+                "({:>9.4}, {:>9.4})   {:>9.2}% {:>9.2}% {:>9.2}% {:>8.1}",
+                o.minimum[0],
+                o.minimum[1],
+                100.0 * o.simulated,
+                100.0 * o.predicted,
+                100.0 * o.error,
+                o.deviation_in_errors()
+            )?;
+        }
+    }
+    if sim.stationary {
+        writeln!(f, "stationary: yes")
+    } else {
+        writeln!(
+            f,
+            "NOT STATIONARY: the walkers have not reached the stationary state, so the \
+             comparisons with the prediction below (total variation, moments, entropy \
+             production) do not compare stationary states."
+        )?;
+        for reason in &sim.not_stationary_because {
+            writeln!(f, "  - {reason}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The simulated means, standard deviations, covariance and stochastic area.
 fn simulated(f: &mut Formatter<'_>, names: &[String], sim: &SimReport) -> fmt::Result {
     let d = sim.mean.len();
@@ -176,8 +265,9 @@ fn fokker_planck(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result {
     match fp.tv_vs_sim {
         Some(tv) => writeln!(
             f,
-            "total variation between the solved density and the simulated histogram: {tv:.4} \
+            "total variation between the solved density and the simulated histogram: {tv:.4}{} \
              ({:.2}% of samples outside the grid)",
+            mark(report),
             100.0 * fp.outside_fraction
         ),
         None => writeln!(f, "no simulated histogram to compare with"),
@@ -415,10 +505,11 @@ impl Comparison<'_> {
         };
         writeln!(
             f,
-            "                          simulation {:.6e} ± {:.1e} (rel.diff {:.4})",
+            "                          simulation {:.6e} ± {:.1e} (rel.diff {:.4}){}",
             rate,
             sim.ep_rate_error.unwrap_or(f64::NAN),
-            relative_difference(rate, predicted)
+            relative_difference(rate, predicted),
+            mark(report)
         )?;
         for point in sim.ift.iter().flatten() {
             writeln!(

@@ -291,11 +291,6 @@ impl Ensemble {
         &self.positions[k * self.dim..(k + 1) * self.dim]
     }
 
-    /// Whether walker `k` diverged and is frozen.
-    pub fn is_diverged(&self, k: usize) -> bool {
-        self.diverged[k]
-    }
-
     /// Number of walkers that diverged (non-finite or beyond the landscape's escape radius).
     pub fn diverged_walkers(&self) -> usize {
         self.diverged.iter().filter(|&&d| d).count()

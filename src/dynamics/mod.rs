@@ -101,7 +101,10 @@ impl Replacement {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeUnit {
+    /// One update `w ← w − η g_B + sqrt(2ηT) ξ` (the unit with replacement).
     Step,
+    /// One sweep of the `M = ⌊N/B⌋` batches of a permutation, `M` steps (the unit without
+    /// replacement; positions are recorded only at epoch boundaries, docs/theory.md §2.2).
     Epoch,
 }
 
@@ -118,8 +121,15 @@ impl TimeUnit {
 /// Errors in a dynamics configuration; each names the preset key at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DynamicsError {
+    /// A key of `[dynamics]` holds a value the update rule cannot use (a learning rate that
+    /// is not positive, a batch larger than the data, SGLD without replacement, ...).
     #[error("dynamics.{key}: {message}")]
-    InvalidKey { key: &'static str, message: String },
+    InvalidKey {
+        /// The key under `[dynamics]`, e.g. `eta` or `batch`.
+        key: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> DynamicsError {
@@ -132,7 +142,9 @@ fn invalid(key: &'static str, message: impl Into<String>) -> DynamicsError {
 /// A validated update rule: algorithm, batch schedule, learning rate, batch size, temperature.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dynamics {
+    /// SGD, SGLD or SGWORLD: whether Langevin noise is added.
     pub algorithm: Algorithm,
+    /// How batches are drawn; it also fixes the time unit (docs/theory.md §2.1–2.2).
     pub replacement: Replacement,
     /// Learning rate `η`.
     pub eta: f64,

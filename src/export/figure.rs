@@ -309,9 +309,64 @@ pub fn format_tick(value: f64) -> String {
     }
 }
 
+/// Tick label for a value on an axis spanning `span` with up to `max_ticks` ticks: enough
+/// digits that neighbouring ticks never read alike (0.99, 0.995, 1, 1.005, 1.01), which
+/// [`format_tick`] alone does not guarantee when the span is small next to the values.
+pub fn format_tick_on_axis(value: f64, span: f64, max_ticks: usize) -> String {
+    let magnitude = value.abs();
+    // The finest step a tick generator can choose (steps of 1, 2, 2.5 or 5 × 10^k): a tenth
+    // of it sets the last digit needed.
+    let finest_step = span.abs() / max_ticks.max(1) as f64 / 2.5;
+    if magnitude == 0.0 || !finest_step.is_finite() || finest_step <= 0.0 {
+        return format_tick(value);
+    }
+    if !(1e-3..1e5).contains(&magnitude) {
+        let digits = (magnitude.log10().floor() - finest_step.log10().floor()).clamp(1.0, 6.0);
+        let text = format!("{value:.*e}", digits as usize);
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
+    }
+    let needed = (-finest_step.log10().floor()).clamp(0.0, 9.0) as usize;
+    let decimals = needed.max((2.0 - magnitude.log10().floor()).clamp(0.0, 6.0) as usize);
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_on_a_narrow_axis_never_read_alike() {
+        let ticks = [0.99, 0.995, 1.0, 1.005, 1.01];
+        let labels: Vec<String> = ticks
+            .iter()
+            .map(|&v| format_tick_on_axis(v, 0.02, 7))
+            .collect();
+        assert_eq!(labels, ["0.99", "0.995", "1", "1.005", "1.01"]);
+        // The plain formatter prints 1.005 as "1": the bug this guards against.
+        assert_eq!(format_tick(1.005), "1");
+        // Wide axes keep short labels; tiny values keep scientific notation with the digits
+        // their spacing needs.
+        assert_eq!(format_tick_on_axis(20.0, 100.0, 7), "20");
+        assert_eq!(format_tick_on_axis(0.25, 1.0, 7), "0.25");
+        assert_ne!(
+            format_tick_on_axis(1.0e-4, 2.5e-6 * 7.0, 7),
+            format_tick_on_axis(1.025e-4, 2.5e-6 * 7.0, 7)
+        );
+        for k in 0..40 {
+            let (a, b) = (1.0 + 0.0025 * k as f64, 1.0 + 0.0025 * (k + 1) as f64);
+            assert_ne!(
+                format_tick_on_axis(a, 0.0175, 7),
+                format_tick_on_axis(b, 0.0175, 7)
+            );
+        }
+    }
 
     #[test]
     fn ellipse_outline_matches_covariance() {

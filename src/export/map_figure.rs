@@ -31,8 +31,9 @@ pub const HOLDS_BELOW: f64 = 0.1;
 pub const BREAKS_ABOVE: f64 = 0.3;
 
 /// Band edges of increasing axis values in `log₁₀`: geometric midpoints between
-/// neighbours, the outer edges half a step beyond the ends.
-fn band_edges(values: &[f64]) -> Vec<f64> {
+/// neighbours, the outer edges half a step beyond the ends (the app's Map tab draws its
+/// cells on the same edges).
+pub fn band_edges(values: &[f64]) -> Vec<f64> {
     let logs: Vec<f64> = values.iter().map(|v| v.log10()).collect();
     let half = |a: f64, b: f64| 0.5 * (a + b);
     let mut edges = Vec::with_capacity(logs.len() + 1);
@@ -72,8 +73,9 @@ fn raster(edges: &[f64]) -> (usize, Vec<usize>) {
 }
 
 /// The colour range shared by both panels: `[max − COLOUR_DECADES, max]` or tighter, in
-/// `log₁₀`; `None` when no cell has a positive value.
-fn shared_range(map: &HyperMap, quantity: MapQuantity) -> Option<[f64; 2]> {
+/// `log₁₀`; `None` when no cell has a positive value (the app's Map tab uses the same
+/// scale).
+pub fn shared_range(map: &HyperMap, quantity: MapQuantity) -> Option<[f64; 2]> {
     let logs = map
         .cells
         .iter()
@@ -304,28 +306,40 @@ fn validity_markers(map: &HyperMap, cells: &[MapCell]) -> Vec<PointSet> {
             Marker::Cross,
         ),
     ];
-    classes
-        .into_iter()
-        .filter_map(|(low, high, color, marker)| {
-            let points: Vec<[f64; 2]> = cells
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.sim_cov_rel_error.is_some_and(|e| e >= low && e < high))
-                .map(|(k, _)| {
-                    let (b, e) = (k / ne, k % ne);
-                    [map.etas[e].log10(), (map.batches[b] as f64).log10()]
-                })
-                .collect();
-            (!points.is_empty()).then_some(PointSet {
-                points,
-                color,
-                opacity: 1.0,
-                size: 9.0,
-                marker,
-                label: String::new(),
+    let mut sets = Vec::new();
+    for (low, high, color, marker) in classes {
+        let points: Vec<[f64; 2]> = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.sim_cov_rel_error.is_some_and(|e| e >= low && e < high))
+            .map(|(k, _)| {
+                let (b, e) = (k / ne, k % ne);
+                [map.etas[e].log10(), (map.batches[b] as f64).log10()]
             })
-        })
-        .collect()
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        // A white disc under each marker: a green dot on the green-blue cells of viridis
+        // would otherwise hardly show.
+        sets.push(PointSet {
+            points: points.clone(),
+            color: palette::WHITE,
+            opacity: 1.0,
+            size: 13.0,
+            marker: Marker::Dot,
+            label: String::new(),
+        });
+        sets.push(PointSet {
+            points,
+            color,
+            opacity: 1.0,
+            size: 9.0,
+            marker,
+            label: String::new(),
+        });
+    }
+    sets
 }
 
 /// Write the map's data: CSV for `.csv`, JSON for `.json` (atomically).

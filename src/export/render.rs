@@ -10,7 +10,7 @@ use plotters::style::FontStyle;
 use super::ExportError;
 use super::figure::{
     ArrowField, Contours, Figure, Heatmap, LineSeries, Marker, Panel, PointSet, Rgb,
-    contour_segments, format_tick,
+    contour_segments, format_tick, format_tick_on_axis,
 };
 
 fn snap_zero(value: f64, span: f64) -> f64 {
@@ -377,7 +377,7 @@ fn build_chart<'a, DB: DrawingBackend>(
         if log {
             format_tick(10f64.powf(v))
         } else {
-            format_tick(snap_zero(v, span))
+            format_tick_on_axis(snap_zero(v, span), span, 7)
         }
     };
     let x_format = move |v: &f64| tick(*v, xl, x_span);
@@ -600,7 +600,7 @@ fn draw_colour_bar<DB: DrawingBackend>(
         .right_y_label_area_size((115.0 * scale) as u32)
         .build_cartesian_2d(0.0..1.0, low..high)
         .map_err(render_error)?;
-    let formatter = |v: &f64| format_tick(*v);
+    let formatter = |v: &f64| format_tick_on_axis(*v, high - low, 6);
     bar.configure_mesh()
         .disable_mesh()
         .disable_x_axis()

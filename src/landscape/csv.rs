@@ -39,41 +39,66 @@ pub enum CsvError {
     Read(#[from] ReadError),
     /// The points would not fit in memory as a landscape's examples.
     #[error("{path}: {limit}", path = path.display())]
-    TooLarge { path: PathBuf, limit: LimitError },
+    TooLarge {
+        /// The data file.
+        path: PathBuf,
+        /// The memory check that refused it.
+        limit: LimitError,
+    },
     /// The first non-comment line is not `x,y`.
     #[error("{path}:{line}: expected the header `x,y`, found `{found}`", path = path.display())]
     Header {
+        /// The data file.
         path: PathBuf,
+        /// The 1-based line where the header was expected.
         line: usize,
+        /// That line as written.
         found: String,
     },
     /// The file holds no header at all.
     #[error("{path}: the file is empty; expected the header `x,y` and at least two points", path = path.display())]
-    Empty { path: PathBuf },
+    Empty {
+        /// The data file.
+        path: PathBuf,
+    },
     /// A data line that is not two comma-separated numbers.
     #[error("{path}:{line}: {message}", path = path.display())]
     Malformed {
+        /// The data file.
         path: PathBuf,
+        /// The 1-based line.
         line: usize,
+        /// What is wrong with it (field count, a number that does not parse).
         message: String,
     },
     /// A number that is infinite or NaN.
     #[error("{path}:{line}: {column} = {value} is not a finite number", path = path.display())]
     NonFinite {
+        /// The data file.
         path: PathBuf,
+        /// The 1-based line.
         line: usize,
+        /// `"x"` or `"y"`.
         column: &'static str,
+        /// The value read (`inf`, `-inf` or `NaN`).
         value: f64,
     },
     /// Fewer than two data points.
     #[error("{path}: needs at least two data points, found {count}", path = path.display())]
-    TooFewPoints { path: PathBuf, count: usize },
+    TooFewPoints {
+        /// The data file.
+        path: PathBuf,
+        /// The data points found (0 or 1).
+        count: usize,
+    },
 }
 
 /// Data points `(x_i, y_i)` of a regression data set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct XyData {
+    /// The inputs `x_i`, in file order.
     pub x: Vec<f64>,
+    /// The targets `y_i`, one per input.
     pub y: Vec<f64>,
 }
 

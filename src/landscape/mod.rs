@@ -33,7 +33,12 @@ pub use regression_net_2d::{RegressionNet2d, RegressionNet2dSpec};
 pub enum LandscapeError {
     /// A key of `[landscape]` holds a value the landscape cannot use.
     #[error("landscape.{key}: {message}")]
-    InvalidKey { key: String, message: String },
+    InvalidKey {
+        /// The key under `[landscape]`, e.g. `hessian` or `n_examples`.
+        key: String,
+        /// What is wrong with its value.
+        message: String,
+    },
     /// Newton's method failed where the landscape needs a minimum (e.g. the frozen weights of
     /// `regression-net-2d`).
     #[error("{0}")]
@@ -177,14 +182,24 @@ pub fn gradient_covariance(landscape: &dyn Landscape, w: &[f64]) -> Vec<f64> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum LandscapeSpec {
+    /// `kind = "bowl"`: the anisotropic quadratic bowl `½ (w − x_i)ᵀ A (w − x_i)` with
+    /// rotated data noise (docs/theory.md §1.4).
     #[serde(rename = "bowl")]
     Bowl(BowlSpec),
+    /// `kind = "linear-regression"`: Bayesian linear regression, a quadratic posterior
+    /// (docs/theory.md §1.3, §1.4).
     #[serde(rename = "linear-regression")]
     LinearRegression(LinearRegressionSpec),
+    /// `kind = "double-well"`: a tilted quartic double well with position-dependent,
+    /// non-commuting noise (docs/theory.md §1.4).
     #[serde(rename = "double-well")]
     DoubleWell(DoubleWellSpec),
+    /// `kind = "regression-net"`: the seven-weight nonlinear regression network
+    /// (docs/theory.md §6.1).
     #[serde(rename = "regression-net")]
     RegressionNet(RegressionNetSpec),
+    /// `kind = "regression-net-2d"`: the same network with all but two weights frozen at
+    /// their minimum (docs/theory.md §6.3).
     #[serde(rename = "regression-net-2d")]
     RegressionNet2d(RegressionNet2dSpec),
 }

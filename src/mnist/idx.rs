@@ -39,9 +39,12 @@ const UNSIGNED_BYTE: u8 = 0x08;
 pub enum IdxError {
     // The io::Error is part of the message and deliberately not a `#[source]`, so that
     // error chains (`{:#}`) do not print it twice.
+    /// The file could not be opened or read.
     #[error("{path}: cannot read: {error}")]
     Read {
+        /// The file being read.
         path: PathBuf,
+        /// What the operating system said.
         error: std::io::Error,
     },
     /// The file is larger than this machine's memory allows.
@@ -50,25 +53,38 @@ pub enum IdxError {
     /// The header announces more data than this machine's memory allows.
     #[error("{path}: the header announces {shape} bytes: {limit}")]
     TooLarge {
+        /// The file whose header was read.
         path: PathBuf,
+        /// The announced dimensions and their product in bytes, e.g.
         /// `1 000 000 000 × 28 × 28 = 784 000 000 000`.
         shape: String,
+        /// The memory check that refused it.
         limit: LimitError,
     },
+    /// The file could not be written.
     #[error("{path}: cannot write: {error}")]
     Write {
+        /// The file being written.
         path: PathBuf,
+        /// What the operating system said.
         error: std::io::Error,
     },
     /// The gzip stream is corrupt or ends early.
     #[error("{path}: broken gzip stream (truncated or corrupt download?): {error}")]
     Gzip {
+        /// The gzip file.
         path: PathBuf,
+        /// What the decompressor said.
         error: std::io::Error,
     },
     /// The header is not an IDX header, or not the one expected.
     #[error("{path}: {message}")]
-    Header { path: PathBuf, message: String },
+    Header {
+        /// The file whose header is wrong.
+        path: PathBuf,
+        /// What is wrong with it (magic number, element type, rank, overflowing dimensions, images without pixels, ...).
+        message: String,
+    },
     /// Fewer data bytes than the header announces.
     #[error(
         "{path}: the header announces {expected} data bytes but the file holds only {found} (truncated or not an IDX file)",
@@ -76,8 +92,11 @@ pub enum IdxError {
         found = group_digits(*found as u64)
     )]
     Truncated {
+        /// The short file.
         path: PathBuf,
+        /// Data bytes announced by the header (the product of its dimensions).
         expected: usize,
+        /// Data bytes actually present after the header.
         found: usize,
     },
     /// More data bytes than the header announces.
@@ -87,7 +106,9 @@ pub enum IdxError {
         found = found.map(|f| format!(": {}", group_digits(f as u64))).unwrap_or_default()
     )]
     TooLong {
+        /// The long file.
         path: PathBuf,
+        /// Data bytes announced by the header (the product of its dimensions).
         expected: usize,
         /// The bytes found, when known (raw files).
         found: Option<usize>,
@@ -95,17 +116,25 @@ pub enum IdxError {
     /// Image and label files that do not describe the same examples.
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
     CountMismatch {
+        /// The image file.
         images: PathBuf,
+        /// The label file.
         labels: PathBuf,
+        /// Images in the image file (its first dimension).
         n_images: usize,
+        /// Labels in the label file (its only dimension).
         n_labels: usize,
     },
     /// A label outside `0..classes`.
     #[error("{path}: label {label} of example {index} is not a class 0..{classes}")]
     Label {
+        /// The label file.
         path: PathBuf,
+        /// The 0-based example whose label is out of range.
         index: usize,
+        /// The label found.
         label: u8,
+        /// The number of classes allowed (labels run over `0..classes`).
         classes: usize,
     },
     /// A folder lacking one of the standard files.
@@ -113,8 +142,11 @@ pub enum IdxError {
         "{folder}: no {what} file found (looked for {candidates}); expected the standard MNIST names, raw or .gz"
     )]
     Missing {
+        /// The folder searched.
         folder: PathBuf,
+        /// Which file is missing: "training images", "test labels", ...
         what: &'static str,
+        /// The file names tried, comma-separated.
         candidates: String,
     },
 }
@@ -122,7 +154,9 @@ pub enum IdxError {
 /// An IDX array of unsigned bytes: its dimensions and its row-major data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdxArray {
+    /// The dimensions from the header, outermost first (`[n, rows, cols]` for images).
     pub dims: Vec<usize>,
+    /// The `∏ dims` elements, row-major (last index fastest).
     pub data: Vec<u8>,
 }
 
@@ -398,10 +432,13 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<(), IdxErro
 /// Labelled images: `n` images of `rows × cols` bytes and their labels `0..classes`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Digits {
+    /// Pixel rows per image (28 for MNIST).
     pub rows: usize,
+    /// Pixel columns per image (28 for MNIST).
     pub cols: usize,
     /// Row-major grey levels 0–255, image after image (`n · rows · cols` bytes).
     pub pixels: Vec<u8>,
+    /// One class per image, in `0..classes` (the digit 0–9 for MNIST).
     pub labels: Vec<u8>,
 }
 
@@ -531,7 +568,9 @@ impl Digits {
 /// A training set and a held-out test set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataSet {
+    /// The examples the network is trained on (MNIST: 60 000).
     pub train: Digits,
+    /// The held-out examples accuracy is measured on (MNIST: 10 000).
     pub test: Digits,
     /// Where the data came from, for reports.
     pub source: String,

@@ -56,6 +56,7 @@ pub enum MnistPresetError {
     /// Missing, too large, or not text.
     #[error(transparent)]
     File(#[from] crate::files::ReadError),
+    /// Not TOML, or keys and types that do not match the schema.
     #[error("{path}: {message}")]
     Parse {
         /// The file.

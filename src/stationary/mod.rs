@@ -33,6 +33,23 @@ pub use validity::{PredictionPart, Validity};
 
 use crate::stats::gaussian_kl;
 use crate::stats::grid::total_variation;
+use crate::stats::occupation::{Occupation, compare_occupations, effective_samples_per_walker};
+use crate::stats::stationarity::{
+    RunLength, Stationarity, StationarityCriteria, assess_stationarity,
+};
+use crate::theory::start::StartKind;
+
+/// How far a simulation has got, for the stationarity verdict: its burn-in and recorded length
+/// in time units, its walkers, and how they started.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunProgress {
+    /// Burn-in and recorded length, in time units.
+    pub length: RunLength,
+    /// Walkers that are still moving (diverged ones left out).
+    pub walkers: usize,
+    /// At a point, or sampled from the predicted stationary density.
+    pub start: StartKind,
+}
 
 /// A prediction and a simulation of the same experiment, side by side: the comparisons every
 /// view and report shows. Either side may be missing (a prediction still solving, a simulation
@@ -118,6 +135,47 @@ impl<'a> StationaryState<'a> {
             .and_then(Prediction::fokker_planck)
             .map(|fp| current_arrows(&fp.arrow_field, scale))
             .unwrap_or_default()
+    }
+
+    /// Simulated against predicted occupation of every basin, with several minima (empty
+    /// otherwise, or before a recorded unit). The error is that of `W · n_eff(R, τ)`
+    /// independent samples: `W` walkers, each carrying
+    /// [`effective_samples_per_walker`]`(R, τ)` over its `R` recorded units with the basin
+    /// indicator's autocorrelation `e^{−t/τ}` (docs/theory.md §9.5).
+    pub fn occupations(&self, progress: &RunProgress) -> Vec<Occupation> {
+        let (Some(prediction), Some(simulated)) = (self.prediction, self.simulated) else {
+            return Vec::new();
+        };
+        let (Some(counts), Some(fp)) = (&simulated.occupation, prediction.fokker_planck()) else {
+            return Vec::new();
+        };
+        if prediction.basins() != Some(counts.basins()) {
+            return Vec::new();
+        }
+        let tau = prediction.stationarity_relaxation_time().unwrap_or(0.0);
+        let per_walker = effective_samples_per_walker(progress.length.recorded, tau);
+        compare_occupations(
+            counts.basins(),
+            &fp.solution.density,
+            counts.recorded(),
+            progress.walkers as f64 * per_walker,
+        )
+    }
+
+    /// Whether the run has reached its stationary state: long enough against the relaxation
+    /// time ([`Prediction::stationarity_relaxation_time`]) for its start to be forgotten, and
+    /// with several minima the wells occupied as predicted (docs/theory.md §9.4, §9.5). `None`
+    /// without a prediction.
+    pub fn stationarity(&self, progress: &RunProgress) -> Option<Stationarity> {
+        let prediction = self.prediction?;
+        Some(assess_stationarity(
+            progress.length,
+            prediction.stationarity_relaxation_time(),
+            progress.start,
+            &self.occupations(progress),
+            &StationarityCriteria::default(),
+            prediction.time_unit(),
+        ))
     }
 
     /// Among the cells inside the `2σ` region of the simulated density, the fraction whose

@@ -13,15 +13,19 @@ use crate::landscape::Landscape;
 use crate::preset::{Experiment, FpSpec};
 use crate::stats::EntropyProduction;
 use crate::stats::grid::CurrentField;
+use crate::stats::occupation::Basins;
 use crate::theory::TheoryError;
 use crate::theory::exact::Gaussian;
-use crate::theory::fokker_planck::{FpSolution, Grid2d, solve_stationary};
+use crate::theory::fokker_planck::{FpSolution, Grid2d, solve_stationary_factorised};
 use crate::theory::force::GridForce;
 use crate::theory::linear::{
     LinearTheory, Minima, TheoryOptions, drift_and_diffusion, linear_theory_about, local_minima,
     plane_grid,
 };
 use crate::theory::lyapunov::symmetric_eigen;
+use crate::theory::relaxation::{
+    FpRelaxation, LinearRelaxation, RelaxationError, fp_relaxation, linear_relaxation,
+};
 
 use super::arrows::ARROW_BLOCK;
 use super::validity::{EXPANSION_LIMIT, Validity, WOR_LEADING_ORDER_LIMIT};
@@ -79,6 +83,9 @@ pub struct FokkerPlanck {
     pub moments: Gaussian,
     /// Its stochastic area `C_12` about its mean, per time unit.
     pub area: f64,
+    /// The slowest relaxation of the discretised operator (its spectral gap, by shift-invert
+    /// on the factorisation of the solve; docs/theory.md §9.1), or why there is none.
+    pub relaxation: Result<FpRelaxation, RelaxationError>,
 }
 
 impl FokkerPlanck {
@@ -99,6 +106,9 @@ pub struct PlanePrediction {
     pub loss: Vec<f64>,
     /// The stationary Fokker–Planck solution, or why there is none.
     pub fokker_planck: Result<FokkerPlanck, TheoryError>,
+    /// With several minima, their basins of steepest descent on the grid, for the occupation
+    /// check (docs/theory.md §9.5); `None` with one minimum.
+    pub basins: Option<Arc<Basins>>,
 }
 
 /// What theory predicts for the stationary state of an experiment, in the time unit of its
@@ -116,6 +126,9 @@ pub struct Prediction {
     /// The slowest relaxation time of the linearised dynamics, `1/(η · steps per unit ·
     /// h_min)` in time units, `h_min` the smallest eigenvalue of `H̄` at the first minimum.
     pub relaxation_time: Option<f64>,
+    /// The relaxation of the linearised theory, `−ln ρ(P)` per time unit of the linear map
+    /// `P` of the mean (docs/theory.md §9.3), when there is a linearised theory.
+    pub linear_relaxation: Option<LinearRelaxation>,
     /// The 2-D parts, on 2-D landscapes when asked for.
     pub plane: Option<PlanePrediction>,
     /// The Gibbs density `exp(−L/T)` expanded to second order about the minimum,
@@ -162,8 +175,13 @@ impl Prediction {
                 )
             })
             .flatten();
+        let linear_relaxation = linear
+            .as_ref()
+            .ok()
+            .and_then(|theory| linear_relaxation(experiment, theory).ok());
         let mut prediction = Self {
             gibbs,
+            linear_relaxation,
             dynamics: experiment.dynamics,
             relaxation_time: curvature.relaxation_time(&experiment.dynamics),
             minima,
@@ -191,6 +209,40 @@ impl Prediction {
     /// The Fokker–Planck solution, when there is one.
     pub fn fokker_planck(&self) -> Option<&FokkerPlanck> {
         self.plane.as_ref()?.fokker_planck.as_ref().ok()
+    }
+
+    /// The slowest relaxation time of the Fokker–Planck operator, in time units, when there is
+    /// a solution and its spectral gap was found (docs/theory.md §9.1).
+    pub fn fp_relaxation_time(&self) -> Option<f64> {
+        self.fokker_planck()?
+            .relaxation
+            .as_ref()
+            .ok()
+            .map(|r| r.relaxation_time)
+    }
+
+    /// The relaxation time a stationarity check uses, in time units: the Fokker–Planck one
+    /// where there is one (it sees every well), else the linearised map's `−1/ln ρ(P)`, else
+    /// `1/(η · steps per unit · h_min)` ([`Self::relaxation_time`]; docs/theory.md §9.4).
+    pub fn stationarity_relaxation_time(&self) -> Option<f64> {
+        crate::theory::relaxation::relaxation_time(
+            self.fokker_planck()
+                .and_then(|fp| fp.relaxation.as_ref().ok()),
+            self.linear_relaxation.as_ref(),
+        )
+        .or(self.relaxation_time)
+    }
+
+    /// The basins of the minima on the grid, with several minima.
+    pub fn basins(&self) -> Option<&Arc<Basins>> {
+        self.plane.as_ref()?.basins.as_ref()
+    }
+
+    /// The predicted occupation of every basin ([`Self::basins`]): its Fokker–Planck mass
+    /// (docs/theory.md §9.5). `None` with one minimum or without a solution.
+    pub fn predicted_occupations(&self) -> Option<Vec<f64>> {
+        let fp = self.fokker_planck()?;
+        Some(self.basins()?.masses(&fp.solution.density))
     }
 
     /// Several minima: the linearised theory describes one basin only, so comparisons use the
@@ -471,10 +523,26 @@ fn plane_prediction(
         Some(error) => Err(error),
         None => solve(experiment, &grid, linear, force_needed),
     };
+    let basins = minima
+        .several()
+        .then(|| {
+            let points: Vec<[f64; 2]> = minima
+                .all
+                .iter()
+                .filter(|m| m.len() == 2)
+                .map(|m| [m[0], m[1]])
+                .collect();
+            // The loss map already holds L at every cell centre.
+            let at_centre = |w: [f64; 2]| grid.locate(w).map_or(f64::NAN, |c| loss[c]);
+            Basins::gradient_flow(&grid, &at_centre, &points).ok()
+        })
+        .flatten()
+        .map(Arc::new);
     PlanePrediction {
         grid,
         loss,
         fokker_planck,
+        basins,
     }
 }
 
@@ -486,8 +554,10 @@ fn solve(
     force_needed: bool,
 ) -> Result<FokkerPlanck, TheoryError> {
     let fields = drift_and_diffusion(experiment, linear)?;
-    let solution = solve_stationary(grid, &|w| fields.drift(w), &|w| fields.diffusion(w))
-        .map_err(|e| TheoryError::NoFokkerPlanck(e.to_string()))?;
+    let (solution, generator) =
+        solve_stationary_factorised(grid, &|w| fields.drift(w), &|w| fields.diffusion(w))
+            .map_err(|e| TheoryError::NoFokkerPlanck(e.to_string()))?;
+    let relaxation = fp_relaxation(&generator);
     let force = force_needed
         .then(|| GridForce::new(&solution, &fields))
         .flatten()
@@ -506,6 +576,7 @@ fn solve(
         force,
         moments,
         area,
+        relaxation,
     })
 }
 
@@ -577,6 +648,32 @@ mod tests {
             "{kinds:?}"
         );
         assert!(wor.grid().is_some(), "the histogram still gets a grid");
+    }
+
+    /// Two equally deep wells: the basins split the Fokker–Planck mass about evenly (the
+    /// minibatch noise is tilted in opposite senses in the two wells, not mirror-symmetric, so
+    /// only to within a few per cent), the spectral gap is the slow hopping, far slower than
+    /// one well's relaxation, and the check uses it. One bowl: no basins.
+    #[test]
+    fn double_well_relaxation_and_occupations() {
+        let wells = shipped_prediction("double-well");
+        let occupations = wells.predicted_occupations().expect("two basins");
+        assert_eq!(occupations.len(), 2);
+        assert!((occupations.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(
+            occupations.iter().all(|m| (m - 0.5).abs() < 0.05),
+            "{occupations:?}"
+        );
+        let fp_tau = wells.fp_relaxation_time().expect("spectral gap");
+        let linear_tau = wells.linear_relaxation.expect("linear").relaxation_time;
+        assert!(fp_tau > 10.0 * linear_tau, "{fp_tau} vs {linear_tau}");
+        assert_eq!(wells.stationarity_relaxation_time(), Some(fp_tau));
+        let bowl = shipped_prediction("bowl-current");
+        assert!(bowl.basins().is_none() && bowl.predicted_occupations().is_none());
+        // One basin: the spectral gap of the grid operator is the linearised rate, to the
+        // discretisation error (1/(η h_min) = 50 steps; −1/ln(1 − η h_min) = 49.5).
+        let tau = bowl.fp_relaxation_time().expect("gap");
+        assert!((tau / 50.0 - 1.0).abs() < 0.03, "{tau}");
     }
 
     /// The linear relaxation time of the bowl is 1/(η h_min) steps: h = (1, 4), η = 0.02.

@@ -10,6 +10,7 @@ use crate::dynamics::{Ensemble, Observer};
 use crate::landscape::{LANES, Landscape, Lanes};
 use crate::stats::entropy::{EntropyStats, MAX_UNITS, SigmaHistogram};
 use crate::stats::grid::{CurrentField, GridHistogram};
+use crate::stats::occupation::BasinCounts;
 use crate::stats::{EntropyProduction, MomentStats, Moments};
 use crate::theory::fokker_planck::Grid2d;
 
@@ -25,6 +26,7 @@ pub struct SimulationStats {
     moments: MomentStats,
     grid: Option<GridHistogram>,
     entropy: Option<EntropyProduction>,
+    occupation: Option<BasinCounts>,
     burn_in: u64,
 }
 
@@ -61,6 +63,8 @@ pub struct Simulated {
     pub grid: Option<SimulatedGrid>,
     /// Entropy production, when the prediction gives a model for it.
     pub entropy: Option<SimulatedEntropy>,
+    /// Samples per basin, with several minima (docs/theory.md §9.5).
+    pub occupation: Option<BasinCounts>,
 }
 
 impl SimulationStats {
@@ -76,6 +80,9 @@ impl SimulationStats {
             moments: MomentStats::new(start, burn_in),
             grid: grid.map(|g| GridHistogram::new(g, burn_in)),
             entropy: prediction.and_then(|p| p.entropy_production(burn_in, DFT_UNITS)),
+            occupation: prediction
+                .and_then(Prediction::basins)
+                .map(|b| BasinCounts::new(b.clone(), burn_in)),
             burn_in,
         }
     }
@@ -96,6 +103,11 @@ impl SimulationStats {
             self.grid = Some(GridHistogram::new(grid, from));
         }
         self.entropy = prediction.entropy_production(from, DFT_UNITS);
+        if self.occupation.as_ref().map(|o| o.basins()) != prediction.basins() {
+            self.occupation = prediction
+                .basins()
+                .map(|b| BasinCounts::new(b.clone(), from));
+        }
     }
 
     /// The histogram's grid, if it records one.
@@ -123,6 +135,7 @@ impl SimulationStats {
                 histograms: (1..=MAX_UNITS).map(|k| e.sigma_histogram_of(k)).collect(),
                 sum_and_count: e.sum_and_count(),
             }),
+            occupation: self.occupation.clone(),
         }
     }
 }
@@ -133,6 +146,7 @@ impl Observer for SimulationStats {
             moments: self.moments.fork(),
             grid: self.grid.as_ref().map(Observer::fork),
             entropy: self.entropy.as_ref().map(Observer::fork),
+            occupation: self.occupation.as_ref().map(Observer::fork),
             burn_in: self.burn_in,
         }
     }
@@ -150,6 +164,9 @@ impl Observer for SimulationStats {
         }
         if let Some(entropy) = &mut self.entropy {
             entropy.observe(walker, unit, before, after);
+        }
+        if let Some(occupation) = &mut self.occupation {
+            occupation.observe(walker, unit, before, after);
         }
     }
 
@@ -188,6 +205,9 @@ impl Observer for SimulationStats {
             mine.merge(theirs);
         }
         if let (Some(mine), Some(theirs)) = (&mut self.entropy, other.entropy) {
+            mine.merge(theirs);
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.occupation, other.occupation) {
             mine.merge(theirs);
         }
     }

@@ -96,6 +96,31 @@ impl Validity {
         )
     }
 
+    /// The flag in a few words, for a view that marks its theory values as approximate
+    /// (the full sentence is [`Display`](std::fmt::Display)).
+    pub fn short(&self) -> String {
+        match self {
+            Validity::BeyondStability { eta_h_max } => {
+                format!("η·h_max = {eta_h_max:.2} ≥ 2, no stationary state")
+            }
+            Validity::ExpansionStretched {
+                product,
+                replacement,
+            } => match replacement {
+                Replacement::Wr => format!("η·h = {product:.2} is not small next to 1"),
+                Replacement::Wor => format!("η·M·h = {product:.2} is not small next to 1"),
+            },
+            Validity::WorLeadingOrder { eta_m_h_max } => {
+                format!("leading order in η·M·h only (η·M·h = {eta_m_h_max:.2})")
+            }
+            Validity::SeveralMinima { count } => {
+                format!("{count} minima, the linearisation covers one basin")
+            }
+            Validity::NoLinearTheory { .. } => "no linearised theory".into(),
+            Validity::NoFokkerPlanck { .. } => "no Fokker–Planck solution".into(),
+        }
+    }
+
     /// The flag as a JSON record: its data, `kind` and the sentence of [`Display`](std::fmt::Display).
     pub fn record(&self) -> ValidityRecord<'_> {
         ValidityRecord {
@@ -103,6 +128,17 @@ impl Validity {
             message: self.to_string(),
         }
     }
+}
+
+/// Why theory values computed from `part` of a prediction are approximate: the short forms
+/// of the flags that concern that part or every prediction, joined; `None` when none does.
+pub fn approximation_note(flags: &[Validity], part: PredictionPart) -> Option<String> {
+    let words: Vec<String> = flags
+        .iter()
+        .filter(|flag| flag.part() == part || flag.part() == PredictionPart::All)
+        .map(Validity::short)
+        .collect();
+    (!words.is_empty()).then(|| words.join("; "))
 }
 
 /// A [`Validity`] flag with its sentence, as `neqlab run --json` writes it.
@@ -189,5 +225,25 @@ mod tests {
         assert!(!several.is_missing());
         assert_eq!(several.part(), PredictionPart::Linear);
         assert!(several.to_string().contains("2 minima"));
+    }
+
+    #[test]
+    fn notes_name_only_the_flags_of_the_part_shown() {
+        let wor = Validity::WorLeadingOrder { eta_m_h_max: 0.8 };
+        let stretched = Validity::ExpansionStretched {
+            product: 0.8,
+            replacement: Replacement::Wor,
+        };
+        let flags = [wor.clone(), stretched.clone()];
+        let linear = approximation_note(&flags, PredictionPart::Linear).expect("a note");
+        assert_eq!(linear, format!("{}; {}", wor.short(), stretched.short()));
+        let fokker_planck =
+            approximation_note(&flags, PredictionPart::FokkerPlanck).expect("a note");
+        assert_eq!(fokker_planck, stretched.short());
+        assert_eq!(
+            approximation_note(&[wor], PredictionPart::FokkerPlanck),
+            None
+        );
+        assert_eq!(approximation_note(&[], PredictionPart::Linear), None);
     }
 }

@@ -27,8 +27,11 @@
 //!   `n_eff = W · effective_samples_per_walker(R, τ)`.
 
 use rayon::prelude::*;
+use std::sync::Arc;
+
 use serde::Serialize;
 
+use crate::dynamics::Observer;
 use crate::theory::fokker_planck::Grid2d;
 
 /// Why basins cannot be built.
@@ -212,6 +215,98 @@ fn descent_pointers(grid: &Grid2d, values: &[f64]) -> Vec<usize> {
         .collect()
 }
 
+/// The simulated side of the occupation check: samples per basin of every walker-unit from
+/// `burn_in` on (the position at the start of each unit, as the grid histogram records it), and
+/// the basin of every walker at its latest unit (a snapshot: [`BasinCounts::current`]). An
+/// [`Observer`]; walkers outside the grid belong to the nearest minimum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BasinCounts {
+    basins: Arc<Basins>,
+    burn_in: u64,
+    recorded: Vec<u64>,
+    /// Per basin, the walkers whose latest position lies in it, with the unit it was seen at.
+    latest: Vec<u64>,
+    latest_unit: u64,
+}
+
+impl BasinCounts {
+    /// Empty counts on `basins`, recording units `burn_in..`.
+    pub fn new(basins: Arc<Basins>, burn_in: u64) -> Self {
+        let n = basins.minima().len();
+        Self {
+            basins,
+            burn_in,
+            recorded: vec![0; n],
+            latest: vec![0; n],
+            latest_unit: 0,
+        }
+    }
+
+    /// The basins counted in.
+    pub fn basins(&self) -> &Arc<Basins> {
+        &self.basins
+    }
+
+    /// Samples per basin over the recorded units.
+    pub fn recorded(&self) -> &[u64] {
+        &self.recorded
+    }
+
+    /// Walkers per basin at the latest unit observed (after its step).
+    pub fn current(&self) -> &[u64] {
+        &self.latest
+    }
+
+    fn count(&mut self, unit: u64, before: [f64; 2], after: [f64; 2]) {
+        if unit >= self.burn_in {
+            self.recorded[self.basins.basin_of(before)] += 1;
+        }
+        if unit > self.latest_unit {
+            self.latest.iter_mut().for_each(|n| *n = 0);
+            self.latest_unit = unit;
+        }
+        if unit == self.latest_unit {
+            self.latest[self.basins.basin_of(after)] += 1;
+        }
+    }
+}
+
+impl Observer for BasinCounts {
+    fn fork(&self) -> Self {
+        Self::new(self.basins.clone(), self.burn_in)
+    }
+
+    fn observe(&mut self, _walker: usize, unit: u64, before: &[f64], after: &[f64]) {
+        let finite = |w: &[f64]| w.len() >= 2 && w[0].is_finite() && w[1].is_finite();
+        if finite(before) && finite(after) {
+            self.count(unit, [before[0], before[1]], [after[0], after[1]]);
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.recorded
+            .iter_mut()
+            .zip(&other.recorded)
+            .for_each(|(a, b)| *a += b);
+        match other.latest_unit.cmp(&self.latest_unit) {
+            std::cmp::Ordering::Greater => {
+                self.latest = other.latest;
+                self.latest_unit = other.latest_unit;
+            }
+            std::cmp::Ordering::Equal => self
+                .latest
+                .iter_mut()
+                .zip(&other.latest)
+                .for_each(|(a, b)| *a += b),
+            std::cmp::Ordering::Less => {}
+        }
+    }
+
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
+    }
+}
+
 /// One basin's occupation, simulated against predicted (the JSON's `sim.occupations` entry).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Occupation {
@@ -350,6 +445,37 @@ mod tests {
             (occupations[0].deviation_in_errors() - 0.05 / 0.21_f64.sqrt() * 10.0).abs() < 1e-12
         );
         assert!(compare_occupations(&basins, &[0.5; 4], &[0, 0], 1.0).is_empty());
+    }
+
+    /// `BasinCounts` records `before` from the burn-in on, keeps the latest unit's `after` as
+    /// the snapshot, and merges parts of the same units by adding them and a later unit by
+    /// replacing them.
+    #[test]
+    fn basin_counts_record_and_snapshot() {
+        let grid = Grid2d::new(4, 1, [0.0, 4.0, 0.0, 1.0]).expect("grid");
+        let loss = |w: [f64; 2]| (w[0] - 0.5).powi(2) * (w[0] - 3.5).powi(2);
+        let basins =
+            Arc::new(Basins::gradient_flow(&grid, &loss, &[[0.5, 0.5], [3.5, 0.5]]).expect("b"));
+        let mut counts = BasinCounts::new(basins, 1);
+        let (left, right) = ([0.5, 0.5], [3.5, 0.5]);
+        let mut part = counts.fork();
+        part.observe(0, 0, &left, &left); // burn-in: not recorded
+        part.observe(0, 1, &left, &right);
+        part.observe(1, 1, &right, &right);
+        part.observe(0, 2, &right, &right);
+        part.observe(1, 2, &right, &left);
+        let mut other = counts.fork();
+        other.observe(2, 1, &left, &left);
+        other.observe(2, 2, &left, &[f64::NAN, 0.0]); // diverged: skipped
+        counts.merge(part);
+        counts.merge(other);
+        assert_eq!(counts.recorded(), &[2, 2]);
+        assert_eq!(counts.current(), &[1, 1]);
+        let mut later = counts.fork();
+        later.observe(0, 3, &right, &right);
+        counts.merge(later);
+        assert_eq!(counts.recorded(), &[2, 3]);
+        assert_eq!(counts.current(), &[0, 1]);
     }
 
     /// The effective sample size against the variance of the mean of a simulated AR(1) chain

@@ -322,7 +322,10 @@ impl QuadraticModel {
         Ok(to_gaussian(&DVector::zeros(self.dim), &cov, &self.minimum))
     }
 
-    fn check_batch(&self, batch: usize) -> Result<(), ExactError> {
+    /// The arguments of one update: `η > 0`, `T ≥ 0`, both finite, and `1 ≤ B ≤ N`.
+    fn check_step(&self, eta: f64, batch: usize, temperature: f64) -> Result<(), ExactError> {
+        check_eta(eta)?;
+        check_temperature(temperature)?;
         let n = self.n_examples();
         if batch == 0 || batch > n {
             return Err(ExactError::InvalidArgument {
@@ -351,9 +354,7 @@ impl QuadraticModel {
         batch: usize,
         temperature: f64,
     ) -> Result<AffineAverages, ExactError> {
-        check_eta(eta)?;
-        check_temperature(temperature)?;
-        self.check_batch(batch)?;
+        self.check_step(eta, batch, temperature)?;
         let d = self.dim;
         let n = self.n_examples() as f64;
         let b = batch as f64;
@@ -533,9 +534,7 @@ impl QuadraticModel {
         batch: usize,
         temperature: f64,
     ) -> Result<AffineAverages, ExactError> {
-        check_eta(eta)?;
-        check_temperature(temperature)?;
-        self.check_batch(batch)?;
+        self.check_step(eta, batch, temperature)?;
         let mut sums = AffineAverages::zeros(self.dim);
         for permutation in permutations {
             if permutation.len() != self.n_examples() {
@@ -588,9 +587,7 @@ impl QuadraticModel {
         temperature: f64,
         options: &PermutationOptions,
     ) -> Result<SgworldExact, ExactError> {
-        check_eta(eta)?;
-        check_temperature(temperature)?;
-        self.check_batch(batch)?;
+        self.check_step(eta, batch, temperature)?;
         if options.blocks == 0 || options.permutations == 0 {
             return Err(ExactError::InvalidArgument {
                 key: "permutations",

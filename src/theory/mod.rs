@@ -43,27 +43,44 @@ pub enum TheoryError {
         "no prediction: Newton's method found no minimum of L starting from {start:?} ({reason}); \
          set dynamics.start closer to a minimum"
     )]
-    NoMinimum { start: Vec<f64>, reason: String },
+    NoMinimum {
+        /// The start point of the search (the experiment's `dynamics.start`).
+        start: Vec<f64>,
+        /// Why Newton's method stopped, with its best point and gradient norm there.
+        reason: String,
+    },
     /// The Hessian at the stationary point is not positive definite.
     #[error(
         "no prediction: the Hessian at {point:?} has eigenvalue {smallest:.3e} ≤ 0, so this is \
          not a stable minimum and there is no Gaussian stationary state about it"
     )]
-    NotStable { point: Vec<f64>, smallest: f64 },
+    NotStable {
+        /// The stationary point `w*` where `∇L = 0`.
+        point: Vec<f64>,
+        /// The smallest eigenvalue of the Hessian `H̄(w*)` (in loss per weight², ≤ 0 here).
+        smallest: f64,
+    },
     /// The learning rate is beyond the stability limit of gradient descent.
     #[error(
         "no prediction: η times the largest Hessian eigenvalue is {eta_h:.3}, at least 2, so \
          gradient descent overshoots the minimum and the walkers diverge"
     )]
-    StepTooLarge { eta_h: f64 },
+    StepTooLarge {
+        /// `η h_max`: the learning rate times the largest Hessian eigenvalue at `w*`
+        /// (dimensionless; gradient descent converges only below 2, docs/theory.md §3.1).
+        eta_h: f64,
+    },
     /// The diffusion matrix is singular: some direction receives no noise.
     #[error(
         "no prediction: the diffusion matrix at the minimum is singular (eigenvalues from \
          {smallest:.3e} to {largest:.3e}): {why}"
     )]
     SingularDiffusion {
+        /// The smallest eigenvalue of the diffusion matrix at the minimum (weight² per time unit).
         smallest: f64,
+        /// The largest eigenvalue of the diffusion matrix at the minimum (weight² per time unit).
         largest: f64,
+        /// Which noise is missing, in words (e.g. `B = N` at `T = 0` is noiseless gradient descent).
         why: String,
     },
     /// The quasi-Newton iteration for the WOR effective minimum did not converge.
@@ -71,7 +88,10 @@ pub enum TheoryError {
         "no prediction: no minimum of the WOR effective landscape L_eff near the minimum of L \
          ({reason}); the learning rate may be too large for the second-order expansion"
     )]
-    NoEffectiveMinimum { reason: String },
+    NoEffectiveMinimum {
+        /// Why the iteration stopped.
+        reason: String,
+    },
     /// No Fokker–Planck prediction for this experiment (the Gaussian one may still exist).
     #[error("no Fokker–Planck prediction: {0}")]
     NoFokkerPlanck(String),

@@ -333,13 +333,21 @@ pub fn wor_diffusion_exact(
     let mut noise = EpochNoise::new(&per_example, dynamics.eta, dynamics.batch_size);
     let mut accumulator = Accumulator::new(d);
     let mut z = vec![0.0; d];
-    let mut permutation: Vec<usize> = (0..n).collect();
     let mut count = 0;
-    // Heap's algorithm, iterative.
+    for_each_permutation(n, |permutation| {
+        noise.evaluate(permutation, &mut z);
+        accumulator.add(&z, 1.0);
+        count += 1;
+    });
+    finish(vec![accumulator], dynamics, &per_example, count)
+}
+
+/// Visit all `n!` permutations of `0..n`, starting with the identity (Heap's algorithm,
+/// iterative: each permutation differs from the previous one by one swap).
+pub(crate) fn for_each_permutation(n: usize, mut visit: impl FnMut(&[usize])) {
+    let mut permutation: Vec<usize> = (0..n).collect();
     let mut c = vec![0usize; n];
-    noise.evaluate(&permutation, &mut z);
-    accumulator.add(&z, 1.0);
-    count += 1;
+    visit(&permutation);
     let mut i = 0;
     while i < n {
         if c[i] < i {
@@ -348,9 +356,7 @@ pub fn wor_diffusion_exact(
             } else {
                 permutation.swap(c[i], i);
             }
-            noise.evaluate(&permutation, &mut z);
-            accumulator.add(&z, 1.0);
-            count += 1;
+            visit(&permutation);
             c[i] += 1;
             i = 0;
         } else {
@@ -358,7 +364,6 @@ pub fn wor_diffusion_exact(
             i += 1;
         }
     }
-    finish(vec![accumulator], dynamics, &per_example, count)
 }
 
 fn finish(

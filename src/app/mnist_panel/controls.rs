@@ -1,7 +1,10 @@
 //! The MNIST tab's controls: start and cancel, the data, the settings, the progress line.
 
 use egui::{Color32, RichText};
+use neqlab::fields;
 use neqlab::mnist::LearningRate;
+
+use crate::app::number_field;
 
 use super::{DataChoice, JobStatus, MnistPanel};
 
@@ -65,9 +68,9 @@ impl MnistPanel {
             if ui
                 .add_enabled(!running && !loading, egui::Button::new("Use IDX folder…"))
                 .clicked()
-                && let Some(folder) = rfd::FileDialog::new().pick_folder()
             {
-                self.load_folder(&ctx, folder);
+                let request = crate::app::dialogs::DialogRequest::folder();
+                self.folder_dialog.request(&ctx, request);
             }
             if self.choice != DataChoice::Bundled
                 && ui
@@ -84,19 +87,33 @@ impl MnistPanel {
     }
 
     fn settings_ui(&mut self, ui: &mut egui::Ui) {
+        let batch = number_field::at_most(
+            fields::MNIST_BATCH,
+            self.train_examples() as u64,
+            "at most the training digits",
+        );
         let c = &mut self.config;
-        ui.label("train digits (0: all)");
-        ui.add(egui::DragValue::new(&mut c.train_n).speed(50));
-        ui.label("test digits");
-        ui.add(egui::DragValue::new(&mut c.test_n).speed(50));
-        ui.label("hidden");
-        ui.add(egui::DragValue::new(&mut c.hidden).range(1..=4096));
-        ui.label("batch");
-        ui.add(egui::DragValue::new(&mut c.batch).range(1..=10_000));
-        ui.label("training epochs");
-        ui.add(egui::DragValue::new(&mut c.train_epochs).range(0..=10_000));
-        ui.label("recorded epochs");
-        ui.add(egui::DragValue::new(&mut c.record_epochs).range(1..=100_000));
+        number_field::count(
+            ui,
+            "train digits (0: all)",
+            fields::MNIST_TRAIN_DIGITS,
+            &mut c.train_n,
+        );
+        number_field::count(ui, "test digits", fields::MNIST_TEST_DIGITS, &mut c.test_n);
+        number_field::count(ui, "hidden", fields::MNIST_HIDDEN, &mut c.hidden);
+        number_field::count(ui, "batch", batch, &mut c.batch);
+        number_field::count(
+            ui,
+            "training epochs",
+            fields::MNIST_TRAIN_EPOCHS,
+            &mut c.train_epochs,
+        );
+        number_field::count(
+            ui,
+            "recorded epochs",
+            fields::MNIST_RECORD_EPOCHS,
+            &mut c.record_epochs,
+        );
         ui.checkbox(&mut c.compare, "compare with/without replacement");
     }
 
@@ -133,19 +150,9 @@ impl MnistPanel {
         }
         let c = &mut self.config;
         if let Some(rate) = &mut c.eta_mean_loss {
-            ui.add(
-                egui::DragValue::new(rate)
-                    .speed(0.005)
-                    .range(1e-6..=10.0)
-                    .custom_formatter(|x, _| format!("{x:.3}")),
-            );
+            number_field::real(ui, "η N:", fields::MNIST_ETA_MEAN_LOSS, rate);
         } else if let Some(eta) = &mut c.eta {
-            ui.add(
-                egui::DragValue::new(eta)
-                    .speed(1e-7)
-                    .range(1e-12..=1.0)
-                    .custom_formatter(|x, _| format!("{x:.3e}")),
-            );
+            number_field::real(ui, "η:", fields::MNIST_ETA, eta);
         }
         if let Ok(rate) = c.learning_rate() {
             ui.label(

@@ -1,6 +1,9 @@
 //! The Network tab's controls: the dynamics of the next run, Run / Cancel and the status.
 
 use neqlab::dynamics::{Algorithm, Replacement};
+use neqlab::{fields, limits};
+
+use crate::app::number_field;
 
 use super::{CONTROLS_WIDTH, NetworkPanel, RunStatus};
 
@@ -81,13 +84,8 @@ impl NetworkPanel {
 
 /// The dynamics of the next run.
 fn dynamics_ui(ui: &mut egui::Ui, d: &mut neqlab::preset::DynamicsSpec) {
-    ui.add(
-        egui::Slider::new(&mut d.eta, 1e-8..=1e-3)
-            .logarithmic(true)
-            .text("η")
-            .custom_formatter(|v, _| format!("{v:.2e}")),
-    );
-    ui.add(egui::Slider::new(&mut d.batch, 1..=200).text("batch B"));
+    number_field::real_slider(ui, "η", fields::ETA, 1e-8..=1e-3, true, &mut d.eta);
+    number_field::count_slider(ui, "batch B", fields::BATCH, 1..=200, false, &mut d.batch);
     ui.horizontal(|ui| {
         for algorithm in Algorithm::ALL {
             ui.radio_value(&mut d.algorithm, algorithm, algorithm.label());
@@ -103,19 +101,22 @@ fn dynamics_ui(ui: &mut egui::Ui, d: &mut neqlab::preset::DynamicsSpec) {
             ui.radio_value(&mut d.replacement, Some(Replacement::Wor), "WOR");
         });
     });
-    ui.add(
-        egui::Slider::new(&mut d.walkers, 1..=4096)
-            .logarithmic(true)
-            .text("walkers"),
+    // Seven weights, no grid.
+    let max_walkers = limits::max_walkers(7, None, false, number_field::budget());
+    let walkers = number_field::at_most(
+        fields::WALKERS,
+        max_walkers as u64,
+        "what fits in this machine's memory",
     );
-    ui.add(
-        egui::Slider::new(&mut d.steps, 100..=1_000_000)
-            .logarithmic(true)
-            .text("steps"),
+    number_field::count_slider(ui, "walkers", walkers, 1..=4096, true, &mut d.walkers);
+    number_field::count_slider(
+        ui,
+        "steps",
+        fields::STEPS,
+        100..=1_000_000,
+        true,
+        &mut d.steps,
     );
-    ui.add(
-        egui::Slider::new(&mut d.burn_in, 0..=1_000_000)
-            .logarithmic(true)
-            .text("burn-in"),
-    );
+    let burn_in = fields::BURN_IN;
+    number_field::count_slider(ui, "burn-in", burn_in, 0..=1_000_000, true, &mut d.burn_in);
 }

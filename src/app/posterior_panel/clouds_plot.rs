@@ -61,12 +61,11 @@ impl PosteriorPanel {
             .map(|s| s.landscape.weight_names())
             .filter(|n| n.len() == 2)
             .unwrap_or_else(|| vec!["w1".into(), "w2".into()]);
-        let mut plot = Plot::new("posterior-clouds")
+        let plot = Plot::new("posterior-clouds");
+        let mut plot = super::super::plot2d::readable_axes(plot, &names[0], &names[1])
             .height((height - 60.0).max(150.0))
             .data_aspect(1.0)
-            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
-            .x_axis_label(names[0].clone())
-            .y_axis_label(names[1].clone());
+            .legend(Legend::default().position(egui_plot::Corner::LeftTop));
         if self.reset_plots {
             plot = plot.reset();
         }

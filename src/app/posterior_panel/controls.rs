@@ -2,7 +2,10 @@
 //! the theory expects, and whether the `(N/B)²` law applies (docs/theory.md sections 4 and 5).
 
 use egui::RichText;
+use neqlab::fields;
 use neqlab::posterior::{LAW_THRESHOLD, NoiseBalance};
+
+use crate::app::number_field;
 
 use super::PosteriorPanel;
 
@@ -19,9 +22,8 @@ impl PosteriorPanel {
         };
         let mut batch = self.batch;
         ui.horizontal_wrapped(|ui| {
-            let label = ui.label(RichText::new("Batch size B").strong());
-            ui.add(egui::DragValue::new(&mut batch).range(1..=n))
-                .labelled_by(label.id);
+            let rule = number_field::at_most(fields::BATCH, n as u64, "at most N");
+            number_field::count(ui, "Batch size B", rule, &mut batch);
             ui.label("divisors of N:");
             for d in divisors(n) {
                 let button = egui::Button::selectable(d == batch, format!("{d}"));

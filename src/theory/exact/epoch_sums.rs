@@ -40,6 +40,62 @@ fn add_product(out: &mut [f64], a: &[f64], b: &[f64], d: usize) {
     }
 }
 
+impl EpochScratch {
+    /// The batch means `H_k`, `b_k` of one permutation, in the order of the epoch (the last
+    /// `N mod B` indices dropped).
+    fn batch_means(&mut self, permutation: &[usize], batch: usize) {
+        let d = self.d;
+        let dd = d * d;
+        let scale = 1.0 / batch as f64;
+        self.batch_h.fill(0.0);
+        self.batch_b.fill(0.0);
+        for (k, indices) in permutation.chunks_exact(batch).enumerate() {
+            let (h, b) = (
+                &mut self.batch_h[k * dd..(k + 1) * dd],
+                &mut self.batch_b[k * d..(k + 1) * d],
+            );
+            for &i in indices {
+                for (x, y) in h.iter_mut().zip(&self.hessians[i * dd..(i + 1) * dd]) {
+                    *x += scale * y;
+                }
+                for (x, y) in b.iter_mut().zip(&self.linear[i * d..(i + 1) * d]) {
+                    *x += scale * y;
+                }
+            }
+        }
+    }
+
+    /// The sums behind the second-order epoch map
+    /// `P₂ = I − η Σ_k H_k + η² Σ_{j<k} H_k H_j`, `q₂ = η Σ_k b_k − η² Σ_{j<k} H_k b_j`:
+    /// `h_before = Σ_k H_k`, `b_before = Σ_k b_k`, `hh = Σ_{j<k} H_k H_j`,
+    /// `hb = Σ_{j<k} H_k b_j`, over the first `batches` batch means.
+    fn second_order_sums(&mut self, batches: usize) {
+        let d = self.d;
+        let dd = d * d;
+        self.h_before.fill(0.0);
+        self.b_before.fill(0.0);
+        self.hh.fill(0.0);
+        self.hb.fill(0.0);
+        for k in 0..batches {
+            let h = &self.batch_h[k * dd..(k + 1) * dd];
+            add_product(&mut self.hh, h, &self.h_before, d);
+            for i in 0..d {
+                self.hb[i] += (0..d).map(|j| h[i * d + j] * self.b_before[j]).sum::<f64>();
+            }
+            for (x, y) in self.h_before.iter_mut().zip(h) {
+                *x += y;
+            }
+            for (x, y) in self
+                .b_before
+                .iter_mut()
+                .zip(&self.batch_b[k * d..(k + 1) * d])
+            {
+                *x += y;
+            }
+        }
+    }
+}
+
 impl QuadraticModel {
     pub(super) fn epoch_scratch(&self, batch: usize) -> EpochScratch {
         let d = self.dim;
@@ -79,43 +135,9 @@ impl QuadraticModel {
     ) {
         let d = s.d;
         let dd = d * d;
-        let scale = 1.0 / batch as f64;
         let batches = permutation.len() / batch;
-        // Batch means, in the order of the epoch.
-        s.batch_h.fill(0.0);
-        s.batch_b.fill(0.0);
-        for (k, indices) in permutation.chunks_exact(batch).enumerate() {
-            let (h, b) = (
-                &mut s.batch_h[k * dd..(k + 1) * dd],
-                &mut s.batch_b[k * d..(k + 1) * d],
-            );
-            for &i in indices {
-                for (x, y) in h.iter_mut().zip(&s.hessians[i * dd..(i + 1) * dd]) {
-                    *x += scale * y;
-                }
-                for (x, y) in b.iter_mut().zip(&s.linear[i * d..(i + 1) * d]) {
-                    *x += scale * y;
-                }
-            }
-        }
-        // Second order: P₂ = I − η Σ_k H_k + η² Σ_{j<k} H_k H_j, q₂ = η Σ_k b_k − η² Σ_{j<k} H_k b_j.
-        s.h_before.fill(0.0);
-        s.b_before.fill(0.0);
-        s.hh.fill(0.0);
-        s.hb.fill(0.0);
-        for k in 0..batches {
-            let h = &s.batch_h[k * dd..(k + 1) * dd];
-            add_product(&mut s.hh, h, &s.h_before, d);
-            for i in 0..d {
-                s.hb[i] += (0..d).map(|j| h[i * d + j] * s.b_before[j]).sum::<f64>();
-            }
-            for (x, y) in s.h_before.iter_mut().zip(h) {
-                *x += y;
-            }
-            for (x, y) in s.b_before.iter_mut().zip(&s.batch_b[k * d..(k + 1) * d]) {
-                *x += y;
-            }
-        }
+        s.batch_means(permutation, batch);
+        s.second_order_sums(batches);
         // The exact epoch map, from the last step back: Q += later laterᵀ, q += later c_k,
         // later ← later A_k.
         s.later.fill(0.0);

@@ -60,9 +60,7 @@ impl QuadraticModel {
         batch: usize,
         temperature: f64,
     ) -> Result<AffineAverages, ExactError> {
-        super::check_eta(eta)?;
-        super::check_temperature(temperature)?;
-        self.check_batch(batch)?;
+        self.check_step(eta, batch, temperature)?;
         let d = self.dim;
         let n = self.n_examples() as f64;
         let b = batch as f64;
@@ -128,25 +126,8 @@ mod tests {
 
     /// Every permutation of every example, as index lists (Heap's algorithm).
     fn all_permutations(n: usize) -> Vec<Vec<usize>> {
-        let mut permutation: Vec<usize> = (0..n).collect();
-        let mut out = vec![permutation.clone()];
-        let mut c = vec![0usize; n];
-        let mut i = 0;
-        while i < n {
-            if c[i] < i {
-                if i % 2 == 0 {
-                    permutation.swap(0, i);
-                } else {
-                    permutation.swap(c[i], i);
-                }
-                out.push(permutation.clone());
-                c[i] += 1;
-                i = 0;
-            } else {
-                c[i] = 0;
-                i += 1;
-            }
-        }
+        let mut out = Vec::new();
+        crate::theory::wor::for_each_permutation(n, |permutation| out.push(permutation.to_vec()));
         out
     }
 
