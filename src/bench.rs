@@ -4,7 +4,10 @@
 //! The settings match `shared/bench`'s NumPy and JAX references, so the ratios are fair.
 //!
 //! Each figure is the median of `repeats` timed runs of fresh ensembles (seeds `0, 1, …`);
-//! the kernels are those of docs/theory.md §11.
+//! the kernels are those of docs/theory.md §11. Each also comes per second of the process's
+//! CPU time (all threads, over all repeats): on a machine shared with other work, wall time
+//! counts the time others took from the cores and CPU time does not, so the ratio of two CPU
+//! figures stays meaningful (on Linux; elsewhere these are `None`).
 
 use std::fmt;
 use std::path::Path;
@@ -65,6 +68,33 @@ pub struct BenchReport {
     pub net_walker_steps_per_second: f64,
     /// Network, one walker: median steps per second.
     pub net_single_walker_steps_per_second: f64,
+    /// Bowl, all cores: walker-steps per second of CPU time.
+    pub bowl_walker_steps_per_cpu_second: Option<f64>,
+    /// Network, all cores: walker-steps per second of CPU time.
+    pub net_walker_steps_per_cpu_second: Option<f64>,
+    /// Network, one walker: steps per second of CPU time.
+    pub net_single_walker_steps_per_cpu_second: Option<f64>,
+}
+
+/// One measured figure: the median over the repeats of wall-clock rates, and the rate per
+/// second of CPU time over all repeats.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Walker-steps per second of wall time, the median of the repeats.
+    pub per_second: f64,
+    /// Walker-steps per second of the process's CPU time (`None` where it cannot be read).
+    pub per_cpu_second: Option<f64>,
+}
+
+/// CPU time of the whole process (every thread) so far, in seconds (Linux).
+pub fn process_cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        Some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// A landscape or a dynamics of the measurement could not be built.
@@ -83,14 +113,14 @@ pub enum BenchError {
     Dynamics(#[from] DynamicsError),
 }
 
-/// Median walker-steps per second of `repeats` runs of `walkers × steps` SGD-WR steps.
+/// Walker-steps per second of `repeats` runs of `walkers × steps` SGD-WR steps.
 pub fn measure(
     spec: &LandscapeSpec,
     eta: f64,
     walkers: usize,
     steps: u64,
     repeats: usize,
-) -> Result<f64, BenchError> {
+) -> Result<Rate, BenchError> {
     let landscape = spec
         .build(Path::new("."))
         .map_err(|source| BenchError::Landscape {
@@ -106,17 +136,29 @@ pub fn measure(
         landscape.n_examples(),
     )?;
     let start = landscape.start();
+    let work = (walkers as u64 * steps) as f64;
+    let mut cpu_seconds = Some(0.0);
     let mut rates: Vec<f64> = (0..repeats.max(1))
         .map(|repeat| {
             let mut ensemble =
                 Ensemble::new(landscape.as_ref(), dynamics, walkers, &start, repeat as u64);
+            let cpu = process_cpu_seconds();
             let started = Instant::now();
             ensemble.advance(landscape.as_ref(), steps, &mut ());
-            (walkers as u64 * steps) as f64 / started.elapsed().as_secs_f64()
+            let wall = started.elapsed().as_secs_f64();
+            cpu_seconds = cpu_seconds
+                .zip(cpu.zip(process_cpu_seconds()))
+                .map(|(sum, (before, after))| sum + (after - before));
+            work / wall
         })
         .collect();
     rates.sort_by(f64::total_cmp);
-    Ok(rates[rates.len() / 2])
+    Ok(Rate {
+        per_second: rates[rates.len() / 2],
+        per_cpu_second: cpu_seconds
+            .filter(|&s| s > 0.0)
+            .map(|s| work * rates.len() as f64 / s),
+    })
 }
 
 /// Run the three measurements.
@@ -129,22 +171,27 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let bowl = LandscapeSpec::Bowl(BowlSpec::default());
     let net = LandscapeSpec::RegressionNet(RegressionNetSpec::default());
     let single_walker_steps = (walkers as u64 * steps).clamp(1, MAX_SINGLE_WALKER_STEPS);
+    let bowl_rate = measure(&bowl, BOWL_ETA, walkers, steps, repeats)?;
+    let net_rate = measure(&net, NET_ETA, walkers, steps, repeats)?;
+    let single = measure(&net, NET_ETA, 1, single_walker_steps, repeats)?;
     Ok(BenchReport {
         threads: rayon::current_num_threads(),
         walkers,
         steps,
         repeats,
         single_walker_steps,
-        bowl_walker_steps_per_second: measure(&bowl, BOWL_ETA, walkers, steps, repeats)?,
-        net_walker_steps_per_second: measure(&net, NET_ETA, walkers, steps, repeats)?,
-        net_single_walker_steps_per_second: measure(
-            &net,
-            NET_ETA,
-            1,
-            single_walker_steps,
-            repeats,
-        )?,
+        bowl_walker_steps_per_second: bowl_rate.per_second,
+        net_walker_steps_per_second: net_rate.per_second,
+        net_single_walker_steps_per_second: single.per_second,
+        bowl_walker_steps_per_cpu_second: bowl_rate.per_cpu_second,
+        net_walker_steps_per_cpu_second: net_rate.per_cpu_second,
+        net_single_walker_steps_per_cpu_second: single.per_cpu_second,
     })
+}
+
+/// `{:.4e}` of a figure, or "n/a".
+fn figure(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".into(), |v| format!("{v:.4e}"))
 }
 
 impl fmt::Display for BenchReport {
@@ -156,18 +203,22 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "bowl (N = 100, B = 10, SGD WR): {:.4e} walker-steps/s",
-            self.bowl_walker_steps_per_second
+            "bowl (N = 100, B = 10, SGD WR): {:.4e} walker-steps/s ({} per CPU-second)",
+            self.bowl_walker_steps_per_second,
+            figure(self.bowl_walker_steps_per_cpu_second)
         )?;
         writeln!(
             f,
-            "net (N = 200, B = 10, SGD WR, eta = 1e-7): {:.4e} walker-steps/s",
-            self.net_walker_steps_per_second
+            "net (N = 200, B = 10, SGD WR, eta = 1e-7): {:.4e} walker-steps/s ({} per CPU-second)",
+            self.net_walker_steps_per_second,
+            figure(self.net_walker_steps_per_cpu_second)
         )?;
         writeln!(
             f,
-            "net, one walker ({} steps): {:.4e} steps/s",
-            self.single_walker_steps, self.net_single_walker_steps_per_second
+            "net, one walker ({} steps): {:.4e} steps/s ({} per CPU-second)",
+            self.single_walker_steps,
+            self.net_single_walker_steps_per_second,
+            figure(self.net_single_walker_steps_per_cpu_second)
         )
     }
 }
@@ -193,6 +244,14 @@ mod tests {
         ] {
             assert!(rate.is_finite() && rate > 0.0, "{rate}");
         }
+        #[cfg(target_os = "linux")]
+        for rate in [
+            report.bowl_walker_steps_per_cpu_second,
+            report.net_walker_steps_per_cpu_second,
+            report.net_single_walker_steps_per_cpu_second,
+        ] {
+            assert!(rate.is_some_and(|r| r.is_finite() && r > 0.0), "{rate:?}");
+        }
         let json = serde_json::to_value(&report).expect("serialises");
         for key in [
             "threads",
@@ -203,6 +262,9 @@ mod tests {
             "bowl_walker_steps_per_second",
             "net_walker_steps_per_second",
             "net_single_walker_steps_per_second",
+            "bowl_walker_steps_per_cpu_second",
+            "net_walker_steps_per_cpu_second",
+            "net_single_walker_steps_per_cpu_second",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }

@@ -11,6 +11,7 @@
 use serde::Serialize;
 
 use crate::dynamics::{Observer, TimeUnit};
+use crate::landscape::LANES;
 
 /// How many walkers diverged and when the first one did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -64,8 +65,10 @@ impl DivergenceRecord {
 pub struct DivergenceWatch {
     /// The span `[start, end)` of the current advance, in time units.
     span: (u64, u64),
-    /// The walker being observed in this chunk and the last unit it was seen in.
-    current: Option<(usize, Option<u64>)>,
+    /// The walkers being observed in this chunk and the last unit each was seen in, walker
+    /// `k` in slot `k mod LANES`: the walkers of a SIMD lane group arrive interleaved in time
+    /// ([`Observer::accepts_interleaved_walkers`]), one at a time they share slot by slot.
+    current: [Option<(usize, Option<u64>)>; LANES],
     record: DivergenceRecord,
 }
 
@@ -85,9 +88,14 @@ impl DivergenceWatch {
         self.record
     }
 
-    /// Close the walker being observed: it diverged if it was not seen in the span's last unit.
-    fn close_walker(&mut self) {
-        if let Some((_, last)) = self.current.take() {
+    /// Close every walker being observed.
+    fn close_walkers(&mut self) {
+        (0..LANES).for_each(|slot| self.close_walker(slot));
+    }
+
+    /// Close the walker in `slot`: it diverged if it was not seen in the span's last unit.
+    fn close_walker(&mut self, slot: usize) {
+        if let Some((_, last)) = self.current[slot].take() {
             let (start, end) = self.span;
             let next = last.map_or(start, |u| u + 1);
             if next < end {
@@ -104,26 +112,32 @@ impl Observer for DivergenceWatch {
     fn fork(&self) -> Self {
         Self {
             span: self.span,
-            current: None,
+            current: [None; LANES],
             record: DivergenceRecord::default(),
         }
     }
 
     fn begin_walker(&mut self, walker: usize) {
-        self.close_walker();
-        self.current = Some((walker, None));
+        let slot = walker % LANES;
+        self.close_walker(slot);
+        self.current[slot] = Some((walker, None));
     }
 
-    fn observe(&mut self, _walker: usize, unit: u64, _before: &[f64], _after: &[f64]) {
-        if let Some((_, last)) = &mut self.current {
+    fn observe(&mut self, walker: usize, unit: u64, _before: &[f64], _after: &[f64]) {
+        if let Some((_, last)) = &mut self.current[walker % LANES] {
             *last = Some(unit);
         }
     }
 
     fn merge(&mut self, mut other: Self) {
-        other.close_walker();
-        self.close_walker();
+        other.close_walkers();
+        self.close_walkers();
         self.record.merge(other.record);
+    }
+
+    /// Each walker has its own slot.
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
     }
 }
 

@@ -8,8 +8,18 @@
 //! synchronously, one update per frame, with no timing involved. Every configuration carries
 //! a generation number; statistics are rebuilt from scratch whenever it changes, so old and
 //! new walkers never mix.
+//!
+//! **Throughput.** While playing, the thread works in back-to-back ticks of about [`TICK`]
+//! (the units per tick follow the measured cost of a unit), on every core at background
+//! priority, and publishes a snapshot at most every [`SNAPSHOT_INTERVAL`]: the interface gets
+//! ~30 fresh pictures a second and every other cycle goes to the walkers. The observers accept
+//! walkers interleaved in time, so the walkers advance in SIMD lanes as in `neqlab bench`
+//! (docs/theory.md §11). The rate shown is walker-steps over wall time, snapshots and
+//! waiting for the interface included. `NEQLAB_RATE_LOG=file` appends each rate measurement
+//! to `file` (`seconds_since_start walker_steps_per_second time_units`).
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,8 +40,26 @@ const WALKER_SAMPLE: usize = 2000;
 const TRAIL_LENGTH: usize = 120;
 /// Walkers whose loss is averaged for the time series.
 const LOSS_SAMPLE: usize = 200;
-/// The worker publishes at most this often while playing (about 60 updates per second).
-const MIN_UPDATE: Duration = Duration::from_millis(16);
+/// Work per tick while playing on the thread: long enough that what a tick costs besides
+/// the walkers (forking and merging observers, the time series) stays small, short enough that
+/// a command waits at most about this long.
+pub const TICK: Duration = Duration::from_millis(10);
+/// Least time between two snapshots published while playing (a snapshot reads every
+/// estimate, the 128² current field with its errors among them).
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(33);
+/// Walkers per observer part: each part forks and merges the statistics once per tick (the
+/// entropy histograms are a few KiB), so parts of 256 keep that below 1% of a tick while
+/// 4000 walkers still make 16 parts to share among the cores. Fixed, so the sums never
+/// depend on the number of threads.
+const WALKERS_PER_PART: usize = 256;
+/// Growth allowed per update of the cost per unit behind tick sizes: a cost that really grew
+/// (e.g. after a prediction with a costlier entropy model arrived) is followed within tens of
+/// updates.
+const COST_DRIFT: f64 = 1.05;
+/// The rate shown is measured over at least this much wall time.
+const RATE_WINDOW: Duration = Duration::from_millis(500);
+/// A gap this long between ticks (a pause, single steps) starts a new rate window.
+const RATE_GAP: Duration = Duration::from_millis(250);
 /// A new snapshot is drawn within this delay: at most about 30 redraws per second come from
 /// the simulation (input still redraws at once), and the cycles a faster redraw would cost
 /// go to simulating.
@@ -62,7 +90,8 @@ pub enum Command {
     Step,
     /// New walkers at the start point, same configuration.
     Reset,
-    /// Time units per update.
+    /// Time units of one [`Step`](Command::Step) (in the synchronous mode, of every update;
+    /// the thread plays in ticks of about [`TICK`]).
     SetSpeed(u64),
     /// From now on record on this prediction's grid and measure entropy production with its
     /// model (the walkers keep going); ignored for an old generation.
@@ -131,6 +160,24 @@ impl Observer for TrailRecorder {
     fn merge(&mut self, mut other: Self) {
         self.points.append(&mut other.points);
     }
+    /// Points are sorted by walker and unit after each update.
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
+    }
+    /// The app's observer is `(SimulationStats, TrailRecorder)`, whose part size is the
+    /// larger wish of the two: this one sets it for the whole.
+    fn walkers_per_part(&self) -> usize {
+        WALKERS_PER_PART
+    }
+}
+
+/// Walker-steps counted against wall time since the window opened.
+#[derive(Clone, Copy, Debug)]
+struct RateWindow {
+    opened: Instant,
+    walker_steps: f64,
+    /// When the last update ended.
+    last: Instant,
 }
 
 /// One running simulation of one generation.
@@ -145,6 +192,12 @@ pub struct Simulation {
     updates: u64,
     last_entropy: (f64, u64),
     walker_steps_per_second: f64,
+    /// Wall-clock seconds per time unit (all walkers) when the cores were free: the least
+    /// measured, allowed to grow by [`COST_DRIFT`] per update. Ticks are sized by it, so a
+    /// thread starved by other work still does about [`TICK`] of work per tick instead of
+    /// shrinking to one unit and spending its time on per-tick costs.
+    seconds_per_unit: Option<f64>,
+    rate: Option<RateWindow>,
     start: StartKind,
 }
 
@@ -194,7 +247,20 @@ impl Simulation {
             updates: 0,
             last_entropy: (0.0, 0),
             walker_steps_per_second: 0.0,
+            seconds_per_unit: None,
+            rate: None,
             start,
+        }
+    }
+
+    /// Time units that take about `target` of wall time, from the last update's cost (one
+    /// unit before anything was measured), at most 100 000.
+    pub fn units_for(&self, target: Duration) -> u64 {
+        match self.seconds_per_unit {
+            Some(seconds) if seconds > 0.0 => (target.as_secs_f64() / seconds)
+                .round()
+                .clamp(1.0, 100_000.0) as u64,
+            _ => 1,
         }
     }
 
@@ -215,10 +281,12 @@ impl Simulation {
         self.last_entropy = (0.0, 0);
     }
 
-    /// Advance every walker by `units` time units and update the statistics.
-    pub fn step(&mut self, units: u64) {
+    /// Advance every walker by `units` time units and update the statistics. Returns the
+    /// walker-steps per second of wall time when a rate window closes.
+    pub fn step(&mut self, units: u64) -> Option<f64> {
         let landscape = self.config.experiment.landscape.clone();
         let started = Instant::now();
+        let active = (self.ensemble.walkers() - self.ensemble.diverged_walkers()) as f64;
         self.observer.1.0.points.clear();
         (self.observer.1)
             .1
@@ -226,11 +294,56 @@ impl Simulation {
         self.ensemble
             .advance(landscape.as_ref(), units, &mut self.observer);
         let seconds = started.elapsed().as_secs_f64();
-        let active = (self.ensemble.walkers() - self.ensemble.diverged_walkers()) as f64;
-        let steps = units as f64 * self.config.experiment.dynamics.steps_per_unit() as f64;
+        let walker_steps =
+            active * units as f64 * self.config.experiment.dynamics.steps_per_unit() as f64;
         if seconds > 0.0 {
-            self.walker_steps_per_second = active * steps / seconds;
+            let measured = seconds / units as f64;
+            self.seconds_per_unit = Some(
+                self.seconds_per_unit
+                    .map_or(measured, |least| measured.min(least * COST_DRIFT)),
+            );
         }
+        self.record_trails();
+        self.updates += 1;
+        if self.updates.is_multiple_of(self.series_stride) {
+            self.record_series();
+        }
+        self.count_rate(started, walker_steps)
+    }
+
+    /// Add `walker_steps` done since `started` to the rate window (opening a new one after a
+    /// pause); when the window spans [`RATE_WINDOW`], its rate becomes the one shown.
+    fn count_rate(&mut self, started: Instant, walker_steps: f64) -> Option<f64> {
+        let now = Instant::now();
+        let mut window = match self.rate {
+            Some(w) if started.duration_since(w.last) < RATE_GAP => w,
+            _ => RateWindow {
+                opened: started,
+                walker_steps: 0.0,
+                last: started,
+            },
+        };
+        window.walker_steps += walker_steps;
+        window.last = now;
+        let elapsed = now.duration_since(window.opened);
+        let mut closed = None;
+        if elapsed >= RATE_WINDOW {
+            closed = Some(window.walker_steps / elapsed.as_secs_f64());
+            window.opened = now;
+            window.walker_steps = 0.0;
+        } else if self.walker_steps_per_second == 0.0 && elapsed.as_secs_f64() > 0.0 {
+            // A first figure before the first window closes.
+            self.walker_steps_per_second = window.walker_steps / elapsed.as_secs_f64();
+        }
+        if let Some(rate) = closed {
+            self.walker_steps_per_second = rate;
+        }
+        self.rate = Some(window);
+        closed
+    }
+
+    /// Move the positions the trail recorder saw into the trails, in time order.
+    fn record_trails(&mut self) {
         let mut points = std::mem::take(&mut self.observer.1.0.points);
         points.sort_by_key(|(walker, unit, _)| (*walker, *unit));
         for (walker, _, p) in points.drain(..) {
@@ -242,10 +355,6 @@ impl Simulation {
             }
         }
         self.observer.1.0.points = points;
-        self.updates += 1;
-        if self.updates.is_multiple_of(self.series_stride) {
-            self.record_series();
-        }
     }
 
     fn record_series(&mut self) {
@@ -309,23 +418,50 @@ impl Simulation {
     }
 }
 
+/// How many time units an update while playing takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pacing {
+    /// Exactly `units_per_update` (the synchronous mode: tests count units, never time).
+    Fixed,
+    /// About [`TICK`] of work, whatever the speed setting (the thread); a single step is
+    /// still `units_per_update`.
+    Timed,
+}
+
 /// The worker's state: the simulation (if configured), play state and speed. Both the thread
 /// and the synchronous test mode drive this.
 pub struct WorkerState {
     pub simulation: Option<Simulation>,
     pub playing: bool,
+    /// Time units of one [`Command::Step`] (and of every update under [`Pacing::Fixed`]).
     pub units_per_update: u64,
+    pub pacing: Pacing,
     /// A failure inside an update, shown to the person.
     pub failure: Option<String>,
+    /// When the last snapshot was published after an update.
+    last_snapshot: Option<Instant>,
+    /// `NEQLAB_RATE_LOG`: where each measured rate is appended, and since when.
+    rate_log: Option<(std::io::BufWriter<std::fs::File>, Instant)>,
 }
 
 impl WorkerState {
-    pub fn new(units_per_update: u64) -> Self {
+    pub fn new(units_per_update: u64, pacing: Pacing) -> Self {
+        let rate_log = std::env::var_os("NEQLAB_RATE_LOG").and_then(|path| {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()?;
+            Some((std::io::BufWriter::new(file), Instant::now()))
+        });
         Self {
             simulation: None,
             playing: false,
             units_per_update: units_per_update.max(1),
+            pacing,
             failure: None,
+            last_snapshot: None,
+            rate_log,
         }
     }
 
@@ -340,7 +476,7 @@ impl WorkerState {
             Command::Pause => self.playing = false,
             Command::Step => {
                 self.playing = false;
-                self.tick();
+                self.update(self.units_per_update);
             }
             Command::Reset => {
                 if let Some(sim) = &self.simulation {
@@ -372,14 +508,32 @@ impl WorkerState {
         }
     }
 
-    /// One update. A panic inside the library is caught and shown, never propagated (the
-    /// thread keeps serving commands).
+    /// One update while playing: `units_per_update` time units, or about [`TICK`] of work
+    /// under [`Pacing::Timed`].
     pub fn tick(&mut self) {
-        let units = self.units_per_update;
+        let units = match (self.pacing, &self.simulation) {
+            (Pacing::Timed, Some(sim)) => sim.units_for(TICK),
+            _ => self.units_per_update,
+        };
+        self.update(units);
+    }
+
+    /// Advance by `units`. A panic inside the library is caught and shown, never propagated
+    /// (the thread keeps serving commands).
+    fn update(&mut self, units: u64) {
         let Some(sim) = &mut self.simulation else {
             return;
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| sim.step(units)));
+        if let (Ok(Some(rate)), Some((log, since))) = (&outcome, &mut self.rate_log) {
+            let _ = writeln!(
+                log,
+                "{:.3} {rate:.4e} {}",
+                since.elapsed().as_secs_f64(),
+                sim.ensemble.time()
+            );
+            let _ = log.flush();
+        }
         if let Err(panic) = outcome {
             let what = panic
                 .downcast_ref::<String>()
@@ -427,6 +581,20 @@ impl Service for WorkerState {
     fn snapshot(&self) -> Option<Snapshot> {
         WorkerState::snapshot(self)
     }
+
+    /// At most one snapshot per [`SNAPSHOT_INTERVAL`] while playing; the last update before
+    /// stopping always publishes.
+    fn snapshot_due(&mut self) -> bool {
+        let now = Instant::now();
+        let due = !self.is_busy()
+            || self
+                .last_snapshot
+                .is_none_or(|last| now.duration_since(last) >= SNAPSHOT_INTERVAL);
+        if due {
+            self.last_snapshot = Some(now);
+        }
+        due
+    }
 }
 
 /// The UI's handle on the simulation: a [`ServiceHandle`] on a named background thread, or
@@ -437,13 +605,16 @@ pub struct SimulationHandle {
 }
 
 impl SimulationHandle {
-    /// Start the named worker thread (background priority, all cores but one).
+    /// Start the named worker thread: background priority (the interface is served first),
+    /// a pool on every core, ticks back to back.
     pub fn spawn(ctx: egui::Context, units_per_update: u64) -> Result<Self, ThreadError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let spec = JobSpec::background("neqlab-simulation")
-            .with_min_advance_interval(MIN_UPDATE)
+            .with_threads(cores)
             .with_repaint(move || ctx.request_repaint_after(SNAPSHOT_REDRAW));
+        let state = WorkerState::new(units_per_update, Pacing::Timed);
         Ok(Self {
-            service: ServiceHandle::spawn(WorkerState::new(units_per_update), spec)?,
+            service: ServiceHandle::spawn(state, spec)?,
             failure: None,
         })
     }
@@ -452,7 +623,7 @@ impl SimulationHandle {
     /// while playing advances one update. For tests.
     pub fn inline(units_per_update: u64) -> Self {
         Self {
-            service: ServiceHandle::inline(WorkerState::new(units_per_update)),
+            service: ServiceHandle::inline(WorkerState::new(units_per_update, Pacing::Fixed)),
             failure: None,
         }
     }

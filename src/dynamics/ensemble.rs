@@ -49,7 +49,9 @@ pub trait Observer: Send + Sync + Sized {
     /// arrive interleaved in time: `begin_walker` for each walker of the group, then unit `t`
     /// of every walker, then unit `t + 1`, and so on (each walker's own units stay in
     /// order). When it does, the ensemble steps [`LANES`] walkers at once in SIMD lanes and
-    /// reports through [`observe_lanes`](Observer::observe_lanes). Observers that carry a
+    /// reports through [`observe_lanes`](Observer::observe_lanes). A group is always the
+    /// `LANES` consecutive walkers from a multiple of `LANES` (fewer at the end of the
+    /// ensemble), so per-walker state may live in slot `walker mod LANES`. Observers that carry a
     /// per-walker running state from `begin_walker` to `observe` must answer `false`, the
     /// default; they are fed one walker at a time, as before (with the same positions).
     fn accepts_interleaved_walkers(&self) -> bool {

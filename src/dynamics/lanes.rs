@@ -146,6 +146,7 @@ fn lane_group<const D: usize, K: GradientKernel<D>, O: Observer>(
     let dynamics = &stepping.dynamics;
     let (eta, noise_std, b) = (dynamics.eta, dynamics.noise_std(), dynamics.batch_size);
     let first = range.start;
+    debug_assert!((chunk.first_walker + first).is_multiple_of(LANES));
     let rngs = &mut chunk.rngs[range.clone()];
     let mut live = [false; LANES];
     let mut w: [Lanes; D] = [[0.0; LANES]; D];

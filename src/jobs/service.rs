@@ -39,6 +39,12 @@ pub trait Service: Send + 'static {
     fn advance(&mut self);
     /// The state to publish, if there is any yet.
     fn snapshot(&self) -> Option<Self::Snapshot>;
+    /// Whether to publish a snapshot after this [`advance`](Self::advance) (after commands
+    /// the loop always publishes). A service that advances in short ticks publishes at its
+    /// own pace by answering `false` in between; the default publishes after every advance.
+    fn snapshot_due(&mut self) -> bool {
+        true
+    }
 }
 
 /// The newest snapshot (with a count of publications) and the thread's failure, shared by a
@@ -338,6 +344,7 @@ fn service_loop<S: Service>(
             return;
         }
         match outcome {
+            Ok(Flow::Continue) if advancing && !service.snapshot_due() => {}
             Ok(Flow::Continue) => {
                 let snapshot = service.snapshot();
                 let any = snapshot.is_some();

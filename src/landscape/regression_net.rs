@@ -309,26 +309,42 @@ impl NetModel {
     }
 }
 
-/// Two `tanh` per example. One walker: the examples of the batch fill the lanes, eight at a
-/// time, and their terms are then summed in batch order; many walkers: one walker per lane,
-/// summing as it goes. Either way each sum sees the same terms in the same order as the
-/// scalar [`NetModel::batch_gradient`], so all three agree bit for bit.
+/// Examples of one walker's batch whose two `tanh` share one vector of [`LANES`] lanes.
+const PAIRED: usize = LANES / 2;
+
+/// Two `tanh` per example. One walker: both hidden units of [`PAIRED`] examples fill the lanes
+/// (`B = 10` takes three vectors instead of four), and the terms are then summed in batch
+/// order; many walkers: one walker per lane, summing as it goes. Either way each `tanh`
+/// argument, each term and each sum is the same sequence of operations as in the scalar
+/// [`NetModel::batch_gradient`], so all three agree bit for bit.
 impl GradientKernel<NET_DIM> for NetModel {
     #[inline(always)]
     fn walker_gradient(&self, batch: &[usize], w: &[f64; NET_DIM]) -> [f64; NET_DIM] {
-        let broadcast: [Lanes; NET_DIM] = std::array::from_fn(|a| [w[a]; LANES]);
         let mut sums = [0.0; SUMS];
-        for chunk in batch.chunks(LANES) {
-            let mut indices = [0; LANES];
-            indices[..chunk.len()].copy_from_slice(chunk);
-            let terms = lane_terms(
-                &broadcast,
-                &gather(&self.x, &indices),
-                &gather(&self.y, &indices),
-            );
-            for l in 0..chunk.len() {
-                for (sum, term) in sums.iter_mut().zip(&terms) {
-                    *sum += term[l];
+        for chunk in batch.chunks(PAIRED) {
+            // Lanes 0..PAIRED: hidden unit 1 of each example; PAIRED..: hidden unit 2.
+            let mut x = [0.0; PAIRED];
+            let mut y = [0.0; PAIRED];
+            for (k, &i) in chunk.iter().enumerate() {
+                x[k] = self.x[i];
+                y[k] = self.y[i];
+            }
+            let mut t = [0.0; LANES];
+            for k in 0..PAIRED {
+                t[k] = w[0] * x[k] + w[2];
+                t[PAIRED + k] = w[1] * x[k] + w[3];
+            }
+            for z in t.iter_mut() {
+                *z = tanh(*z);
+            }
+            for k in 0..chunk.len() {
+                let (t1, t2) = (t[k], t[PAIRED + k]);
+                let r = w[4] * t1 + w[5] * t2 + w[6] - y[k];
+                let a = r * (1.0 - t1 * t1);
+                let b = r * (1.0 - t2 * t2);
+                let terms = [a, a * x[k], b, b * x[k], r * t1, r * t2, r];
+                for (sum, term) in sums.iter_mut().zip(terms) {
+                    *sum += term;
                 }
             }
         }

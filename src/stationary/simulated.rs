@@ -7,7 +7,7 @@
 //! [`Simulated`] estimates.
 
 use crate::dynamics::{Ensemble, Observer};
-use crate::landscape::Landscape;
+use crate::landscape::{LANES, Landscape, Lanes};
 use crate::stats::entropy::{EntropyStats, MAX_UNITS, SigmaHistogram};
 use crate::stats::grid::{CurrentField, GridHistogram};
 use crate::stats::occupation::BasinCounts;
@@ -168,6 +168,35 @@ impl Observer for SimulationStats {
         if let Some(occupation) = &mut self.occupation {
             occupation.observe(walker, unit, before, after);
         }
+    }
+
+    fn accepts_interleaved_walkers(&self) -> bool {
+        self.moments.accepts_interleaved_walkers()
+            && self.grid.accepts_interleaved_walkers()
+            && self.entropy.accepts_interleaved_walkers()
+    }
+
+    fn walkers_per_part(&self) -> usize {
+        self.moments
+            .walkers_per_part()
+            .max(self.grid.walkers_per_part())
+            .max(self.entropy.walkers_per_part())
+    }
+
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        self.moments
+            .observe_lanes(first_walker, unit, live, before, after);
+        self.grid
+            .observe_lanes(first_walker, unit, live, before, after);
+        self.entropy
+            .observe_lanes(first_walker, unit, live, before, after);
     }
 
     fn merge(&mut self, other: Self) {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::dynamics::{Dynamics, Ensemble, Observer};
-use crate::landscape::Landscape;
+use crate::landscape::{LANES, Landscape};
 use crate::theory::LinearTheory;
 use crate::theory::force::GridForce;
 
@@ -44,6 +44,15 @@ pub const DFT_MIN_COUNT: u64 = 25;
 
 /// Bin width of the `Σ` histogram in units of the predicted standard deviation of `Σ`.
 const BIN_WIDTH_IN_STD: f64 = 1.0 / 12.0;
+
+/// The trajectory windows of one walker in progress: for each length `k = 1 …`
+/// [`MAX_UNITS`], the entropy summed so far, the units in it, and whether one is open.
+#[derive(Clone, Copy, Debug, Default)]
+struct Windows {
+    partial: [f64; MAX_UNITS],
+    filled: [usize; MAX_UNITS],
+    active: [bool; MAX_UNITS],
+}
 
 /// Per-group sums of a scalar.
 #[derive(Clone, Debug)]
@@ -107,11 +116,11 @@ pub struct EntropyProduction {
     histogram_units: usize,
     /// Bin width of the `Σ` histogram of each window length `k = 1 … MAX_UNITS`.
     bin_widths: [f64; MAX_UNITS],
-    // Per-walker window state, reset by `begin_walker`.
-    group: usize,
-    partial: [f64; MAX_UNITS],
-    filled: [usize; MAX_UNITS],
-    active: [bool; MAX_UNITS],
+    /// Per-walker window state, reset by `begin_walker`: one slot per lane, walker `k` in
+    /// slot `k mod LANES`, so that the [`LANES`] walkers of an interleaved group (consecutive,
+    /// from a multiple of `LANES`, [`Observer::accepts_interleaved_walkers`]) each keep
+    /// their own windows, and one walker at a time uses its slot alone.
+    windows: [Windows; LANES],
     // Accumulators.
     rate: GroupSums,
     exp_minus: Vec<GroupSums>,
@@ -224,10 +233,7 @@ impl EntropyProduction {
             force,
             histogram_units,
             bin_widths,
-            group: 0,
-            partial: [0.0; MAX_UNITS],
-            filled: [0; MAX_UNITS],
-            active: [false; MAX_UNITS],
+            windows: [Windows::default(); LANES],
             rate: GroupSums::new(),
             exp_minus: vec![GroupSums::new(); MAX_UNITS],
             histograms: vec![vec![0; 2 * HALF_BINS]; MAX_UNITS],
@@ -329,33 +335,34 @@ impl Observer for EntropyProduction {
     }
 
     fn begin_walker(&mut self, walker: usize) {
-        self.group = walker % GROUPS;
-        self.active = [false; MAX_UNITS];
+        self.windows[walker % LANES].active = [false; MAX_UNITS];
     }
 
-    fn observe(&mut self, _walker: usize, unit: u64, before: &[f64], after: &[f64]) {
+    fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
         if unit < self.burn_in {
             return;
         }
         let offset = unit - self.burn_in;
+        let group = walker % GROUPS;
         let sigma = self.entropy(before, after);
-        self.rate.add(self.group, sigma);
+        self.rate.add(group, sigma);
+        let window = &mut self.windows[walker % LANES];
         for k in 0..MAX_UNITS {
             let units = k + 1;
             if offset.is_multiple_of(units as u64) {
-                self.partial[k] = 0.0;
-                self.filled[k] = 0;
-                self.active[k] = true;
+                window.partial[k] = 0.0;
+                window.filled[k] = 0;
+                window.active[k] = true;
             }
-            if !self.active[k] {
+            if !window.active[k] {
                 continue;
             }
-            self.partial[k] += sigma;
-            self.filled[k] += 1;
-            if self.filled[k] == units {
-                self.active[k] = false;
-                let total = self.partial[k];
-                self.exp_minus[k].add(self.group, (-total).exp());
+            window.partial[k] += sigma;
+            window.filled[k] += 1;
+            if window.filled[k] == units {
+                window.active[k] = false;
+                let total = window.partial[k];
+                self.exp_minus[k].add(group, (-total).exp());
                 let width = self.bin_widths[k];
                 if width > 0.0 {
                     let bin = (total / width).floor() + HALF_BINS as f64;
@@ -367,6 +374,11 @@ impl Observer for EntropyProduction {
                 }
             }
         }
+    }
+
+    /// Each walker's windows live in its own slot, so walkers may arrive interleaved.
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
     }
 
     fn merge(&mut self, other: Self) {
@@ -596,6 +608,57 @@ mod tests {
         assert_eq!(h.counts[HALF_BINS], 3);
         assert!((h.centre(HALF_BINS) - 0.25).abs() < 1e-12);
         assert!((h.start + HALF_BINS as f64 * h.bin_width).abs() < 1e-12);
+    }
+
+    /// Fed walker by walker or interleaved in time (the order of the SIMD lane path: a group
+    /// of `LANES` walkers begins, then unit `t` of each, then unit `t + 1`), every walker
+    /// closes the same trajectory windows: the `Σ` histograms and trajectory counts agree
+    /// exactly and the sums to round-off. A single shared window (the state before lanes)
+    /// would mix walkers and fail this. Burn-in 3 and 23 units leave windows cut at the end.
+    #[test]
+    fn interleaved_walkers_keep_their_own_windows() {
+        let model = (vec![0.0], vec![-1.0], vec![1.0]);
+        let fresh = || {
+            let mut ep = EntropyProduction::with_model(1, 3, 2, 0.5, model.clone(), None);
+            ep.bin_widths = [0.05; MAX_UNITS];
+            ep
+        };
+        // Walker k at unit t: a deterministic, walker-dependent path.
+        let at = |k: usize, t: u64| ((k * 7 + 3) as f64 * 0.37 + t as f64 * 0.61).sin();
+        let (walkers, units) = (2 * LANES, 23u64);
+        let mut sequential = fresh();
+        for k in 0..walkers {
+            sequential.begin_walker(k);
+            for t in 0..units {
+                sequential.observe(k, t, &[at(k, t)], &[at(k, t + 1)]);
+            }
+        }
+        let mut interleaved = fresh();
+        for group in (0..walkers).step_by(LANES) {
+            (group..group + LANES).for_each(|k| interleaved.begin_walker(k));
+            for t in 0..units {
+                for k in group..group + LANES {
+                    interleaved.observe(k, t, &[at(k, t)], &[at(k, t + 1)]);
+                }
+            }
+        }
+        assert!(interleaved.accepts_interleaved_walkers());
+        for k in 1..=MAX_UNITS {
+            let (a, b) = (
+                sequential.sigma_histogram_of(k),
+                interleaved.sigma_histogram_of(k),
+            );
+            assert!(a.total() > 0);
+            assert_eq!(a.counts, b.counts, "k = {k}");
+            assert_eq!(a.outside, b.outside, "k = {k}");
+        }
+        let (a, b) = (sequential.stats(), interleaved.stats());
+        assert_eq!(a.samples, b.samples);
+        assert!((a.ep_rate - b.ep_rate).abs() <= 1e-12 * a.ep_rate.abs().max(1.0));
+        for (p, q) in a.ift.iter().zip(&b.ift) {
+            assert_eq!(p.trajectories, q.trajectories);
+            assert!((p.mean - q.mean).abs() <= 1e-12 * p.mean.abs());
+        }
     }
 
     /// Group means give the usual standard error for independent samples: 32 groups of

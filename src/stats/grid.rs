@@ -268,6 +268,11 @@ impl Observer for GridHistogram {
         });
     }
 
+    /// Each walker-unit is binned on its own (the group is the walker's index).
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
+    }
+
     fn merge(&mut self, other: Self) {
         add_into(&mut self.group_samples, &other.group_samples);
         self.outside += other.outside;

@@ -17,6 +17,8 @@ pub use grid::{CurrentField, GridHistogram};
 pub use moments::{MomentStats, Moments};
 
 use crate::dynamics::Observer;
+use crate::dynamics::ensemble::CHUNK;
+use crate::landscape::{LANES, Lanes};
 
 /// An observer that may be absent (e.g. entropy production when the theory has no
 /// prediction).
@@ -37,6 +39,26 @@ impl<O: Observer> Observer for Option<O> {
     fn merge(&mut self, other: Self) {
         if let (Some(o), Some(p)) = (self, other) {
             o.merge(p);
+        }
+    }
+    /// An absent observer has no per-walker state.
+    fn accepts_interleaved_walkers(&self) -> bool {
+        self.as_ref()
+            .is_none_or(Observer::accepts_interleaved_walkers)
+    }
+    fn walkers_per_part(&self) -> usize {
+        self.as_ref().map_or(CHUNK, Observer::walkers_per_part)
+    }
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        if let Some(o) = self {
+            o.observe_lanes(first_walker, unit, live, before, after);
         }
     }
 }

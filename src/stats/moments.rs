@@ -114,6 +114,11 @@ impl Observer for MomentStats {
         }
     }
 
+    /// Sums over walker-units need no per-walker state.
+    fn accepts_interleaved_walkers(&self) -> bool {
+        true
+    }
+
     fn merge(&mut self, other: Self) {
         self.count += other.count;
         let pairs = [
