@@ -42,7 +42,16 @@ fn units_per_second(snapshot: &Snapshot, prediction: &Prediction) -> Option<f64>
     (rate.is_finite() && rate > 0.0).then_some(rate)
 }
 
-/// Seconds (or minutes, hours) in words.
+/// Two decimals, or an exponent below 0.01.
+fn short(x: f64) -> String {
+    if x == 0.0 || x.abs() >= 0.01 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1e}")
+    }
+}
+
+/// Seconds (or minutes, hours, years) in words.
 fn duration_words(seconds: f64) -> String {
     if !seconds.is_finite() {
         "a very long time".into()
@@ -50,8 +59,10 @@ fn duration_words(seconds: f64) -> String {
         format!("{seconds:.0} s")
     } else if seconds < 5400.0 {
         format!("{:.0} min", seconds / 60.0)
-    } else {
+    } else if seconds < 3.6e7 {
         format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.1e} years", seconds / 3.156e7)
     }
 }
 
@@ -71,16 +82,25 @@ pub fn stationarity_ui(
     let unit = snapshot.time_unit.name();
     let recorded = verdict
         .recorded_relaxation_times
-        .map(|r| format!("{r:.2} relaxation times recorded"))
+        .map(|r| format!("{} relaxation times recorded", short(r)))
         .unwrap_or_else(|| "no relaxation time".into());
     let tau = verdict
         .relaxation_time
         .map(|t| format!("τ = {t:.3e} {unit}s"))
         .unwrap_or_default();
     if verdict.stationary {
+        let checked = match snapshot.simulated.occupation.as_ref() {
+            Some(counts) if counts.recorded().iter().sum::<u64>() == 0 => {
+                ", occupations not checked before recording"
+            }
+            _ => "",
+        };
         ui.colored_label(
             STATIONARY,
-            format!("stationary ({}, {recorded}; {tau})", snapshot.start.name()),
+            format!(
+                "stationary ({} start, {recorded}; {tau}{checked})",
+                snapshot.start.name()
+            ),
         )
         .on_hover_text(
             "the start is forgotten (burn-in and recording cover enough relaxation times) and, \
