@@ -69,6 +69,9 @@ use worker::{Command, SimConfig, SimulationHandle, Snapshot};
 /// How long the controls must rest before a new prediction is solved.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// Frames at start-up in which the window is fitted to the monitor ([`NeqlabApp::fit_window`]).
+const FIT_FRAMES: u32 = 120;
+
 /// The default preset when none is named.
 pub const DEFAULT_PRESET: &str = "bowl-current";
 
@@ -250,7 +253,8 @@ pub struct NeqlabApp {
     mnist: MnistPanel,
     map: MapPanel,
     frame_log: Option<FrameLog>,
-    window_fitted: bool,
+    /// Frames in which [`NeqlabApp::fit_window`] has checked the window against the monitor.
+    fit_frames: u32,
 }
 
 impl NeqlabApp {
@@ -325,7 +329,11 @@ impl NeqlabApp {
             mnist: MnistPanel::with_backend(backend),
             map,
             frame_log,
-            window_fitted: backend == Backend::Inline,
+            fit_frames: if backend == Backend::Inline {
+                FIT_FRAMES
+            } else {
+                0
+            },
         };
         app.load_preset(ctx, preset, preset_path);
         app.set_playing(backend == Backend::Threaded);
@@ -775,20 +783,27 @@ impl NeqlabApp {
 
     /// Fill the screen on the first frames when no window manager maximised the window
     /// (e.g. under Xvfb).
+    /// Size the window to the monitor once it is known. A window larger than the monitor in
+    /// the first [`FIT_FRAMES`] frames is fitted again: with `--presentation` the first fit
+    /// can run before the zoom takes effect, and the window then spills off the screen.
     fn fit_window(&mut self, ctx: &egui::Context) {
-        if self.window_fitted {
+        if self.fit_frames >= FIT_FRAMES {
             return;
         }
         let (monitor, inner, maximized) = ctx.input(|i| {
             let v = i.viewport();
             (v.monitor_size, v.inner_rect, v.maximized)
         });
-        if let (Some(monitor), Some(inner)) = (monitor, inner) {
-            self.window_fitted = true;
-            if maximized != Some(true) && inner.width() < monitor.x * 0.9 {
-                ctx.send_viewport_cmd(ViewportCommand::OuterPosition(egui::Pos2::ZERO));
-                ctx.send_viewport_cmd(ViewportCommand::InnerSize(monitor));
-            }
+        let (Some(monitor), Some(inner)) = (monitor, inner) else {
+            return;
+        };
+        self.fit_frames += 1;
+        let too_large = inner.width() > monitor.x * 1.01 || inner.height() > monitor.y * 1.01;
+        let too_small =
+            self.fit_frames == 1 && maximized != Some(true) && inner.width() < monitor.x * 0.9;
+        if too_large || too_small {
+            ctx.send_viewport_cmd(ViewportCommand::OuterPosition(egui::Pos2::ZERO));
+            ctx.send_viewport_cmd(ViewportCommand::InnerSize(monitor));
         }
     }
 

@@ -147,8 +147,9 @@ pub fn tick_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> Str
     } else {
         mark.value
     };
-    if value != 0.0 && (step < 1e-3 || value.abs() >= 1e5) {
-        // Short scientific labels (−2e-4, 1.5e-4) where decimals would be wide.
+    if value != 0.0 && ((step < 1e-3 && value.abs() < 1e-2) || value.abs() >= 1e5) {
+        // Short scientific labels (−2e-4, 1.5e-4) where decimals would be wide; an axis near
+        // 1.04 with steps of 5e-4 keeps decimals (1.0405 beside 1.041, never "1.0405e0").
         let digits = (value.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0);
         return format!("{:.*e}", digits as usize, value);
     }
@@ -236,6 +237,12 @@ mod tick_tests {
             step_size: 0.1,
         };
         assert_eq!(tick_label(zero, &(0.0..=1.0)), "0.0");
+        // A fine step far from zero keeps decimals, like its coarser neighbours.
+        let near_one = GridMark {
+            value: 1.0405,
+            step_size: 5e-4,
+        };
+        assert_eq!(tick_label(near_one, &(1.0..=1.1)), "1.0405");
     }
 }
 
