@@ -79,23 +79,7 @@ fn describe(key: &str, value: Option<&toml::Value>) -> String {
 
 /// A number with four significant digits and no trailing zeros (`0.0316`, `1`, `2.5e-5`).
 pub fn format_value(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let magnitude = x.abs().log10().floor();
-    if !(-3.0..5.0).contains(&magnitude) {
-        return format!("{x:.3e}")
-            .replace(".000e", "e")
-            .replace("00e", "e")
-            .replace("0e", "e");
-    }
-    let decimals = (3.0 - magnitude).max(0.0) as usize;
-    let text = format!("{x:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    neqlab::export::figure::format_significant(x, 4, 4, 1e-3..1e5)
 }
 
 impl NeqlabApp {

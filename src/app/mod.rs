@@ -1,6 +1,6 @@
 //! The neqlab desktop app (egui/eframe): a 2-D laboratory for SGD in and out of equilibrium.
 //!
-//! Data flow (STYLE.md): the app's full state is a [`Preset`]. The control panel edits a copy;
+//! Data flow (ARCHITECTURE.md): the app's full state is a [`Preset`]. The control panel edits a copy;
 //! when it differs, the preset is rebuilt into an `Experiment`, the simulation worker
 //! ([`worker`]) gets a new generation of walkers at once, and the prediction job
 //! ([`solver`]) is asked for a new stationary state once the controls have settled for

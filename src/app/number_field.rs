@@ -23,34 +23,7 @@ const FIELD_WIDTH: f32 = 90.0;
 /// A value as people read it: three significant digits, scientific notation outside
 /// `[0.1, 10⁴)` (`1.58e-2`, `0.5`, `12.3`, `2500`, `1e6`).
 pub fn format_real(x: f64) -> String {
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let magnitude = x.abs();
-    if (0.1..1e4).contains(&magnitude) {
-        let decimals = (2 - magnitude.log10().floor() as i32).max(0) as usize;
-        trim_zeros(format!("{x:.decimals$}"))
-    } else {
-        let text = format!("{x:.2e}");
-        match text.split_once('e') {
-            Some((mantissa, exponent)) => {
-                format!("{}e{exponent}", trim_zeros(mantissa.to_string()))
-            }
-            None => text,
-        }
-    }
-}
-
-/// `1.50` → `1.5`, `2.00` → `2`; text without a decimal point is left alone.
-fn trim_zeros(text: String) -> String {
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    neqlab::export::figure::format_significant(x, 3, 3, 0.1..1e4)
 }
 
 /// A whole number that can live in a count field.

@@ -292,16 +292,39 @@ pub fn contour_segments(
 
 /// Tick label for a value: plain decimals for moderate magnitudes, scientific otherwise.
 pub fn format_tick(value: f64) -> String {
-    let magnitude = value.abs();
-    if magnitude == 0.0 {
+    format_significant(value, 3, 2, 1e-3..1e5)
+}
+
+/// `x` with `digits` significant digits and no trailing zeros where `|x|` lies in `fixed`
+/// (`0.0316`, `1`, `250`), else in scientific notation with `sci_digits` significant digits
+/// (`2.5e-5`); `0` for zero, and Rust's own text for NaN and ±inf. The one short-number
+/// formatter of figures, captions and the app's number fields.
+pub fn format_significant(
+    x: f64,
+    digits: usize,
+    sci_digits: usize,
+    fixed: std::ops::Range<f64>,
+) -> String {
+    if x == 0.0 {
         return "0".into();
     }
-    if !(1e-3..1e5).contains(&magnitude) {
-        let text = format!("{value:.1e}");
-        return text.replace(".0e", "e");
+    if !x.is_finite() {
+        return x.to_string();
     }
-    let decimals = (2.0 - magnitude.log10().floor()).clamp(0.0, 6.0) as usize;
-    let text = format!("{value:.decimals$}");
+    let magnitude = x.abs();
+    if fixed.contains(&magnitude) {
+        let decimals = (digits as f64 - 1.0 - magnitude.log10().floor()).max(0.0) as usize;
+        return trim_zeros(format!("{x:.decimals$}"));
+    }
+    let text = format!("{x:.*e}", sci_digits.saturating_sub(1));
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => format!("{}e{exponent}", trim_zeros(mantissa.into())),
+        None => text,
+    }
+}
+
+/// `1.50` → `1.5`, `2.00` → `2`; text without a decimal point is left alone.
+fn trim_zeros(text: String) -> String {
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
