@@ -72,6 +72,7 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
             observer,
         } = self;
         let mut sampler = BatchSampler::new(stepping.dynamics.n_examples);
+        let mut batches = [0, 1].map(|_| vec![0; stepping.dynamics.batch_size]);
         let walkers = chunk.rngs.len();
         let interleave = observer.accepts_interleaved_walkers();
         for group in (0..walkers).step_by(LANES) {
@@ -82,23 +83,29 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
                 lane_group::<D, K, O>(stepping, &mut chunk, group..end, &mut sampler, observer);
             } else {
                 for k in group..end {
-                    one_walker::<D, K, O>(stepping, &mut chunk, k, &mut sampler, observer);
+                    let scratch = (&mut sampler, &mut batches);
+                    one_walker::<D, K, O>(stepping, &mut chunk, k, scratch, observer);
                 }
             }
         }
     }
 }
 
+/// Two batches of `B` indices: this step's and the next one's.
+type Batches = [Vec<usize>; 2];
+
 /// One walker through all time units, then its position is written back (a diverged walker
-/// keeps the state in which it left the escape radius).
+/// keeps the state in which it left the escape radius). `scratch` is the chunk's sampler and
+/// batch buffers, so that nothing is allocated per walker.
 #[inline(always)]
 fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
     stepping: &Stepping<'_, K>,
     chunk: &mut Chunk<'_>,
     k: usize,
-    sampler: &mut BatchSampler,
+    scratch: (&mut BatchSampler, &mut Batches),
     observer: &mut O,
 ) {
+    let (sampler, batches) = scratch;
     if chunk.diverged[k] {
         return;
     }
@@ -109,6 +116,12 @@ fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
     w.copy_from_slice(&chunk.positions[k * D..(k + 1) * D]);
     let rng = &mut chunk.rngs[k];
     observer.begin_walker(walker);
+    if dynamics.replacement == Replacement::Wr && noise_std == 0.0 {
+        sgd_with_replacement(stepping, walker, &mut w, rng, (sampler, batches), observer);
+        chunk.diverged[k] = !w.iter().all(|x| x.abs() < stepping.escape_radius);
+        chunk.positions[k * D..(k + 1) * D].copy_from_slice(&w);
+        return;
+    }
     for unit in stepping.start_time..stepping.start_time + stepping.units {
         let before = w;
         match dynamics.replacement {
@@ -132,6 +145,47 @@ fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
         observer.observe(walker, unit, &before, &w);
     }
     chunk.positions[k * D..(k + 1) * D].copy_from_slice(&w);
+}
+
+/// [`one_walker`] for SGD with replacement and no noise, software-pipelined: the batch of the
+/// next unit is drawn before the gradient of this one, so that the sampler's work (which does
+/// not depend on the position) runs while the gradient's long dependency chain (`tanh`, then
+/// the sums) is in flight, instead of after it. The batches are drawn from a copy of the
+/// stream that replaces it once the step is taken, so the walker consumes the same random
+/// words as without pipelining, even when it leaves the escape radius (it then stops).
+#[inline(always)]
+fn sgd_with_replacement<const D: usize, K: GradientKernel<D>, O: Observer>(
+    stepping: &Stepping<'_, K>,
+    walker: usize,
+    w: &mut [f64; D],
+    rng: &mut Pcg64Mcg,
+    scratch: (&mut BatchSampler, &mut Batches),
+    observer: &mut O,
+) {
+    let (sampler, [batch, next]) = scratch;
+    let (eta, b) = (stepping.dynamics.eta, stepping.dynamics.batch_size);
+    let end = stepping.start_time + stepping.units;
+    if stepping.units == 0 {
+        return;
+    }
+    batch.copy_from_slice(sampler.with_replacement(rng, b));
+    for unit in stepping.start_time..end {
+        let mut ahead = rng.clone();
+        if unit + 1 < end {
+            next.copy_from_slice(sampler.with_replacement(&mut ahead, b));
+        }
+        let before = *w;
+        let g = stepping.kernel.walker_gradient(batch, w);
+        for (x, g) in w.iter_mut().zip(g) {
+            *x -= eta * g;
+        }
+        if !w.iter().all(|x| x.abs() < stepping.escape_radius) {
+            return;
+        }
+        *rng = ahead;
+        observer.observe(walker, unit, &before, w);
+        std::mem::swap(batch, next);
+    }
 }
 
 /// Walkers `range` (at most [`LANES`]) through all time units together, one per lane.
@@ -244,6 +298,70 @@ fn lane_update<const D: usize>(
         for (row, grow) in w.iter_mut().zip(g) {
             for l in 0..LANES {
                 row[l] -= eta * grow[l];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dynamics::{Algorithm, Dynamics, Ensemble, Observer};
+    use crate::landscape::{Bowl, BowlSpec, Landscape, RegressionNet, RegressionNetSpec};
+
+    /// Every observed position, as bits. It does not accept interleaved walkers, so the
+    /// ensemble steps one walker at a time (for SGD with replacement: the pipelined path).
+    #[derive(Default)]
+    struct Record(Vec<(usize, u64, Vec<u64>)>);
+
+    impl Observer for Record {
+        fn fork(&self) -> Self {
+            Self::default()
+        }
+        fn observe(&mut self, walker: usize, unit: u64, _: &[f64], after: &[f64]) {
+            self.0
+                .push((walker, unit, after.iter().map(|x| x.to_bits()).collect()));
+        }
+        fn merge(&mut self, other: Self) {
+            self.0.extend(other.0);
+        }
+    }
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// SGD with replacement and no noise, one walker at a time (the pipelined path that draws
+    /// each batch a step ahead) against the lane path: the same positions and divergences in
+    /// every bit, over two advances (so the random streams must also end where they should).
+    /// On the bowl with η h = 2.2 every walker diverges, each at its own time (its batches set
+    /// its amplitude), so the stream of a walker that leaves the escape radius is checked too.
+    #[test]
+    fn pipelined_one_walker_sgd_equals_the_lane_path() {
+        let bowl = Bowl::new(&BowlSpec::default()).expect("valid");
+        let net = RegressionNet::new(&RegressionNetSpec::default(), std::path::Path::new("."))
+            .expect("valid");
+        let cases: [(&dyn Landscape, f64, usize, u64); 3] = [
+            (&bowl, 0.55, 10, 200),
+            (&bowl, 0.05, 7, 40),
+            (&net, 1e-6, 10, 40),
+        ];
+        for (landscape, eta, batch_size, units) in cases {
+            let n = landscape.n_examples();
+            let dynamics =
+                Dynamics::new(Algorithm::Sgd, None, eta, batch_size, 0.0, n).expect("valid");
+            let start = landscape.start();
+            let mut lanes = Ensemble::new(landscape, dynamics, 100, &start, 3);
+            let mut alone = Ensemble::new(landscape, dynamics, 100, &start, 3);
+            let mut record = Record::default();
+            for _ in 0..2 {
+                lanes.advance(landscape, units, &mut ());
+                alone.advance(landscape, units, &mut record);
+                assert_eq!(bits(lanes.positions()), bits(alone.positions()));
+                assert_eq!(lanes.diverged_walkers(), alone.diverged_walkers());
+            }
+            assert!(!record.0.is_empty());
+            if eta == 0.55 {
+                assert_eq!(alone.diverged_walkers(), 100, "every walker diverges");
             }
         }
     }

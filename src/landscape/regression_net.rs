@@ -312,6 +312,10 @@ impl NetModel {
 /// Examples of one walker's batch whose two `tanh` share one vector of [`LANES`] lanes.
 const PAIRED: usize = LANES / 2;
 
+/// Examples of one walker's batch whose `tanh` are evaluated before any of their terms: three
+/// vectors (a whole batch of 10).
+const GROUP: usize = 3 * PAIRED;
+
 /// Two `tanh` per example. One walker: both hidden units of [`PAIRED`] examples fill the lanes
 /// (`B = 10` takes three vectors instead of four), and the terms are then summed in batch
 /// order; many walkers: one walker per lane, summing as it goes. Either way each `tanh`
@@ -321,28 +325,32 @@ impl GradientKernel<NET_DIM> for NetModel {
     #[inline(always)]
     fn walker_gradient(&self, batch: &[usize], w: &[f64; NET_DIM]) -> [f64; NET_DIM] {
         let mut sums = [0.0; SUMS];
-        for chunk in batch.chunks(PAIRED) {
-            // Lanes 0..PAIRED: hidden unit 1 of each example; PAIRED..: hidden unit 2.
-            let mut x = [0.0; PAIRED];
-            let mut y = [0.0; PAIRED];
-            for (k, &i) in chunk.iter().enumerate() {
-                x[k] = self.x[i];
-                y[k] = self.y[i];
+        for group in batch.chunks(GROUP) {
+            // Vector c holds hidden unit 1 of example PAIRED·c + k of the group in lane k and
+            // its unit 2 in lane PAIRED + k. All the `tanh` come first, so that their chains
+            // run side by side; lanes without an example compute `tanh(w3)`, `tanh(w4)`.
+            let mut x = [[0.0; PAIRED]; GROUP / PAIRED];
+            let mut y = [[0.0; PAIRED]; GROUP / PAIRED];
+            for (k, &i) in group.iter().enumerate() {
+                (x[k / PAIRED][k % PAIRED], y[k / PAIRED][k % PAIRED]) = (self.x[i], self.y[i]);
             }
-            let mut t = [0.0; LANES];
-            for k in 0..PAIRED {
-                t[k] = w[0] * x[k] + w[2];
-                t[PAIRED + k] = w[1] * x[k] + w[3];
+            let mut t = [[0.0; LANES]; GROUP / PAIRED];
+            for (lanes, x) in t.iter_mut().zip(&x) {
+                for k in 0..PAIRED {
+                    lanes[k] = w[0] * x[k] + w[2];
+                    lanes[PAIRED + k] = w[1] * x[k] + w[3];
+                }
+                for z in lanes.iter_mut() {
+                    *z = tanh(*z);
+                }
             }
-            for z in t.iter_mut() {
-                *z = tanh(*z);
-            }
-            for k in 0..chunk.len() {
-                let (t1, t2) = (t[k], t[PAIRED + k]);
-                let r = w[4] * t1 + w[5] * t2 + w[6] - y[k];
+            for k in 0..group.len() {
+                let (c, j) = (k / PAIRED, k % PAIRED);
+                let (t1, t2) = (t[c][j], t[c][PAIRED + j]);
+                let r = w[4] * t1 + w[5] * t2 + w[6] - y[c][j];
                 let a = r * (1.0 - t1 * t1);
                 let b = r * (1.0 - t2 * t2);
-                let terms = [a, a * x[k], b, b * x[k], r * t1, r * t2, r];
+                let terms = [a, a * x[c][j], b, b * x[c][j], r * t1, r * t2, r];
                 for (sum, term) in sums.iter_mut().zip(terms) {
                     *sum += term;
                 }
