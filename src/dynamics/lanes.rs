@@ -72,7 +72,7 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
             observer,
         } = self;
         let mut sampler = BatchSampler::new(stepping.dynamics.n_examples);
-        let mut batches = [0, 1].map(|_| vec![0; stepping.dynamics.batch_size]);
+        let mut ahead = BatchSampler::new(stepping.dynamics.n_examples);
         let walkers = chunk.rngs.len();
         let interleave = observer.accepts_interleaved_walkers();
         for group in (0..walkers).step_by(LANES) {
@@ -83,7 +83,7 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
                 lane_group::<D, K, O>(stepping, &mut chunk, group..end, &mut sampler, observer);
             } else {
                 for k in group..end {
-                    let scratch = (&mut sampler, &mut batches);
+                    let scratch = [&mut sampler, &mut ahead];
                     one_walker::<D, K, O>(stepping, &mut chunk, k, scratch, observer);
                 }
             }
@@ -91,21 +91,19 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
     }
 }
 
-/// Two batches of `B` indices: this step's and the next one's.
-type Batches = [Vec<usize>; 2];
-
 /// One walker through all time units, then its position is written back (a diverged walker
-/// keeps the state in which it left the escape radius). `scratch` is the chunk's sampler and
-/// batch buffers, so that nothing is allocated per walker.
+/// keeps the state in which it left the escape radius). `scratch` is the chunk's two samplers
+/// (the second holds the next batch while the first holds this one, when pipelined), so that
+/// nothing is allocated per walker.
 #[inline(always)]
 fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
     stepping: &Stepping<'_, K>,
     chunk: &mut Chunk<'_>,
     k: usize,
-    scratch: (&mut BatchSampler, &mut Batches),
+    scratch: [&mut BatchSampler; 2],
     observer: &mut O,
 ) {
-    let (sampler, batches) = scratch;
+    let [sampler, ahead] = scratch;
     if chunk.diverged[k] {
         return;
     }
@@ -117,7 +115,7 @@ fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
     let rng = &mut chunk.rngs[k];
     observer.begin_walker(walker);
     if dynamics.replacement == Replacement::Wr && noise_std == 0.0 {
-        sgd_with_replacement(stepping, walker, &mut w, rng, (sampler, batches), observer);
+        sgd_with_replacement(stepping, walker, &mut w, rng, [sampler, ahead], observer);
         chunk.diverged[k] = !w.iter().all(|x| x.abs() < stepping.escape_radius);
         chunk.positions[k * D..(k + 1) * D].copy_from_slice(&w);
         return;
@@ -159,32 +157,33 @@ fn sgd_with_replacement<const D: usize, K: GradientKernel<D>, O: Observer>(
     walker: usize,
     w: &mut [f64; D],
     rng: &mut Pcg64Mcg,
-    scratch: (&mut BatchSampler, &mut Batches),
+    samplers: [&mut BatchSampler; 2],
     observer: &mut O,
 ) {
-    let (sampler, [batch, next]) = scratch;
     let (eta, b) = (stepping.dynamics.eta, stepping.dynamics.batch_size);
     let end = stepping.start_time + stepping.units;
     if stepping.units == 0 {
         return;
     }
-    batch.copy_from_slice(sampler.with_replacement(rng, b));
+    // samplers[now] holds this unit's batch; the other one draws the next unit's.
+    let mut now = 0;
+    samplers[now].with_replacement(rng, b);
     for unit in stepping.start_time..end {
-        let mut ahead = rng.clone();
+        let mut stream = rng.clone();
         if unit + 1 < end {
-            next.copy_from_slice(sampler.with_replacement(&mut ahead, b));
+            samplers[1 - now].with_replacement(&mut stream, b);
         }
         let before = *w;
-        let g = stepping.kernel.walker_gradient(batch, w);
+        let g = stepping.kernel.walker_gradient(samplers[now].batch(), w);
         for (x, g) in w.iter_mut().zip(g) {
             *x -= eta * g;
         }
         if !w.iter().all(|x| x.abs() < stepping.escape_radius) {
             return;
         }
-        *rng = ahead;
+        *rng = stream;
         observer.observe(walker, unit, &before, w);
-        std::mem::swap(batch, next);
+        now = 1 - now;
     }
 }
 

@@ -40,6 +40,7 @@ impl BatchSampler {
         self.indices.len()
     }
 
+    #[inline]
     fn restore_identity(&mut self, swapped: usize) {
         if self.scrambled {
             for (i, slot) in self.indices.iter_mut().enumerate() {
@@ -94,6 +95,12 @@ impl BatchSampler {
         }
         self.last_batch = batch_size;
         &self.indices[..batch_size]
+    }
+
+    /// The batch of the last [`with_replacement`](Self::with_replacement) draw (empty after a
+    /// [`permutation`](Self::permutation)).
+    pub fn batch(&self) -> &[usize] {
+        &self.indices[..self.last_batch]
     }
 
     /// The with-replacement batches of up to [`LANES`] walkers: walker `l` draws from
