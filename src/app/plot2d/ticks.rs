@@ -86,25 +86,7 @@ impl LabelFont {
             least_points: self.least_step_points(),
             overhang_points: 0.2 * self.font.size,
         };
-        let pp = input.base_step_size / 8.0;
-        let b = input.bounds;
-        let m = axis_marks(input, &|text| self.extent(text), spacing);
-        eprintln!(
-            "DEBUG {:?} {:?} len {} {:?} {:?}",
-            self.along,
-            b,
-            (b.1 - b.0) / pp,
-            spacing,
-            m.iter()
-                .filter(|m| m.step_size / pp > 10.0)
-                .map(|m| (
-                    m.value,
-                    m.step_size / pp,
-                    self.extent(&tick_label(*m, &(b.0..=b.1)))
-                ))
-                .collect::<Vec<_>>()
-        );
-        m
+        axis_marks(input, &|text| self.extent(text), spacing)
     }
 }
 
