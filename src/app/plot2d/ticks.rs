@@ -79,11 +79,18 @@ impl LabelFont {
         }
     }
 
+    /// The distance preferred between labels: two lines on y, where a label every line
+    /// reads as a column of numbers; on x the labels' widths space them.
+    pub fn comfortable_step_points(&self) -> f32 {
+        2.0 * self.least_step_points()
+    }
+
     /// The grid marks of an axis for egui_plot (see [`axis_marks`]).
     pub fn marks(&self, input: GridInput) -> Vec<GridMark> {
         let spacing = Spacing {
             gap_points: self.gap_points(),
             least_points: self.least_step_points(),
+            comfortable_points: self.comfortable_step_points(),
             overhang_points: 0.2 * self.font.size,
         };
         axis_marks(input, &|text| self.extent(text), spacing)
@@ -153,6 +160,9 @@ pub struct Spacing {
     pub gap_points: f32,
     /// The least distance between labelled ticks in points, whatever the labels' extents.
     pub least_points: f32,
+    /// The distance between labelled ticks preferred where the axis has room for two or
+    /// more labels that far apart.
+    pub comfortable_points: f32,
     /// How far a label may stand past the end of the axis, in points.
     pub overhang_points: f32,
 }
@@ -298,24 +308,37 @@ fn steps_from(shortest: f64, span: f64) -> Vec<f64> {
         .collect()
 }
 
-fn choose_labels(axis: &Axis<'_>) -> Option<Labelled> {
-    let spacing = axis.spacing;
+/// Labels on every multiple of the smallest step of at least `shortest_points` at which the
+/// widest label fits between its neighbours, if that leaves two.
+fn regular_labels(axis: &Axis<'_>, shortest_points: f32) -> Option<Labelled> {
     let span = axis.high - axis.low;
-    let least = spacing.least_points.max(UNLABELLED_POINTS + 2.0);
-    // The smallest step at which the widest label fits between its neighbours.
-    for step in steps_from(axis.per_point * f64::from(least), span) {
-        let room = axis.points(step) - spacing.gap_points;
+    for step in steps_from(axis.per_point * f64::from(shortest_points), span) {
+        let room = axis.points(step) - axis.spacing.gap_points;
         let Some(labels) = axis.labels_at(step, room) else {
             continue;
         };
         if labels.values.len() < 2 {
-            break;
+            return None;
         }
         return Some(Labelled {
             values: labels.values,
             step_size: step,
             fine: fine_step(step),
         });
+    }
+    None
+}
+
+fn choose_labels(axis: &Axis<'_>) -> Option<Labelled> {
+    let spacing = axis.spacing;
+    let span = axis.high - axis.low;
+    let least = spacing.least_points.max(UNLABELLED_POINTS + 2.0);
+    // The smallest step at which the widest label fits between its neighbours, at the
+    // comfortable distance where that leaves two labels, else at the least.
+    for shortest in [spacing.comfortable_points.max(least), least] {
+        if let Some(labelled) = regular_labels(axis, shortest) {
+            return Some(labelled);
+        }
     }
     // Too narrow for that: the outermost two ticks of the coarsest step, however fine,
     // that has two with room between them; grid lines about 16 points apart.
@@ -431,6 +454,7 @@ mod tests {
             Spacing {
                 gap_points: gap,
                 least_points: 0.0,
+                comfortable_points: 0.0,
                 overhang_points: 0.0,
             },
         );
@@ -513,6 +537,41 @@ mod tests {
     }
 
     #[test]
+    fn a_vertical_axis_keeps_two_lines_between_labels_where_it_can() {
+        // Ink 9 points high, lines 15: a label every 0.02 (25 points) on ±0.22 over 560
+        // points would be a column of numbers; every 0.05 (64 points) reads as a scale.
+        let ink = |_: &str| 9.0;
+        let spacing = Spacing {
+            gap_points: 4.5,
+            least_points: 15.0,
+            comfortable_points: 30.0,
+            overhang_points: 2.6,
+        };
+        let labelled = |low: f64, high: f64, length: f64| -> Vec<f64> {
+            let per_point = (high - low) / length;
+            let input = GridInput {
+                bounds: (low, high),
+                base_step_size: per_point * f64::from(GRID_SPACING_POINTS),
+            };
+            axis_marks(input, &ink, spacing)
+                .into_iter()
+                .filter(|m| (m.step_size / per_point) as f32 > UNLABELLED_POINTS)
+                .map(|m| m.value)
+                .collect()
+        };
+        let tall = labelled(-0.22, 0.22, 560.0);
+        assert_eq!(tall.len(), 9, "{tall:?}");
+        assert!(
+            tall.iter()
+                .all(|v| (v / 0.05 - (v / 0.05).round()).abs() < 1e-9)
+        );
+        // A series plot 36 points high: two labels at least a line apart.
+        let short = labelled(0.052, 0.058, 36.0);
+        assert_eq!(short.len(), 2, "{short:?}");
+        assert!((short[1] - short[0]) / (0.006 / 36.0) >= 15.0);
+    }
+
+    #[test]
     fn unlabelled_marks_stay_between_the_labels() {
         let per_point = 12_300.0 / 290.0;
         let marks = axis_marks(
@@ -524,6 +583,7 @@ mod tests {
             Spacing {
                 gap_points: 6.0,
                 least_points: 0.0,
+                comfortable_points: 0.0,
                 overhang_points: 0.0,
             },
         );
