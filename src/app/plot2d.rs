@@ -75,8 +75,8 @@ impl HeatmapTexture {
     }
 }
 
-/// Space between a plot's title line and the plot: the top y tick label is centred on the
-/// plot's edge and stands half a line above it.
+/// Space between a plot's title line and the plot: the top y tick label may stand up to a
+/// fifth of the font size above the plot's edge (see [`ticks`]), and the title needs air.
 pub const TITLE_GAP: f32 = 8.0;
 
 /// Readable axes for any plot of the app: the axis names, and tick labels spaced for their
