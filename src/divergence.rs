@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::dynamics::{Observer, TimeUnit};
-use crate::landscape::LANES;
+use crate::landscape::{LANES, Lanes};
 
 /// How many walkers diverged and when the first one did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -126,6 +126,23 @@ impl Observer for DivergenceWatch {
     fn observe(&mut self, walker: usize, unit: u64, _before: &[f64], _after: &[f64]) {
         if let Some((_, last)) = &mut self.current[walker % LANES] {
             *last = Some(unit);
+        }
+    }
+
+    /// Each live lane's slot, without copying positions.
+    #[inline(always)]
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        _before: &[Lanes],
+        _after: &[Lanes],
+    ) {
+        for l in (0..LANES).filter(|&l| live[l]) {
+            if let Some((_, last)) = &mut self.current[(first_walker + l) % LANES] {
+                *last = Some(unit);
+            }
         }
     }
 

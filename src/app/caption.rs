@@ -145,7 +145,7 @@ mod tests {
         edited.dynamics.temperature = 1.0;
         edited.view.arrows = !edited.view.arrows;
         assert_eq!(modifications(&original, &edited), vec!["SGWORLD", "T = 1"]);
-        edited.dynamics.eta = 0.031622776601683794;
+        edited.dynamics.eta = 0.031_622_776_601_683_79;
         assert!(modifications(&original, &edited).contains(&"η = 0.03162".to_string()));
     }
 

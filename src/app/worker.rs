@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use neqlab::divergence::{DivergenceRecord, DivergenceWatch};
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
 use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
+use neqlab::landscape::{LANES, Lanes};
 use neqlab::preset::Experiment;
 use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
 use neqlab::theory::fokker_planck::Grid2d;
@@ -159,6 +160,21 @@ impl Observer for TrailRecorder {
     }
     fn merge(&mut self, mut other: Self) {
         self.points.append(&mut other.points);
+    }
+    /// Only the first `count` walkers are recorded: most groups are skipped whole.
+    #[inline(always)]
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        _before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        for l in (0..LANES).filter(|&l| live[l] && first_walker + l < self.count) {
+            self.points
+                .push((first_walker + l, unit, [after[0][l], after[1][l]]));
+        }
     }
     /// Points are sorted by walker and unit after each update.
     fn accepts_interleaved_walkers(&self) -> bool {

@@ -35,6 +35,16 @@ pub trait Observer: Send + Sync + Sized {
     /// Add the statistics of a later chunk.
     fn merge(&mut self, other: Self);
 
+    /// Add the statistics of the parts of one [`Ensemble::advance`], in order. The default
+    /// merges them one by one; an observer whose merge is costly may spread it over the
+    /// cores, as long as the result does not depend on how (the grid histogram replays its
+    /// events by bands of cells, each cell's events still in order).
+    fn merge_all(&mut self, parts: Vec<Self>) {
+        for part in parts {
+            self.merge(part);
+        }
+    }
+
     /// How many walkers one forked part covers (the ensemble rounds it up to a multiple of
     /// [`LANES`]; the default is [`CHUNK`]). Each part costs a [`fork`](Observer::fork) and a
     /// [`merge`](Observer::merge), so an observer with a large state (a histogram of 128 × 128
@@ -65,6 +75,7 @@ pub trait Observer: Send + Sync + Sized {
     ///
     /// The default calls [`observe`](Observer::observe) for each live lane in lane order;
     /// an observer that only bins positions may override it to work on whole lanes.
+    #[inline(always)]
     fn observe_lanes(
         &mut self,
         first_walker: usize,
@@ -73,19 +84,32 @@ pub trait Observer: Send + Sync + Sized {
         before: &[Lanes],
         after: &[Lanes],
     ) {
-        let d = before.len();
-        let (mut b, mut a) = ([0.0; MAX_LANE_DIM], [0.0; MAX_LANE_DIM]);
-        assert!(
-            d <= MAX_LANE_DIM,
-            "lane kernels have at most {MAX_LANE_DIM} weights"
-        );
-        for (l, _) in live.iter().enumerate().filter(|(_, live)| **live) {
-            for k in 0..d {
-                b[k] = before[k][l];
-                a[k] = after[k][l];
-            }
-            self.observe(first_walker + l, unit, &b[..d], &a[..d]);
+        default_observe_lanes(self, first_walker, unit, live, before, after);
+    }
+}
+
+/// What [`Observer::observe_lanes`] does unless overridden: [`observe`](Observer::observe)
+/// for each live lane, in lane order.
+pub fn default_observe_lanes<O: Observer>(
+    observer: &mut O,
+    first_walker: usize,
+    unit: u64,
+    live: &[bool; LANES],
+    before: &[Lanes],
+    after: &[Lanes],
+) {
+    let d = before.len();
+    let (mut b, mut a) = ([0.0; MAX_LANE_DIM], [0.0; MAX_LANE_DIM]);
+    assert!(
+        d <= MAX_LANE_DIM,
+        "lane kernels have at most {MAX_LANE_DIM} weights"
+    );
+    for (l, _) in live.iter().enumerate().filter(|(_, live)| **live) {
+        for k in 0..d {
+            b[k] = before[k][l];
+            a[k] = after[k][l];
         }
+        observer.observe(first_walker + l, unit, &b[..d], &a[..d]);
     }
 }
 
@@ -99,6 +123,7 @@ impl Observer for () {
     fn accepts_interleaved_walkers(&self) -> bool {
         true
     }
+    #[inline(always)]
     fn observe_lanes(&mut self, _: usize, _: u64, _: &[bool; LANES], _: &[Lanes], _: &[Lanes]) {}
 }
 
@@ -118,12 +143,18 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         self.0.merge(other.0);
         self.1.merge(other.1);
     }
+    fn merge_all(&mut self, parts: Vec<Self>) {
+        let (first, second): (Vec<A>, Vec<B>) = parts.into_iter().unzip();
+        self.0.merge_all(first);
+        self.1.merge_all(second);
+    }
     fn accepts_interleaved_walkers(&self) -> bool {
         self.0.accepts_interleaved_walkers() && self.1.accepts_interleaved_walkers()
     }
     fn walkers_per_part(&self) -> usize {
         self.0.walkers_per_part().max(self.1.walkers_per_part())
     }
+    #[inline(always)]
     fn observe_lanes(
         &mut self,
         first_walker: usize,
@@ -162,6 +193,7 @@ impl<O: Observer> Observer for Vec<O> {
             .max()
             .unwrap_or(CHUNK)
     }
+    #[inline(always)]
     fn observe_lanes(
         &mut self,
         first_walker: usize,
@@ -362,9 +394,7 @@ impl Ensemble {
                 part
             })
             .collect();
-        for part in parts {
-            observer.merge(part);
-        }
+        observer.merge_all(parts);
         self.time += units;
     }
 
@@ -414,9 +444,7 @@ impl Ensemble {
                 part
             })
             .collect();
-        for part in parts {
-            observer.merge(part);
-        }
+        observer.merge_all(parts);
         self.time += units;
     }
 }

@@ -174,6 +174,7 @@ impl Observer for SimulationStats {
         self.moments.accepts_interleaved_walkers()
             && self.grid.accepts_interleaved_walkers()
             && self.entropy.accepts_interleaved_walkers()
+            && self.occupation.accepts_interleaved_walkers()
     }
 
     fn walkers_per_part(&self) -> usize {
@@ -183,6 +184,7 @@ impl Observer for SimulationStats {
             .max(self.entropy.walkers_per_part())
     }
 
+    #[inline(always)]
     fn observe_lanes(
         &mut self,
         first_walker: usize,
@@ -197,6 +199,23 @@ impl Observer for SimulationStats {
             .observe_lanes(first_walker, unit, live, before, after);
         self.entropy
             .observe_lanes(first_walker, unit, live, before, after);
+        self.occupation
+            .observe_lanes(first_walker, unit, live, before, after);
+    }
+
+    fn merge_all(&mut self, parts: Vec<Self>) {
+        let mut moments = Vec::with_capacity(parts.len());
+        let (mut grid, mut entropy, mut occupation) = (Vec::new(), Vec::new(), Vec::new());
+        for part in parts {
+            moments.push(part.moments);
+            grid.push(part.grid);
+            entropy.push(part.entropy);
+            occupation.push(part.occupation);
+        }
+        self.moments.merge_all(moments);
+        self.grid.merge_all(grid);
+        self.entropy.merge_all(entropy);
+        self.occupation.merge_all(occupation);
     }
 
     fn merge(&mut self, other: Self) {

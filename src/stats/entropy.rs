@@ -23,11 +23,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::dynamics::ensemble::MAX_LANE_DIM;
 use crate::dynamics::{Dynamics, Ensemble, Observer};
-use crate::landscape::{LANES, Landscape};
+use crate::landscape::{LANES, Landscape, Lanes};
 use crate::theory::LinearTheory;
 use crate::theory::force::GridForce;
 
+use super::exp::exp;
 use super::{add_into, weighted_group_error};
 
 /// Longest trajectory, in time units, whose `⟨exp(−Σ)⟩` is measured.
@@ -45,13 +47,68 @@ pub const DFT_MIN_COUNT: u64 = 25;
 /// Bin width of the `Σ` histogram in units of the predicted standard deviation of `Σ`.
 const BIN_WIDTH_IN_STD: f64 = 1.0 / 12.0;
 
-/// The trajectory windows of one walker in progress: for each length `k = 1 …`
-/// [`MAX_UNITS`], the entropy summed so far, the units in it, and whether one is open.
+/// The trajectory windows in progress of the walkers of one lane group, one slot per lane
+/// (walker `k` in slot `k mod LANES`): for each length `k + 1 = 1 …` [`MAX_UNITS`], the
+/// entropy summed so far, the units in it, and whether one is open. Slots are columns, so a
+/// group stepped together adds its `σ` to every slot in one vectorised loop.
 #[derive(Clone, Copy, Debug, Default)]
 struct Windows {
-    partial: [f64; MAX_UNITS],
-    filled: [usize; MAX_UNITS],
-    active: [bool; MAX_UNITS],
+    partial: [Lanes; MAX_UNITS],
+    filled: [[usize; LANES]; MAX_UNITS],
+    active: [[bool; LANES]; MAX_UNITS],
+}
+
+impl Windows {
+    /// Add one unit's `σ` to slot `l`'s window of length `k + 1`, which opens at every
+    /// multiple of its length after burn-in (`offset` counts units since then); the window's
+    /// `Σ` once it holds `k + 1` units.
+    #[inline(always)]
+    fn advance(&mut self, k: usize, l: usize, offset: u64, sigma: f64) -> Option<f64> {
+        let units = k + 1;
+        if offset.is_multiple_of(units as u64) {
+            self.partial[k][l] = 0.0;
+            self.filled[k][l] = 0;
+            self.active[k][l] = true;
+        }
+        if !self.active[k][l] {
+            return None;
+        }
+        self.partial[k][l] += sigma;
+        self.filled[k][l] += 1;
+        if self.filled[k][l] < units {
+            return None;
+        }
+        self.active[k][l] = false;
+        Some(self.partial[k][l])
+    }
+
+    /// [`advance`](Self::advance) for every slot at once, for a group whose live walkers
+    /// began this advance together and so share one window state, that of slot `lead` (a live
+    /// one). Slots that are not live get `σ = 0` and are never read again before
+    /// `begin_walker` and the next window opening reset them. Returns whether the windows
+    /// closed, their sums in `partial[k]`.
+    #[inline(always)]
+    fn advance_lanes(&mut self, k: usize, lead: usize, offset: u64, sigma: &Lanes) -> bool {
+        let units = k + 1;
+        if offset.is_multiple_of(units as u64) {
+            self.partial[k] = [0.0; LANES];
+            self.filled[k] = [0; LANES];
+            self.active[k] = [true; LANES];
+        }
+        if !self.active[k][lead] {
+            return false;
+        }
+        for (partial, sigma) in self.partial[k].iter_mut().zip(sigma) {
+            *partial += sigma;
+        }
+        let filled = self.filled[k][lead] + 1;
+        self.filled[k] = [filled; LANES];
+        if filled < units {
+            return false;
+        }
+        self.active[k] = [false; LANES];
+        true
+    }
 }
 
 /// Per-group sums of a scalar.
@@ -72,6 +129,22 @@ impl GroupSums {
     fn add(&mut self, group: usize, x: f64) {
         self.count[group] += 1;
         self.sum[group] += x;
+    }
+
+    /// [`add`](Self::add) for the lanes of a group whose walker `first_walker + l` is in
+    /// lane `l`: since [`LANES`] divides [`GROUPS`] and `first_walker` is a multiple of
+    /// `LANES`, the lanes' groups are the consecutive `first_walker mod GROUPS + l`, one vector
+    /// add. Lanes that are not live add an exact zero: a sum that starts at `+0` never becomes
+    /// `−0`, so `+0` leaves it unchanged bit for bit.
+    #[inline(always)]
+    fn add_lanes(&mut self, first_walker: usize, live: &[bool; LANES], x: &Lanes) {
+        const { assert!(GROUPS.is_multiple_of(LANES)) };
+        let g = first_walker % GROUPS;
+        let (count, sum) = (&mut self.count[g..g + LANES], &mut self.sum[g..g + LANES]);
+        for l in 0..LANES {
+            count[l] += u64::from(live[l]);
+            sum[l] += if live[l] { x[l] } else { 0.0 };
+        }
     }
 
     fn merge(&mut self, other: &Self) {
@@ -120,7 +193,7 @@ pub struct EntropyProduction {
     /// slot `k mod LANES`, so that the [`LANES`] walkers of an interleaved group (consecutive,
     /// from a multiple of `LANES`, [`Observer::accepts_interleaved_walkers`]) each keep
     /// their own windows, and one walker at a time uses its slot alone.
-    windows: [Windows; LANES],
+    windows: Windows,
     // Accumulators.
     rate: GroupSums,
     exp_minus: Vec<GroupSums>,
@@ -233,7 +306,7 @@ impl EntropyProduction {
             force,
             histogram_units,
             bin_widths,
-            windows: [Windows::default(); LANES],
+            windows: Windows::default(),
             rate: GroupSums::new(),
             exp_minus: vec![GroupSums::new(); MAX_UNITS],
             histograms: vec![vec![0; 2 * HALF_BINS]; MAX_UNITS],
@@ -270,6 +343,82 @@ impl EntropyProduction {
             sigma += f * (after[a] - before[a]);
         }
         sigma
+    }
+
+    /// `σ` of every live lane: the linear model's arithmetic of [`entropy`](Self::entropy) in
+    /// the same order, one loop over the lanes per operation; the force model's lane by lane.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // index loops over lanes are what vectorises
+    fn lane_entropy(&mut self, live: &[bool; LANES], before: &[Lanes], after: &[Lanes]) -> Lanes {
+        let mut sigma = [0.0; LANES];
+        let d = self.dim;
+        if self.force.is_some() || d > MAX_LANE_DIM || before.len() < d || after.len() < d {
+            let n = before.len().min(after.len()).min(MAX_LANE_DIM);
+            let (mut b, mut a) = ([0.0; MAX_LANE_DIM], [0.0; MAX_LANE_DIM]);
+            for l in (0..LANES).filter(|&l| live[l]) {
+                for k in 0..n {
+                    (b[k], a[k]) = (before[k][l], after[k][l]);
+                }
+                sigma[l] = self.entropy(&b[..n], &a[..n]);
+            }
+            return sigma;
+        }
+        let mut midpoint = [[0.0; LANES]; MAX_LANE_DIM];
+        let mut velocity = [[0.0; LANES]; MAX_LANE_DIM];
+        for a in 0..d {
+            for l in 0..LANES {
+                midpoint[a][l] = 0.5 * (before[a][l] + after[a][l]) - self.mean[a];
+            }
+        }
+        for a in 0..d {
+            for b in 0..d {
+                let m = self.velocity[a * d + b];
+                for l in 0..LANES {
+                    velocity[a][l] += m * midpoint[b][l];
+                }
+            }
+        }
+        for a in 0..d {
+            let mut f = [0.0; LANES];
+            for b in 0..d {
+                let m = self.diffusion_inverse[a * d + b];
+                for l in 0..LANES {
+                    f[l] += m * velocity[b][l];
+                }
+            }
+            for l in 0..LANES {
+                sigma[l] += f[l] * (after[a][l] - before[a][l]);
+            }
+        }
+        for l in 0..LANES {
+            if !live[l] {
+                sigma[l] = 0.0;
+            }
+        }
+        sigma
+    }
+
+    /// Record a closed window of `k + 1` units of a walker of `group`: its `Σ` and `exp(−Σ)`.
+    #[inline(always)]
+    fn close_window(&mut self, k: usize, group: usize, total: f64, exp_minus: f64) {
+        self.exp_minus[k].add(group, exp_minus);
+        let width = self.bin_widths[k];
+        if width > 0.0 {
+            self.bin(k, total / width + HALF_BINS as f64);
+        }
+    }
+
+    /// Count a window of `k + 1` units in the `Σ` histogram at `position = Σ / w + HALF_BINS`:
+    /// bin `j + HALF_BINS` holds `Σ ∈ [j w, (j + 1) w)`. The offset is added before the
+    /// truncation (which floors a non-negative number without a libm call), moving the edges
+    /// by an ulp of `HALF_BINS` at most. NaN falls outside.
+    #[inline(always)]
+    fn bin(&mut self, k: usize, position: f64) {
+        if (0.0..(2 * HALF_BINS) as f64).contains(&position) {
+            self.histograms[k][position as usize] += 1;
+        } else {
+            self.outside[k] += 1;
+        }
     }
 
     /// The statistics so far.
@@ -335,7 +484,9 @@ impl Observer for EntropyProduction {
     }
 
     fn begin_walker(&mut self, walker: usize) {
-        self.windows[walker % LANES].active = [false; MAX_UNITS];
+        for active in &mut self.windows.active {
+            active[walker % LANES] = false;
+        }
     }
 
     fn observe(&mut self, walker: usize, unit: u64, before: &[f64], after: &[f64]) {
@@ -346,31 +497,56 @@ impl Observer for EntropyProduction {
         let group = walker % GROUPS;
         let sigma = self.entropy(before, after);
         self.rate.add(group, sigma);
-        let window = &mut self.windows[walker % LANES];
         for k in 0..MAX_UNITS {
-            let units = k + 1;
-            if offset.is_multiple_of(units as u64) {
-                window.partial[k] = 0.0;
-                window.filled[k] = 0;
-                window.active[k] = true;
+            if let Some(total) = self.windows.advance(k, walker % LANES, offset, sigma) {
+                self.close_window(k, group, total, exp(-total));
             }
-            if !window.active[k] {
+        }
+    }
+
+    /// The walkers of a group at once: `σ`, the windows and the `exp(−Σ)` of the windows that
+    /// close each in one loop over the lanes (which vectorises). Each
+    /// slot and each group sum sees the same values in the same order as through
+    /// [`observe`](Observer::observe), so the results are the same bits.
+    #[inline(always)]
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        if unit < self.burn_in {
+            return;
+        }
+        let offset = unit - self.burn_in;
+        let sigma = self.lane_entropy(live, before, after);
+        self.rate.add_lanes(first_walker, live, &sigma);
+        // Every live lane of a group began this advance together, so their windows open and
+        // close together.
+        let Some(lead) = (0..LANES).find(|&l| live[l]) else {
+            return;
+        };
+        debug_assert!(first_walker.is_multiple_of(LANES));
+        for k in 0..MAX_UNITS {
+            if !self.windows.advance_lanes(k, lead, offset, &sigma) {
                 continue;
             }
-            window.partial[k] += sigma;
-            window.filled[k] += 1;
-            if window.filled[k] == units {
-                window.active[k] = false;
-                let total = window.partial[k];
-                self.exp_minus[k].add(group, (-total).exp());
-                let width = self.bin_widths[k];
-                if width > 0.0 {
-                    let bin = (total / width).floor() + HALF_BINS as f64;
-                    if bin >= 0.0 && bin < (2 * HALF_BINS) as f64 {
-                        self.histograms[k][bin as usize] += 1;
-                    } else {
-                        self.outside[k] += 1;
-                    }
+            let totals = self.windows.partial[k];
+            let mut exp_minus = [0.0; LANES];
+            for l in 0..LANES {
+                exp_minus[l] = exp(-totals[l]);
+            }
+            self.exp_minus[k].add_lanes(first_walker, live, &exp_minus);
+            let width = self.bin_widths[k];
+            if width > 0.0 {
+                let mut position = [0.0; LANES];
+                for l in 0..LANES {
+                    position[l] = totals[l] / width + HALF_BINS as f64;
+                }
+                for l in (0..LANES).filter(|&l| live[l]) {
+                    self.bin(k, position[l]);
                 }
             }
         }

@@ -13,18 +13,15 @@
 //! - Standard error of the current: see [`GridHistogram::field`].
 
 use crate::dynamics::Observer;
-use crate::theory::exact::Gaussian;
+use crate::landscape::{LANES, Lanes};
 use crate::theory::fokker_planck::Grid2d;
 
 use super::add_into;
+pub use super::field::{CurrentField, TWO_SIGMA_MASS, coarse_grid, total_variation};
 
 /// Independent walker groups (walker index mod `CURRENT_GROUPS`) behind the current's
 /// standard error.
 pub const CURRENT_GROUPS: usize = 32;
-
-/// Mass inside the `2σ` ellipse of a 2-D Gaussian, `1 − e⁻²`: the mass of the region in which
-/// [`CurrentField::significant_fraction`] counts cells.
-pub const TWO_SIGMA_MASS: f64 = 0.864_664_716_763_387_3;
 
 /// One walker-unit recorded by a fork: the cells of its position and of its midpoint
 /// (`u32::MAX` outside the grid), its walker group and its displacement.
@@ -38,6 +35,57 @@ struct Event {
 
 const OUTSIDE: u32 = u32::MAX;
 
+/// [`Grid2d::locate`] with the cell size computed once and no branch but selects: the same
+/// arithmetic, so the same cell for every point (a test holds the two equal), cheap enough
+/// to run twice per walker-unit.
+#[derive(Clone, Copy, Debug)]
+struct Locator {
+    /// Lower corner.
+    origin: [f64; 2],
+    /// Cell size, as [`Grid2d::cell_size`] computes it.
+    size: [f64; 2],
+    /// Cells along each axis, as floats and as indices.
+    extent: [f64; 2],
+    nx: u32,
+    ny: u32,
+    /// Whether the grid has cells of finite positive size (else every point is outside).
+    valid: bool,
+}
+
+impl Locator {
+    fn new(grid: &Grid2d) -> Self {
+        let size = grid.cell_size();
+        let fits = u32::try_from(grid.cells()).is_ok_and(|n| n < OUTSIDE);
+        Self {
+            origin: [grid.bounds[0], grid.bounds[2]],
+            size,
+            extent: [grid.nx as f64, grid.ny as f64],
+            nx: grid.nx as u32,
+            ny: grid.ny as u32,
+            valid: fits
+                && grid.nx > 0
+                && grid.ny > 0
+                && size.iter().all(|h| *h > 0.0 && h.is_finite()),
+        }
+    }
+
+    /// The row-major index of the cell holding `w`, or [`OUTSIDE`].
+    #[inline(always)]
+    fn cell(&self, w: [f64; 2]) -> u32 {
+        let fx = (w[0] - self.origin[0]) / self.size[0];
+        let fy = (w[1] - self.origin[1]) / self.size[1];
+        // NaN fails every comparison.
+        let inside = fx >= 0.0 && fy >= 0.0 && fx <= self.extent[0] && fy <= self.extent[1];
+        let ix = (fx as u32).min(self.nx.saturating_sub(1));
+        let iy = (fy as u32).min(self.ny.saturating_sub(1));
+        if inside && self.valid {
+            iy * self.nx + ix
+        } else {
+            OUTSIDE
+        }
+    }
+}
+
 /// An [`Observer`] accumulating the density histogram and the midpoint-binned current of the
 /// first two coordinates of every walker, the current per walker group for its standard error.
 ///
@@ -49,6 +97,8 @@ const OUTSIDE: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct GridHistogram {
     grid: Grid2d,
+    /// The grid's cell lookup, precomputed.
+    locator: Locator,
     burn_in: u64,
     /// Walker-units observed after burn-in, per group.
     group_samples: [u64; CURRENT_GROUPS],
@@ -69,6 +119,7 @@ impl GridHistogram {
         let n = grid.cells();
         Self {
             grid,
+            locator: Locator::new(&grid),
             burn_in,
             group_samples: [0; CURRENT_GROUPS],
             outside: 0,
@@ -215,6 +266,23 @@ impl GridHistogram {
         }
     }
 
+    /// One walker-unit after burn-in: `cells` of its position and midpoint, its `step`.
+    #[inline(always)]
+    fn record_unit(&mut self, walker: usize, [position, midpoint]: [u32; 2], step: [f64; 2]) {
+        let group = walker % CURRENT_GROUPS;
+        self.group_samples[group] += 1;
+        if position == OUTSIDE {
+            self.outside += 1;
+        }
+        self.record(Event {
+            position,
+            midpoint,
+            group: group as u8,
+            step,
+        });
+    }
+
+    #[inline(always)]
     fn record(&mut self, event: Event) {
         if self.counts.is_empty() {
             self.events.push(event);
@@ -239,6 +307,7 @@ impl Observer for GridHistogram {
     fn fork(&self) -> Self {
         Self {
             grid: self.grid,
+            locator: self.locator,
             burn_in: self.burn_in,
             group_samples: [0; CURRENT_GROUPS],
             outside: 0,
@@ -252,25 +321,89 @@ impl Observer for GridHistogram {
         if unit < self.burn_in || before.len() < 2 || after.len() < 2 {
             return;
         }
-        let group = walker % CURRENT_GROUPS;
-        self.group_samples[group] += 1;
-        let cell = |w: [f64; 2]| self.grid.locate(w).map_or(OUTSIDE, |c| c as u32);
-        let position = cell([before[0], before[1]]);
-        if position == OUTSIDE {
-            self.outside += 1;
+        let (b, a) = ([before[0], before[1]], [after[0], after[1]]);
+        let midpoint = [0.5 * (b[0] + a[0]), 0.5 * (b[1] + a[1])];
+        let cells = [self.locator.cell(b), self.locator.cell(midpoint)];
+        self.record_unit(walker, cells, [a[0] - b[0], a[1] - b[1]]);
+    }
+
+    /// The cells of a group's positions and midpoints in one loop over the lanes (which
+    /// vectorises), then one event per live lane, in lane order as through `observe`.
+    #[inline(always)]
+    fn observe_lanes(
+        &mut self,
+        first_walker: usize,
+        unit: u64,
+        live: &[bool; LANES],
+        before: &[Lanes],
+        after: &[Lanes],
+    ) {
+        if unit < self.burn_in || before.len() < 2 || after.len() < 2 {
+            return;
         }
-        let midpoint = cell([0.5 * (before[0] + after[0]), 0.5 * (before[1] + after[1])]);
-        self.record(Event {
-            position,
-            midpoint,
-            group: group as u8,
-            step: [after[0] - before[0], after[1] - before[1]],
-        });
+        let (mut position, mut midpoint) = ([OUTSIDE; LANES], [OUTSIDE; LANES]);
+        for l in 0..LANES {
+            let (b, a) = ([before[0][l], before[1][l]], [after[0][l], after[1][l]]);
+            position[l] = self.locator.cell(b);
+            midpoint[l] = self
+                .locator
+                .cell([0.5 * (b[0] + a[0]), 0.5 * (b[1] + a[1])]);
+        }
+        if !self.counts.is_empty() {
+            // A dense histogram (the root, fed directly) adds at once.
+            for l in (0..LANES).filter(|&l| live[l]) {
+                let step = [after[0][l] - before[0][l], after[1][l] - before[1][l]];
+                self.record_unit(first_walker + l, [position[l], midpoint[l]], step);
+            }
+            return;
+        }
+        // A fork: the groups of the lanes are consecutive (LANES divides CURRENT_GROUPS and
+        // `first_walker` is a multiple of LANES), and the events go in with one copy.
+        const { assert!(CURRENT_GROUPS.is_multiple_of(LANES)) };
+        let g = first_walker % CURRENT_GROUPS;
+        let mut events = [Event {
+            position: OUTSIDE,
+            midpoint: OUTSIDE,
+            group: 0,
+            step: [0.0; 2],
+        }; LANES];
+        let mut n = 0;
+        for l in 0..LANES {
+            self.group_samples[g + l] += u64::from(live[l]);
+            self.outside += u64::from(live[l] && position[l] == OUTSIDE);
+            if live[l] {
+                events[n] = Event {
+                    position: position[l],
+                    midpoint: midpoint[l],
+                    group: (g + l) as u8,
+                    step: [after[0][l] - before[0][l], after[1][l] - before[1][l]],
+                };
+                n += 1;
+            }
+        }
+        self.events.extend_from_slice(&events[..n]);
     }
 
     /// Each walker-unit is binned on its own (the group is the walker's index).
     fn accepts_interleaved_walkers(&self) -> bool {
         true
+    }
+
+    /// A dense histogram takes the event lists of many forks in one parallel replay
+    /// ([`replay_in_bands`](GridHistogram::replay_in_bands)); otherwise one by one.
+    fn merge_all(&mut self, parts: Vec<Self>) {
+        let events: usize = parts.iter().map(|p| p.events.len()).sum();
+        if self.counts.is_empty() || parts.iter().any(|p| !p.counts.is_empty()) || events < 4096 {
+            for part in parts {
+                self.merge(part);
+            }
+            return;
+        }
+        for part in &parts {
+            add_into(&mut self.group_samples, &part.group_samples);
+            self.outside += part.outside;
+        }
+        self.replay_in_bands(&parts);
     }
 
     fn merge(&mut self, other: Self) {
@@ -290,6 +423,40 @@ impl Observer for GridHistogram {
                     m[1] += t[1];
                 });
         }
+    }
+}
+
+impl GridHistogram {
+    /// Replay the events of `parts` into this dense histogram, in parallel: the cells are cut
+    /// into bands, one task per band, and each task applies, in order, the events of every
+    /// part that fall in its band. Each cell (and each of its group sums) sees its events in
+    /// the same order as one-by-one merges would, so the bits do not depend on the bands or
+    /// the threads.
+    fn replay_in_bands(&mut self, parts: &[Self]) {
+        use rayon::prelude::*;
+        let cells = self.grid.cells();
+        let bands = 2 * rayon::current_num_threads().max(1);
+        let band = cells.div_ceil(bands).max(1);
+        self.counts
+            .par_chunks_mut(band)
+            .zip(self.displacement.par_chunks_mut(band * CURRENT_GROUPS))
+            .enumerate()
+            .for_each(|(b, (counts, displacement))| {
+                let first = b * band;
+                let cells = first..first + counts.len();
+                for event in parts.iter().flat_map(|p| &p.events) {
+                    let position = event.position as usize;
+                    if cells.contains(&position) {
+                        counts[position - first] += 1;
+                    }
+                    let midpoint = event.midpoint as usize;
+                    if cells.contains(&midpoint) {
+                        let slot = (midpoint - first) * CURRENT_GROUPS + event.group as usize;
+                        displacement[slot][0] += event.step[0];
+                        displacement[slot][1] += event.step[1];
+                    }
+                }
+            });
     }
 }
 
@@ -323,181 +490,6 @@ fn group_estimate(
         return (j, f64::NAN);
     }
     (j, (spread / weight * k / (k - 1.0) / k).sqrt())
-}
-
-/// The grid of blocks of `block × block` cells of `grid` (`block` clamped to the grid): cells
-/// beyond the last whole block are left out, so the bounds shrink to the blocks' edges.
-pub fn coarse_grid(grid: &Grid2d, block: usize) -> Grid2d {
-    let block = block.clamp(1, grid.nx.min(grid.ny).max(1));
-    let (nx, ny) = (grid.nx / block, grid.ny / block);
-    let [hx, hy] = grid.cell_size();
-    let b = grid.bounds;
-    // Where the blocks cover the grid, its bounds stay exactly as they were.
-    let edge = |low: f64, high: f64, cells: usize, all: usize, h: f64| {
-        if cells == all {
-            high
-        } else {
-            low + cells as f64 * h
-        }
-    };
-    Grid2d {
-        nx,
-        ny,
-        bounds: [
-            b[0],
-            edge(b[0], b[1], nx * block, grid.nx, hx),
-            b[2],
-            edge(b[2], b[3], ny * block, grid.ny, hy),
-        ],
-    }
-}
-
-/// A probability density and current on a grid: simulated ([`GridHistogram::field`], with
-/// the current's standard error) or predicted (a Fokker–Planck solution, exact on its grid).
-#[derive(Clone, Debug, PartialEq)]
-pub struct CurrentField {
-    /// The grid (of cells, or of blocks of cells).
-    pub grid: Grid2d,
-    /// Probability mass per cell, row-major, summing to one over the grid.
-    pub mass: Vec<f64>,
-    /// Probability current `J` per cell (probability per unit length per time unit).
-    pub current: Vec<[f64; 2]>,
-    /// Root-mean-square standard error of `J` per cell (simulation only).
-    pub current_error: Option<Vec<f64>>,
-}
-
-impl CurrentField {
-    /// A field known exactly (no standard error), e.g. a Fokker–Planck solution.
-    pub fn exact(grid: Grid2d, mass: Vec<f64>, current: Vec<[f64; 2]>) -> Self {
-        Self {
-            grid,
-            mass,
-            current,
-            current_error: None,
-        }
-    }
-
-    /// An exact field averaged over blocks of `block × block` cells ([`coarse_grid`]): masses
-    /// summed, currents averaged. A simulated field has no error once coarsened this way (the
-    /// error of a block needs the walker groups: use [`GridHistogram::field`]), so it is
-    /// dropped.
-    pub fn block_average(&self, block: usize) -> Self {
-        let coarse = coarse_grid(&self.grid, block);
-        let block = block.clamp(1, self.grid.nx.min(self.grid.ny).max(1));
-        let mut mass = vec![0.0; coarse.cells()];
-        let mut current = vec![[0.0; 2]; coarse.cells()];
-        let cells = (block * block) as f64;
-        for iy in 0..coarse.ny * block {
-            for ix in 0..coarse.nx * block {
-                let cell = self.grid.index(ix, iy);
-                let target = coarse.index(ix / block, iy / block);
-                mass[target] += self.mass[cell];
-                current[target][0] += self.current[cell][0] / cells;
-                current[target][1] += self.current[cell][1] / cells;
-            }
-        }
-        Self::exact(coarse, mass, current)
-    }
-
-    /// Largest probability density (mass per area).
-    pub fn peak_density(&self) -> f64 {
-        self.mass.iter().copied().fold(0.0, f64::max) / self.grid.cell_area()
-    }
-
-    /// Mean and covariance (row-major 2 × 2) of the density, from the cell centres.
-    pub fn moments(&self) -> Gaussian {
-        let total: f64 = self.mass.iter().sum::<f64>().max(f64::MIN_POSITIVE);
-        let mut mean = [0.0; 2];
-        for (cell, m) in self.mass.iter().enumerate() {
-            let w = self.grid.centre_of(cell);
-            mean[0] += m * w[0] / total;
-            mean[1] += m * w[1] / total;
-        }
-        let mut cov = vec![0.0; 4];
-        for (cell, m) in self.mass.iter().enumerate() {
-            let w = self.grid.centre_of(cell);
-            let x = [w[0] - mean[0], w[1] - mean[1]];
-            cov[0] += m * x[0] * x[0] / total;
-            cov[1] += m * x[0] * x[1] / total;
-            cov[3] += m * x[1] * x[1] / total;
-        }
-        cov[2] = cov[1];
-        Gaussian {
-            mean: mean.to_vec(),
-            cov,
-        }
-    }
-
-    /// The stochastic area `C_12 = ∫ (x₁ J₂ − x₂ J₁)/2 dw`, `x = w − mean` (docs/theory.md
-    /// §7.2, §8.4): in the stationary state the mean of `x ∘ dx` antisymmetrised is
-    /// `∫ x Jᵀ dw`, the quantity [`crate::stats::Moments::area`] measures along trajectories.
-    pub fn stochastic_area(&self, mean: [f64; 2]) -> f64 {
-        let area = self.grid.cell_area();
-        self.current
-            .iter()
-            .enumerate()
-            .map(|(cell, j)| {
-                let w = self.grid.centre_of(cell);
-                let x = [w[0] - mean[0], w[1] - mean[1]];
-                0.5 * (x[0] * j[1] - x[1] * j[0]) * area
-            })
-            .sum()
-    }
-
-    /// Whether the current of `cell` exceeds twice its standard error (always, for an exact
-    /// field).
-    pub fn is_significant(&self, cell: usize) -> bool {
-        let j = self.current[cell];
-        match &self.current_error {
-            None => true,
-            Some(error) => j[0].hypot(j[1]) > 2.0 * error[cell],
-        }
-    }
-
-    /// The cells of the smallest set holding [`TWO_SIGMA_MASS`] of the mass (the densest
-    /// first): for a Gaussian, the inside of its `2σ` ellipse.
-    pub fn two_sigma_region(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.mass.len()).collect();
-        order.sort_by(|&a, &b| self.mass[b].total_cmp(&self.mass[a]));
-        let total: f64 = self.mass.iter().sum();
-        let mut held = 0.0;
-        let mut region = Vec::new();
-        for cell in order {
-            if held >= TWO_SIGMA_MASS * total || self.mass[cell] <= 0.0 {
-                break;
-            }
-            held += self.mass[cell];
-            region.push(cell);
-        }
-        region
-    }
-
-    /// Among the cells of the [`two_sigma_region`](Self::two_sigma_region), the fraction
-    /// whose `|J|` exceeds two standard errors (docs/theory.md §7.3). Near zero in
-    /// equilibrium (about `e⁻⁴` by chance, see [`GridHistogram::field`]), near one where the
-    /// state circulates and enough walker-units were recorded. `None` without a standard
-    /// error or without mass.
-    pub fn significant_fraction(&self) -> Option<f64> {
-        self.current_error.as_ref()?;
-        let region = self.two_sigma_region();
-        if region.is_empty() {
-            return None;
-        }
-        let significant = region.iter().filter(|&&c| self.is_significant(c)).count();
-        Some(significant as f64 / region.len() as f64)
-    }
-}
-
-/// Total variation distance `½ Σ |p_i − q_i|` between two mass vectors of equal length
-/// (extra entries of the longer one count against it).
-pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
-    let common: f64 = p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum();
-    let rest: f64 = if p.len() > q.len() {
-        p[q.len()..].iter().map(|a| a.abs()).sum()
-    } else {
-        q[p.len()..].iter().map(|b| b.abs()).sum()
-    };
-    0.5 * (common + rest)
 }
 
 #[cfg(test)]
@@ -534,6 +526,42 @@ mod tests {
         assert!((whole.current[0][0] - 0.25 / 4.0).abs() < 1e-15);
     }
 
+    /// The precomputed locator bins every point as `Grid2d::locate` does: random points,
+    /// cell edges, the grid's outer edges, points outside, NaN and infinities.
+    #[test]
+    fn locator_agrees_with_locate() {
+        use rand::{RngExt, SeedableRng};
+        let grids = [
+            Grid2d::new(128, 128, [-0.31, 0.29, -0.4, 0.45]).expect("grid"),
+            Grid2d::new(3, 7, [0.0, 1.0, -2.0, 5.0]).expect("grid"),
+        ];
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        for grid in grids {
+            let locator = Locator::new(&grid);
+            let [hx, hy] = grid.cell_size();
+            let b = grid.bounds;
+            let mut points: Vec<[f64; 2]> = (0..100_000)
+                .map(|_| [rng.random_range(-0.7..1.2), rng.random_range(-2.5..5.5)])
+                .collect();
+            for i in 0..=grid.nx {
+                for j in 0..=grid.ny {
+                    points.push([b[0] + i as f64 * hx, b[2] + j as f64 * hy]);
+                }
+            }
+            points.extend([
+                [b[1], b[3]],
+                [b[0], b[2]],
+                [f64::NAN, 0.0],
+                [0.0, f64::INFINITY],
+                [f64::NEG_INFINITY, 0.0],
+            ]);
+            for w in points {
+                let expected = grid.locate(w).map_or(OUTSIDE, |c| c as u32);
+                assert_eq!(locator.cell(w), expected, "{w:?} on {grid:?}");
+            }
+        }
+    }
+
     /// Forks record events and the root replays them: splitting the walkers into chunks must
     /// give exactly the histogram of one pass.
     #[test]
@@ -565,6 +593,60 @@ mod tests {
         assert_eq!(root.density(), whole.density());
         assert_eq!(root.field(1), whole.field(1));
         assert!((whole.density().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// The parallel replay of many forks' events gives the bits of one-by-one merges, with
+    /// any number of threads (and so of bands): 40 000 walker-units over 12 forks on a 32²
+    /// grid (and a grid of 3 cells), replayed with 1, 2 and 3 threads.
+    #[test]
+    fn parallel_replay_equals_sequential_merges() {
+        // A grid of fewer cells than bands, too.
+        for grid in [
+            Grid2d::square(32, [-1.0, 1.0, -1.0, 1.0]).expect("grid"),
+            Grid2d::new(3, 1, [-1.0, 1.0, -1.0, 1.0]).expect("grid"),
+        ] {
+            replay_matches(grid);
+        }
+    }
+
+    fn replay_matches(grid: Grid2d) {
+        let forks = |root: &GridHistogram| -> Vec<GridHistogram> {
+            (0..12)
+                .map(|f| {
+                    let mut part = root.fork();
+                    for k in 0..3333u64 {
+                        let t = (f * 3333 + k as usize) as f64 * 0.013;
+                        let before = [1.2 * (0.7 * t).sin(), (1.1 * t).cos()];
+                        let after = [before[0] + 0.01 * t.cos(), before[1] - 0.02 * t.sin()];
+                        part.observe(f * 7 + (k as usize % 5), k, &before, &after);
+                    }
+                    part
+                })
+                .collect()
+        };
+        let mut sequential = GridHistogram::new(grid, 0);
+        for part in forks(&sequential) {
+            sequential.merge(part);
+        }
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let mut parallel = GridHistogram::new(grid, 0);
+            let parts = forks(&parallel);
+            pool.install(|| parallel.merge_all(parts));
+            assert_eq!(parallel.samples(), sequential.samples());
+            assert_eq!(parallel.outside, sequential.outside);
+            assert_eq!(parallel.counts, sequential.counts, "{threads} threads");
+            let bits = |h: &GridHistogram| -> Vec<[u64; 2]> {
+                h.displacement
+                    .iter()
+                    .map(|d| [d[0].to_bits(), d[1].to_bits()])
+                    .collect()
+            };
+            assert_eq!(bits(&parallel), bits(&sequential), "{threads} threads");
+        }
     }
 
     /// A fork is a histogram in its own right: roots merged into a fresh fork, and a fork read

@@ -4,6 +4,8 @@
 
 pub mod compare;
 pub mod entropy;
+pub mod exp;
+pub mod field;
 pub mod fluctuation;
 pub mod grid;
 pub mod moments;
@@ -41,6 +43,11 @@ impl<O: Observer> Observer for Option<O> {
             o.merge(p);
         }
     }
+    fn merge_all(&mut self, parts: Vec<Self>) {
+        if let Some(o) = self {
+            o.merge_all(parts.into_iter().flatten().collect());
+        }
+    }
     /// An absent observer has no per-walker state.
     fn accepts_interleaved_walkers(&self) -> bool {
         self.as_ref()
@@ -49,6 +56,7 @@ impl<O: Observer> Observer for Option<O> {
     fn walkers_per_part(&self) -> usize {
         self.as_ref().map_or(CHUNK, Observer::walkers_per_part)
     }
+    #[inline(always)]
     fn observe_lanes(
         &mut self,
         first_walker: usize,

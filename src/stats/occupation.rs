@@ -302,6 +302,8 @@ impl Observer for BasinCounts {
         }
     }
 
+    /// Recorded counts are per walker-unit, and the latest counts only the newest unit, which
+    /// every walker of an interleaved group reaches: the order of arrival does not matter.
     fn accepts_interleaved_walkers(&self) -> bool {
         true
     }
