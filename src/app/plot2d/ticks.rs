@@ -5,10 +5,11 @@
 //! beside 0.05), or neighbours of equal step touch ("500010000"). Here the spacer chooses the
 //! labelled ticks itself. It lays every candidate label out in the font the axis paints with,
 //! and takes the smallest step of 1, 2 or 5 × 10^k at which the widest label of the axis fits
-//! between its neighbours with a gap, each label whole inside the plot's frame. Every other
-//! mark is handed to egui_plot with a step too short to carry a label, so it stays a grid line.
-//! Where no such step leaves two labels (a plot a few labels wide), the two outermost ticks
-//! of a step that fits them are labelled instead. Labels are the shortest text that gives the
+//! between its neighbours with a gap (on y also two lines apart where that still leaves two
+//! labels), each label inside the plot's frame. Every other mark is handed to egui_plot with a
+//! step too short to carry a label, so it stays a grid line. Where no such step leaves two
+//! labels (a plot a few labels wide), the two outermost ticks of a step that fits them are
+//! labelled instead. Labels are the shortest text that gives the
 //! tick's value exactly, written by the one number formatter
 //! (`neqlab::export::figure::format_significant`).
 
@@ -329,6 +330,9 @@ fn regular_labels(axis: &Axis<'_>, shortest_points: f32) -> Option<Labelled> {
     None
 }
 
+/// The labelled ticks of an axis: every multiple of the smallest step that gives its labels
+/// room (preferring the comfortable distance), else the outermost two of the coarsest step
+/// that has room for two, else one label near the middle, else none.
 fn choose_labels(axis: &Axis<'_>) -> Option<Labelled> {
     let spacing = axis.spacing;
     let span = axis.high - axis.low;
