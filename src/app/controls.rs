@@ -1,5 +1,5 @@
 //! The control panel: landscape and its parameters, algorithm, replacement, learning rate,
-//! batch size, temperature, walkers, speed, seed; play / pause / step / reset.
+//! batch size, temperature, walkers, step size, seed; play / pause / step / reset.
 //!
 //! The panel edits a copy of the app's [`Preset`]; the app compares it with the live one and
 //! reconfigures when they differ. Landscape parameters are edited generically through the
@@ -234,7 +234,7 @@ fn batch_ui(
     });
 }
 
-/// Walkers, speed, seed, view switches.
+/// Walkers, burn-in, seed, the size of one Step (playing runs as fast as the machine allows), view switches.
 fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
     ui.heading("Simulation");
     let max_walkers = limits::max_walkers(2, Some(preset.fp.grid), true, number_field::budget());
@@ -258,7 +258,7 @@ fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
     let v = &mut preset.view;
     number_field::count_slider(
         ui,
-        "speed (units / update)",
+        "step size (units per Step)",
         fields::UNITS_PER_FRAME,
         1..=2000,
         true,

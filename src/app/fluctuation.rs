@@ -70,7 +70,7 @@ impl FluctuationPanel {
                 .filter(|(_, c)| **c > 0)
                 .map(|(j, _)| histogram.centre(j).abs() + width)
                 .fold(width, f64::max);
-            readable_axes(Plot::new("ft-histogram"), "Σ", "P(Σ)")
+            readable_axes(&columns[0], Plot::new("ft-histogram"), "Σ", "P(Σ)")
                 .height(plot_height)
                 .include_x(-reach)
                 .include_x(reach)
@@ -91,7 +91,7 @@ impl FluctuationPanel {
                 .map(|p| p.sigma)
                 .fold(0.0, f64::max)
                 .max(10.0 * width);
-            readable_axes(Plot::new("ft-ratio"), "Σ", "")
+            readable_axes(&columns[1], Plot::new("ft-ratio"), "Σ", "")
                 .height(plot_height)
                 .data_aspect(1.0)
                 .show(&mut columns[1], |plot_ui| {
@@ -113,7 +113,7 @@ impl FluctuationPanel {
                 .filter(|p| p.trajectories > 0 && p.mean.is_finite())
                 .map(|p| [p.units as f64, p.mean])
                 .collect();
-            readable_axes(Plot::new("ft-integral"), "length k", "")
+            readable_axes(&columns[2], Plot::new("ft-integral"), "length k", "")
                 .height(plot_height)
                 .include_x(0.5)
                 .include_x(MAX_UNITS as f64 + 0.5)

@@ -65,7 +65,7 @@ impl LandscapeView {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();
             let relative = &map.relative;
-            let response = linked_plot("landscape-plot", &grid, view.reset, names.clone())
+            let response = linked_plot(ui, "landscape-plot", &grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
                 .label_formatter(move |p| {

@@ -177,7 +177,7 @@ impl MetricsPanel {
             .iter()
             .filter_map(|p| p.entropy_rate.map(|r| [p.time, r]))
             .collect();
-        readable_axes(Plot::new("series-entropy"), s.time_unit.name(), "")
+        readable_axes(ui, Plot::new("series-entropy"), s.time_unit.name(), "")
             .height(height)
             .show(ui, |plot_ui| {
                 plot_ui.line(Line::new("simulated", ep).color(Color32::from_rgb(90, 160, 255)));
@@ -198,7 +198,7 @@ impl MetricsPanel {
             .filter(|p| p.loss.is_finite())
             .map(|p| [p.time, p.loss])
             .collect();
-        let plot = readable_axes(Plot::new("series-loss"), s.time_unit.name(), "");
+        let plot = readable_axes(ui, Plot::new("series-loss"), s.time_unit.name(), "");
         plot.height(height).show(ui, |plot_ui| {
             plot_ui.line(Line::new("loss", loss).color(Color32::from_rgb(230, 180, 60)));
         });

@@ -3,13 +3,18 @@
 //! stationary model (`neqlab::stationary`): arrows from its one arrow builder, ellipses and
 //! contours from the same geometry the exported figures use.
 
+#[cfg(test)]
+mod tick_layout_tests;
+mod ticks;
+
 use egui::{Color32, ColorImage, Pos2, Stroke, TextureHandle, TextureOptions, Vec2};
-use egui_plot::{GridInput, GridMark, HoverPosition, Plot, PlotImage, PlotPoint, PlotTransform};
+use egui_plot::{AxisHints, HoverPosition, Plot, PlotImage, PlotPoint, PlotTransform};
 use neqlab::export::figure::{Ellipse, palette};
 use neqlab::stationary::{ArrowScale, CurrentArrow, Prediction};
 use neqlab::stats::CurrentField;
 use neqlab::theory::exact::Gaussian;
 use neqlab::theory::fokker_planck::Grid2d;
+use ticks::{Along, GRID_SPACING_POINTS, LabelFont, UNLABELLED_POINTS, tick_label};
 
 /// A heatmap kept as one GPU texture, rebuilt only when its data change.
 #[derive(Default)]
@@ -70,115 +75,50 @@ impl HeatmapTexture {
     }
 }
 
-/// Space between a plot's title line and the plot: the top y tick label is centred on the
-/// plot's edge and stands half a line above it.
+/// Space between a plot's title line and the plot: the top y tick label may stand up to a
+/// fifth of the font size above the plot's edge (see [`ticks`]), and the title needs air.
 pub const TITLE_GAP: f32 = 8.0;
 
-/// Where tick labels go: at least this many points apart on the x axis and the y axis.
-const X_LABEL_POINTS: f64 = 50.0;
-const Y_LABEL_POINTS: f64 = 40.0;
-
-/// The smallest step of the sequence 1, 2, 5, 10, 20, … (× 10^k) not below `step`.
-fn nice_step(step: f64) -> f64 {
-    let power = 10f64.powf(step.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * power)
-        .find(|&s| s >= step * (1.0 - 1e-9))
-        .unwrap_or(10.0 * power)
-}
-
-/// Grid marks in steps of 1, 2 or 5 × 10^k, the labelled step about `label_points` apart
-/// (egui_plot's default divides by ten only, so a narrow plot could label one tick or none).
-fn tick_spacer(label_points: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
-    move |input: GridInput| {
-        // egui_plot's base step is the value spanned by its minimal grid spacing (8 points).
-        let per_point = input.base_step_size / 8.0;
-        if !(per_point.is_finite() && per_point > 0.0) {
-            return Vec::new();
-        }
-        // The largest 1-2-5 step at most `label_points` apart: between 0.4 and 1 times that.
-        let label = nice_step(per_point * label_points * 0.4);
-        // Fifths of 1 and 5, quarters of 2: the fine marks fall on the coarse ones too.
-        let leading = (label / 10f64.powf(label.log10().floor())).round();
-        let fine = label / if leading == 2.0 { 4.0 } else { 5.0 };
-        // A coarser step still labelled where the labelled step's text is too wide for it
-        // (egui_plot drops labels that would overlap, a whole step size at a time).
-        // A multiple of the labelled step, so the two sets of labels never interleave.
-        let coarse = label * if leading == 2.0 { 5.0 } else { 2.0 };
-        let (low, high) = input.bounds;
-        let mut marks = Vec::new();
-        let first = (low / fine).ceil() as i64;
-        let last = (high / fine).floor() as i64;
-        let on = |value: f64, step: f64| (value / step - (value / step).round()).abs() < 1e-6;
-        // No label within this many points of either end: it would stand past the corner
-        // into the other axis' labels.
-        let end_margin = per_point * 14.0;
-        for k in first..=last.min(first + 10_000) {
-            let value = k as f64 * fine;
-            let near_end = value - low < end_margin || high - value < end_margin;
-            let step_size = if near_end {
-                fine
-            } else if on(value, coarse) {
-                coarse
-            } else if on(value, label) {
-                label
-            } else {
-                fine
-            };
-            marks.push(GridMark {
-                value: if value.abs() < 1e-9 * label {
-                    0.0
-                } else {
-                    value
-                },
-                step_size,
-            });
-        }
-        marks
-    }
-}
-
-/// A tick label with the decimals its step needs (0.995 next to 0.99 and 1), never "-0".
-pub fn tick_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
-    let step = mark.step_size.abs();
-    let value = if mark.value.abs() < 1e-9 * step {
-        0.0
-    } else {
-        mark.value
+/// Readable axes for any plot of the app: the axis names, and tick labels spaced for their
+/// own text in the font they are painted in, at least two to an axis, none touching its
+/// neighbour or standing past the plot's corner (see [`ticks`]).
+pub fn readable_axes<'a>(ui: &egui::Ui, plot: Plot<'a>, x_name: &str, y_name: &str) -> Plot<'a> {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let label_font = |along| LabelFont {
+        ctx: ui.ctx().clone(),
+        font: font.clone(),
+        along,
     };
-    if value != 0.0 && ((step < 1e-3 && value.abs() < 1e-2) || value.abs() >= 1e5) {
-        // Short scientific labels (−2e-4, 1.5e-4) where decimals would be wide; an axis near
-        // 1.04 with steps of 5e-4 keeps decimals (1.0405 beside 1.041, never "1.0405e0").
-        let digits = (value.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0);
-        return format!("{:.*e}", digits as usize, value);
-    }
-    let decimals = (-step.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize;
-    format!("{value:.decimals$}")
-}
-
-/// Readable axes for any plot of the app: ticks in steps of 1, 2 or 5 spaced for their
-/// labels, labels shown down to the width of their text (egui_plot still drops a label that
-/// would overlap its neighbour), with the digits their spacing needs, and the axis names.
-pub fn readable_axes<'a>(plot: Plot<'a>, x_name: &str, y_name: &str) -> Plot<'a> {
-    plot.x_grid_spacer(tick_spacer(X_LABEL_POINTS))
-        .y_grid_spacer(tick_spacer(Y_LABEL_POINTS))
+    let (x, y) = (label_font(Along::X), label_font(Along::Y));
+    // Labelled marks span more points than this, at full strength; others carry no label.
+    let labels = UNLABELLED_POINTS..=UNLABELLED_POINTS + 1.0;
+    plot.grid_spacing(GRID_SPACING_POINTS..=300.0)
+        .x_grid_spacer(move |input| x.marks(input))
+        .y_grid_spacer(move |input| y.marks(input))
         .custom_x_axes(vec![
-            egui_plot::AxisHints::new_x()
+            AxisHints::new_x()
                 .label(x_name.to_string())
-                .label_spacing(12.0..=30.0)
+                .label_spacing(labels.clone())
+                .tick_label_font(font.clone())
                 .formatter(tick_label),
         ])
         .custom_y_axes(vec![
-            egui_plot::AxisHints::new_y()
+            AxisHints::new_y()
                 .label(y_name.to_string())
-                .label_spacing(14.0..=22.0)
+                .label_spacing(labels)
+                .tick_label_font(font)
                 .formatter(tick_label),
         ])
 }
 
 /// A square-ish plot linked (axes and cursor) with the other 2-D views.
-pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2]) -> Plot<'a> {
+pub fn linked_plot<'a>(
+    ui: &egui::Ui,
+    id: &str,
+    grid: &Grid2d,
+    reset: bool,
+    names: [String; 2],
+) -> Plot<'a> {
     let b = grid.bounds;
     let plot = Plot::new(id)
         .link_axis(egui::Id::unique("neqlab-2d-views"), true)
@@ -189,61 +129,8 @@ pub fn linked_plot<'a>(id: &str, grid: &Grid2d, reset: bool, names: [String; 2])
         .show_grid(false)
         // The heatmap covers the plot; a background under it would only cost fill rate.
         .show_background(false);
-    let plot = readable_axes(plot, &names[0], &names[1]);
+    let plot = readable_axes(ui, plot, &names[0], &names[1]);
     if reset { plot.reset() } else { plot }
-}
-
-#[cfg(test)]
-mod tick_tests {
-    use super::*;
-
-    #[test]
-    fn steps_are_one_two_five_and_labels_tell_ticks_apart() {
-        assert_eq!(nice_step(0.003), 0.005);
-        assert_eq!(nice_step(0.011), 0.02);
-        assert_eq!(nice_step(70.0), 100.0);
-        let spacer = tick_spacer(50.0);
-        // 0.98 ..= 1.02 over 400 points: steps of 0.002, a coarser labelled step of 0.005.
-        let marks = spacer(GridInput {
-            bounds: (0.98, 1.02),
-            base_step_size: 0.04 / 400.0 * 8.0,
-        });
-        let labels: Vec<String> = marks
-            .iter()
-            .filter(|m| m.step_size >= 0.002 - 1e-12)
-            .map(|m| tick_label(*m, &(0.98..=1.02)))
-            .collect();
-        // Labels every 0.002 (20 points apart) with the three decimals that tell them
-        // apart, every 0.01 with two; none at the ends, where they would run into the
-        // other axis.
-        assert_eq!(labels.len(), 19, "{labels:?}");
-        assert_eq!(labels.first().map(String::as_str), Some("0.982"));
-        assert!(labels.contains(&"0.994".to_string()) && labels.contains(&"0.99".to_string()));
-        let mut distinct = labels.clone();
-        distinct.dedup();
-        assert_eq!(distinct, labels);
-        let tiny = GridMark {
-            value: -2e-4,
-            step_size: 1e-4,
-        };
-        assert_eq!(tick_label(tiny, &(0.0..=1.0)), "-2e-4");
-        let fine = GridMark {
-            value: 0.995,
-            step_size: 0.005,
-        };
-        assert_eq!(tick_label(fine, &(0.0..=1.0)), "0.995");
-        let zero = GridMark {
-            value: -1e-17,
-            step_size: 0.1,
-        };
-        assert_eq!(tick_label(zero, &(0.0..=1.0)), "0.0");
-        // A fine step far from zero keeps decimals, like its coarser neighbours.
-        let near_one = GridMark {
-            value: 1.0405,
-            step_size: 5e-4,
-        };
-        assert_eq!(tick_label(near_one, &(1.0..=1.1)), "1.0405");
-    }
 }
 
 /// Paint the significant arrows of `arrows` (built by `neqlab::stationary::current_arrows`,

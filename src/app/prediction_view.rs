@@ -91,7 +91,7 @@ impl PredictionView {
                 .as_ref()
                 .ok()
                 .filter(|l| l.dim() == 2 && !prediction.several_minima());
-            let response = linked_plot("prediction-plot", grid, view.reset, names.clone())
+            let response = linked_plot(ui, "prediction-plot", grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
                 .label_formatter(move |p| hover_text(p, field, &names))

@@ -58,7 +58,7 @@ impl SimulationView {
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() - 70.0).max(100.0);
             let names = view.names.clone();
-            let response = linked_plot("simulation-plot", grid, view.reset, names.clone())
+            let response = linked_plot(ui, "simulation-plot", grid, view.reset, names.clone())
                 .width(width)
                 .height(view.height)
                 .label_formatter(move |p| hover_text(p, Some(field), &names))

@@ -182,6 +182,6 @@ impl<'a> StationaryState<'a> {
     /// `|J|` exceeds two standard errors
     /// ([`CurrentField::significant_fraction`](crate::stats::grid::CurrentField::significant_fraction)).
     pub fn current_significant_fraction(&self) -> Option<f64> {
-        self.simulated?.grid.as_ref()?.field.significant_fraction()
+        self.simulated?.grid.as_ref()?.significant_fraction
     }
 }

@@ -41,6 +41,9 @@ pub struct SimulatedGrid {
     pub samples: u64,
     /// Fraction of them outside the grid.
     pub outside_fraction: f64,
+    /// [`CurrentField::significant_fraction`] of `field`, computed once with the estimates
+    /// (it sorts the cells by mass: too costly to redo on every frame the app draws).
+    pub significant_fraction: Option<f64>,
 }
 
 /// Entropy production measured so far.
@@ -124,11 +127,15 @@ impl SimulationStats {
     pub fn estimates(&self) -> Simulated {
         Simulated {
             moments: self.moments.moments(),
-            grid: self.grid.as_ref().map(|h| SimulatedGrid {
-                field: h.field(1),
-                arrow_field: h.field(ARROW_BLOCK),
-                samples: h.samples(),
-                outside_fraction: h.outside_fraction(),
+            grid: self.grid.as_ref().map(|h| {
+                let field = h.field(1);
+                SimulatedGrid {
+                    significant_fraction: field.significant_fraction(),
+                    field,
+                    arrow_field: h.field(ARROW_BLOCK),
+                    samples: h.samples(),
+                    outside_fraction: h.outside_fraction(),
+                }
             }),
             entropy: self.entropy.as_ref().map(|e| SimulatedEntropy {
                 stats: e.stats(),

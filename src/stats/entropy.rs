@@ -58,14 +58,28 @@ struct Windows {
     active: [[bool; LANES]; MAX_UNITS],
 }
 
+/// Which windows open at the unit `offset` units after burn-in: the window of `k + 1` units at
+/// every multiple of `k + 1`. Written out for the fixed lengths so that each remainder is a
+/// division by a constant (a multiplication), not a 64-bit division per window and unit.
+#[inline(always)]
+fn window_openings(offset: u64) -> [bool; MAX_UNITS] {
+    const { assert!(MAX_UNITS == 5) };
+    [
+        true,
+        offset.is_multiple_of(2),
+        offset.is_multiple_of(3),
+        offset.is_multiple_of(4),
+        offset.is_multiple_of(5),
+    ]
+}
+
 impl Windows {
-    /// Add one unit's `σ` to slot `l`'s window of length `k + 1`, which opens at every
-    /// multiple of its length after burn-in (`offset` counts units since then); the window's
-    /// `Σ` once it holds `k + 1` units.
+    /// Add one unit's `σ` to slot `l`'s window of length `k + 1`, which `opens` at this unit
+    /// ([`window_openings`]); the window's `Σ` once it holds `k + 1` units.
     #[inline(always)]
-    fn advance(&mut self, k: usize, l: usize, offset: u64, sigma: f64) -> Option<f64> {
+    fn advance(&mut self, k: usize, l: usize, opens: bool, sigma: f64) -> Option<f64> {
         let units = k + 1;
-        if offset.is_multiple_of(units as u64) {
+        if opens {
             self.partial[k][l] = 0.0;
             self.filled[k][l] = 0;
             self.active[k][l] = true;
@@ -88,9 +102,9 @@ impl Windows {
     /// `begin_walker` and the next window opening reset them. Returns whether the windows
     /// closed, their sums in `partial[k]`.
     #[inline(always)]
-    fn advance_lanes(&mut self, k: usize, lead: usize, offset: u64, sigma: &Lanes) -> bool {
+    fn advance_lanes(&mut self, k: usize, lead: usize, opens: bool, sigma: &Lanes) -> bool {
         let units = k + 1;
-        if offset.is_multiple_of(units as u64) {
+        if opens {
             self.partial[k] = [0.0; LANES];
             self.filled[k] = [0; LANES];
             self.active[k] = [true; LANES];
@@ -493,12 +507,12 @@ impl Observer for EntropyProduction {
         if unit < self.burn_in {
             return;
         }
-        let offset = unit - self.burn_in;
+        let opens = window_openings(unit - self.burn_in);
         let group = walker % GROUPS;
         let sigma = self.entropy(before, after);
         self.rate.add(group, sigma);
         for k in 0..MAX_UNITS {
-            if let Some(total) = self.windows.advance(k, walker % LANES, offset, sigma) {
+            if let Some(total) = self.windows.advance(k, walker % LANES, opens[k], sigma) {
                 self.close_window(k, group, total, exp(-total));
             }
         }
@@ -520,7 +534,7 @@ impl Observer for EntropyProduction {
         if unit < self.burn_in {
             return;
         }
-        let offset = unit - self.burn_in;
+        let opens = window_openings(unit - self.burn_in);
         let sigma = self.lane_entropy(live, before, after);
         self.rate.add_lanes(first_walker, live, &sigma);
         // Every live lane of a group began this advance together, so their windows open and
@@ -530,7 +544,7 @@ impl Observer for EntropyProduction {
         };
         debug_assert!(first_walker.is_multiple_of(LANES));
         for k in 0..MAX_UNITS {
-            if !self.windows.advance_lanes(k, lead, offset, &sigma) {
+            if !self.windows.advance_lanes(k, lead, opens[k], &sigma) {
                 continue;
             }
             let totals = self.windows.partial[k];

@@ -435,7 +435,7 @@ impl GridHistogram {
     fn replay_in_bands(&mut self, parts: &[Self]) {
         use rayon::prelude::*;
         let cells = self.grid.cells();
-        let bands = 2 * rayon::current_num_threads().max(1);
+        let bands = rayon::current_num_threads().max(1);
         let band = cells.div_ceil(bands).max(1);
         self.counts
             .par_chunks_mut(band)

@@ -62,7 +62,7 @@ impl PosteriorPanel {
             .filter(|n| n.len() == 2)
             .unwrap_or_else(|| vec!["w1".into(), "w2".into()]);
         let plot = Plot::new("posterior-clouds");
-        let mut plot = super::super::plot2d::readable_axes(plot, &names[0], &names[1])
+        let mut plot = super::super::plot2d::readable_axes(ui, plot, &names[0], &names[1])
             .height((height - 60.0).max(150.0))
             .data_aspect(1.0)
             .legend(Legend::default().position(egui_plot::Corner::LeftTop));
