@@ -7,14 +7,14 @@ pub mod entropy;
 pub mod exp;
 pub mod field;
 pub mod fluctuation;
+pub mod gaussian;
 pub mod grid;
 pub mod moments;
 pub mod occupation;
 pub mod stationarity;
 
-pub use entropy::{
-    EntropyProduction, EntropyStats, IftPoint, SigmaHistogram, gaussian_kl, sampled_diffusion,
-};
+pub use entropy::{EntropyProduction, EntropyStats, IftPoint, SigmaHistogram};
+pub use gaussian::{gaussian_kl, sampled_diffusion};
 pub use grid::{CurrentField, GridHistogram};
 pub use moments::{MomentStats, Moments};
 
