@@ -46,7 +46,7 @@ const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// `1.5 · 2^52`: adding it rounds a number below `2^51` in magnitude to an integer, which
 /// then sits in the low mantissa bits.
-const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
+pub(crate) const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
 
 /// `1 / (n + 2)!` for `n = 0 .. 11`: the Taylor coefficients of `(e^r − 1 − r) / r²`.
 const INVERSE_FACTORIALS: [f64; 12] = [
@@ -64,24 +64,21 @@ const INVERSE_FACTORIALS: [f64; 12] = [
     1.0 / 6_227_020_800.0,
 ];
 
-/// `tanh z` with relative error at most [`TANH_ULP_BOUND`] ulp; branch-free, so that loops
-/// over lanes calling it vectorise. See the module documentation for the method.
+/// The Cody–Waite reduction `x = k ln 2 + r`, `k = round(x / ln 2)`, `|r| ≤ ln 2/2 (1 + 2⁻⁵⁰)`
+/// for `|x / ln 2| < 2^51`: `r`, and the bits of `x / ln 2 + 1.5 · 2^52`, whose low mantissa
+/// bits hold `k` (two's complement). Shared with [`crate::stats::exp::exp`].
 #[inline(always)]
-pub fn tanh(z: f64) -> f64 {
-    let magnitude = z.abs();
-    // NaN > 20 is false, so NaN passes through and poisons the result, as it must.
-    let a = if magnitude > SATURATION {
-        SATURATION
-    } else {
-        magnitude
-    };
-    let x = -2.0 * a;
-    // k = round(x / ln 2) ∈ [−58, 0], both as a float and in the low bits of `shifted`.
+pub(crate) fn reduce(x: f64) -> (f64, u64) {
     let shifted = x * LOG2_E + ROUNDING_MAGIC;
     let k = shifted - ROUNDING_MAGIC;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    // 2^k from the integer in the low mantissa bits: exponent field k + 1023 (k ≥ −58).
-    let two_k = f64::from_bits(shifted.to_bits().wrapping_add(1023) << 52);
+    (r, shifted.to_bits())
+}
+
+/// `e^r − 1` for a reduced `|r| ≤ ln 2 / 2`: `r + r² q(r)` with `q` the Taylor polynomial of
+/// `(e^r − 1 − r)/r²` of degree 11 (degree 13 in all; remainder below `3.3·10⁻¹⁸ |r|`).
+#[inline(always)]
+pub(crate) fn expm1_reduced(r: f64) -> f64 {
     // q = Σ_{n=0}^{11} c_n r^n by Estrin's scheme: pairs `c_n + c_{n+1} r`, combined with
     // r² and r⁴, and `c_0` added last (as Horner's rule adds it), so that the one rounding of
     // full size is the final one (docs/theory.md §11.1). The dependency chain is 5 multiply-
@@ -98,7 +95,26 @@ pub fn tanh(z: f64) -> f64 {
     let h2 = p67 + r2 * p89;
     let tail = h1 + r4 * (h2 + r4 * p1011);
     let q = c[0] + (c[1] * r + r2 * tail);
-    let expm1_r = r + r2 * q;
+    r + r2 * q
+}
+
+/// `tanh z` with relative error at most [`TANH_ULP_BOUND`] ulp; branch-free, so that loops
+/// over lanes calling it vectorise. See the module documentation for the method.
+#[inline(always)]
+pub fn tanh(z: f64) -> f64 {
+    let magnitude = z.abs();
+    // NaN > 20 is false, so NaN passes through and poisons the result, as it must.
+    let a = if magnitude > SATURATION {
+        SATURATION
+    } else {
+        magnitude
+    };
+    let x = -2.0 * a;
+    // k = round(x / ln 2) ∈ [−58, 0] sits in the low bits of `shifted`.
+    let (r, shifted) = reduce(x);
+    // 2^k from the integer in the low mantissa bits: exponent field k + 1023 (k ≥ −58).
+    let two_k = f64::from_bits(shifted.wrapping_add(1023) << 52);
+    let expm1_r = expm1_reduced(r);
     let m = two_k * expm1_r + (two_k - 1.0);
     (-m / (2.0 + m)).copysign(z)
 }

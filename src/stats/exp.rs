@@ -31,60 +31,25 @@
 /// half a subnormal spacing more).
 pub const EXP_ULP_BOUND: f64 = 1.5;
 
-/// `1 / ln 2`.
-const LOG2_E: f64 = std::f64::consts::LOG2_E;
-/// `ln 2` split so that `k · LN2_HI` is exact for `|k| < 2^21` (fdlibm's constants).
-const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-/// `1.5 · 2^52`: adding it rounds a number below `2^51` in magnitude to an integer, which then
-/// sits in the low mantissa bits.
-const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
+use crate::landscape::tanh::{ROUNDING_MAGIC, expm1_reduced, reduce};
+
 /// Below this `e^x` is below half the smallest subnormal: it rounds to 0.
 const LOWEST: f64 = -746.0;
 /// Above this `e^x` overflows.
 const HIGHEST: f64 = 710.0;
-
-/// `1 / (n + 2)!` for `n = 0 .. 11`: the Taylor coefficients of `(e^r − 1 − r) / r²`.
-const INVERSE_FACTORIALS: [f64; 12] = [
-    1.0 / 2.0,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5040.0,
-    1.0 / 40_320.0,
-    1.0 / 362_880.0,
-    1.0 / 3_628_800.0,
-    1.0 / 39_916_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 6_227_020_800.0,
-];
 
 /// `e^x` within [`EXP_ULP_BOUND`] ulp, branch-free (see the module documentation).
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
     // NaN passes through the clamp.
     let x = x.clamp(LOWEST, HIGHEST);
-    let shifted = x * LOG2_E + ROUNDING_MAGIC;
-    let k = shifted - ROUNDING_MAGIC;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
+    // The reduction and polynomial of the network's tanh (§11.1).
+    let (r, shifted) = reduce(x);
     // The integer k from the low mantissa bits (|k| < 2^51, two's complement there).
-    let k_int = (shifted.to_bits() as i64).wrapping_sub(ROUNDING_MAGIC.to_bits() as i64);
+    let k_int = (shifted as i64).wrapping_sub(ROUNDING_MAGIC.to_bits() as i64);
     let k_half = k_int >> 1;
     let scale = |e: i64| f64::from_bits((e.wrapping_add(1023) as u64) << 52);
-    let c = &INVERSE_FACTORIALS;
-    let r2 = r * r;
-    let r4 = r2 * r2;
-    let p23 = c[2] + c[3] * r;
-    let p45 = c[4] + c[5] * r;
-    let p67 = c[6] + c[7] * r;
-    let p89 = c[8] + c[9] * r;
-    let p1011 = c[10] + c[11] * r;
-    let h1 = p23 + r2 * p45;
-    let h2 = p67 + r2 * p89;
-    let tail = h1 + r4 * (h2 + r4 * p1011);
-    let q = c[0] + (c[1] * r + r2 * tail);
-    let exp_r = 1.0 + (r + r2 * q);
+    let exp_r = 1.0 + expm1_reduced(r);
     exp_r * scale(k_half) * scale(k_int - k_half)
 }
 
