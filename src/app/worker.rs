@@ -611,12 +611,13 @@ impl Service for WorkerState {
     }
 }
 
-/// The repaint request of the simulation's snapshots: at once if the last request was at least
-/// `interval` ago, else when it will be. Redraws then follow snapshots as closely as a rate of
-/// one per `interval` allows (about 30 a second), and a machine that draws in software keeps
-/// the rest of its cycles for the walkers. (Asking for every redraw one interval after its
-/// snapshot made 56 ms between frames; asking for each at once, 24 ms, since egui repaints
-/// twice for a request without delay, and half the simulation's rate under llvmpipe.)
+/// The repaint request of the simulation's snapshots: at once if the last redraw asked for was
+/// at least `interval` ago, else `interval` after it. Redraws then follow snapshots as closely
+/// as a rate of one per `interval` allows (about 30 a second), and a machine that draws in
+/// software keeps the rest of its cycles for the walkers. (Asking for every redraw one
+/// interval after its snapshot made 56 ms between frames; asking for each at once, 24 ms,
+/// since egui repaints twice for a request without delay, and half the simulation's rate under
+/// llvmpipe.)
 fn redraw_paced(ctx: egui::Context, interval: Duration) -> impl Fn() + Send + Sync + 'static {
     let last = std::sync::Mutex::new(None::<Instant>);
     move || {
@@ -625,7 +626,13 @@ fn redraw_paced(ctx: egui::Context, interval: Duration) -> impl Fn() + Send + Sy
             ctx.request_repaint();
             return;
         };
-        let due = last.map_or(now, |t| (t + interval).max(now));
+        // A redraw still to come (`t > now`) will show this snapshot too: ask for it again
+        // (a frame drawn meanwhile for input cleared the request) rather than for a later one.
+        let due = match *last {
+            Some(t) if t > now => t,
+            Some(t) => (t + interval).max(now),
+            None => now,
+        };
         *last = Some(due);
         // Never a zero delay: egui answers a request without delay with two repaints.
         ctx.request_repaint_after((due - now).max(Duration::from_millis(1)));
