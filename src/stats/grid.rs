@@ -14,7 +14,7 @@
 
 use crate::dynamics::Observer;
 use crate::landscape::{LANES, Lanes};
-use crate::theory::fokker_planck::Grid2d;
+use crate::theory::fokker_planck::{CellLocator, Grid2d};
 
 use super::add_into;
 pub use super::field::{CurrentField, TWO_SIGMA_MASS, coarse_grid, total_variation};
@@ -33,58 +33,7 @@ struct Event {
     step: [f64; 2],
 }
 
-const OUTSIDE: u32 = u32::MAX;
-
-/// [`Grid2d::locate`] with the cell size computed once and no branch but selects: the same
-/// arithmetic, so the same cell for every point (a test holds the two equal), cheap enough
-/// to run twice per walker-unit.
-#[derive(Clone, Copy, Debug)]
-struct Locator {
-    /// Lower corner.
-    origin: [f64; 2],
-    /// Cell size, as [`Grid2d::cell_size`] computes it.
-    size: [f64; 2],
-    /// Cells along each axis, as floats and as indices.
-    extent: [f64; 2],
-    nx: u32,
-    ny: u32,
-    /// Whether the grid has cells of finite positive size (else every point is outside).
-    valid: bool,
-}
-
-impl Locator {
-    fn new(grid: &Grid2d) -> Self {
-        let size = grid.cell_size();
-        let fits = u32::try_from(grid.cells()).is_ok_and(|n| n < OUTSIDE);
-        Self {
-            origin: [grid.bounds[0], grid.bounds[2]],
-            size,
-            extent: [grid.nx as f64, grid.ny as f64],
-            nx: grid.nx as u32,
-            ny: grid.ny as u32,
-            valid: fits
-                && grid.nx > 0
-                && grid.ny > 0
-                && size.iter().all(|h| *h > 0.0 && h.is_finite()),
-        }
-    }
-
-    /// The row-major index of the cell holding `w`, or [`OUTSIDE`].
-    #[inline(always)]
-    fn cell(&self, w: [f64; 2]) -> u32 {
-        let fx = (w[0] - self.origin[0]) / self.size[0];
-        let fy = (w[1] - self.origin[1]) / self.size[1];
-        // NaN fails every comparison.
-        let inside = fx >= 0.0 && fy >= 0.0 && fx <= self.extent[0] && fy <= self.extent[1];
-        let ix = (fx as u32).min(self.nx.saturating_sub(1));
-        let iy = (fy as u32).min(self.ny.saturating_sub(1));
-        if inside && self.valid {
-            iy * self.nx + ix
-        } else {
-            OUTSIDE
-        }
-    }
-}
+const OUTSIDE: u32 = CellLocator::OUTSIDE;
 
 /// An [`Observer`] accumulating the density histogram and the midpoint-binned current of the
 /// first two coordinates of every walker, the current per walker group for its standard error.
@@ -98,7 +47,7 @@ impl Locator {
 pub struct GridHistogram {
     grid: Grid2d,
     /// The grid's cell lookup, precomputed.
-    locator: Locator,
+    locator: CellLocator,
     burn_in: u64,
     /// Walker-units observed after burn-in, per group.
     group_samples: [u64; CURRENT_GROUPS],
@@ -119,7 +68,7 @@ impl GridHistogram {
         let n = grid.cells();
         Self {
             grid,
-            locator: Locator::new(&grid),
+            locator: grid.locator(),
             burn_in,
             group_samples: [0; CURRENT_GROUPS],
             outside: 0,
@@ -524,42 +473,6 @@ mod tests {
         assert_eq!((whole.grid.nx, whole.grid.ny), (1, 1));
         assert!((whole.mass[0] - 1.0).abs() < 1e-15);
         assert!((whole.current[0][0] - 0.25 / 4.0).abs() < 1e-15);
-    }
-
-    /// The precomputed locator bins every point as `Grid2d::locate` does: random points,
-    /// cell edges, the grid's outer edges, points outside, NaN and infinities.
-    #[test]
-    fn locator_agrees_with_locate() {
-        use rand::{RngExt, SeedableRng};
-        let grids = [
-            Grid2d::new(128, 128, [-0.31, 0.29, -0.4, 0.45]).expect("grid"),
-            Grid2d::new(3, 7, [0.0, 1.0, -2.0, 5.0]).expect("grid"),
-        ];
-        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
-        for grid in grids {
-            let locator = Locator::new(&grid);
-            let [hx, hy] = grid.cell_size();
-            let b = grid.bounds;
-            let mut points: Vec<[f64; 2]> = (0..100_000)
-                .map(|_| [rng.random_range(-0.7..1.2), rng.random_range(-2.5..5.5)])
-                .collect();
-            for i in 0..=grid.nx {
-                for j in 0..=grid.ny {
-                    points.push([b[0] + i as f64 * hx, b[2] + j as f64 * hy]);
-                }
-            }
-            points.extend([
-                [b[1], b[3]],
-                [b[0], b[2]],
-                [f64::NAN, 0.0],
-                [0.0, f64::INFINITY],
-                [f64::NEG_INFINITY, 0.0],
-            ]);
-            for w in points {
-                let expected = grid.locate(w).map_or(OUTSIDE, |c| c as u32);
-                assert_eq!(locator.cell(w), expected, "{w:?} on {grid:?}");
-            }
-        }
     }
 
     /// Forks record events and the root replays them: splitting the walkers into chunks must

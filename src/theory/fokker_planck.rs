@@ -234,22 +234,69 @@ impl Grid2d {
     /// The row-major index of the cell containing `w`, or `None` outside the grid (and for
     /// non-finite `w`). Cells are half-open `[min, max)`; the upper bounds belong to the last cell.
     pub fn locate(&self, w: [f64; 2]) -> Option<usize> {
-        if self.nx == 0 || self.ny == 0 {
-            return None;
+        let cell = self.locator().cell(w);
+        (cell != CellLocator::OUTSIDE).then_some(cell as usize)
+    }
+
+    /// [`locate`](Self::locate) with the cell size computed once, for many points.
+    pub fn locator(&self) -> CellLocator {
+        CellLocator::new(self)
+    }
+}
+
+/// [`Grid2d::locate`] with the cell size computed once and no branch but selects, so that a
+/// loop over points vectorises (the density and current histogram locates two points per
+/// walker-unit). Grids of `u32::MAX` cells or more, or with cells of zero or non-finite size,
+/// hold no point.
+#[derive(Clone, Copy, Debug)]
+pub struct CellLocator {
+    /// Lower corner.
+    origin: [f64; 2],
+    /// Cell size, as [`Grid2d::cell_size`] computes it.
+    size: [f64; 2],
+    /// Cells along each axis, as floats and as indices.
+    extent: [f64; 2],
+    nx: u32,
+    ny: u32,
+    /// Whether the grid has cells at all (else every point is outside).
+    valid: bool,
+}
+
+impl CellLocator {
+    /// The index of no cell: the point lies outside the grid (or is not finite).
+    pub const OUTSIDE: u32 = u32::MAX;
+
+    /// The locator of `grid`.
+    pub fn new(grid: &Grid2d) -> Self {
+        let size = grid.cell_size();
+        let fits = u32::try_from(grid.cells()).is_ok_and(|n| n < Self::OUTSIDE);
+        Self {
+            origin: [grid.bounds[0], grid.bounds[2]],
+            size,
+            extent: [grid.nx as f64, grid.ny as f64],
+            nx: grid.nx as u32,
+            ny: grid.ny as u32,
+            valid: fits
+                && grid.nx > 0
+                && grid.ny > 0
+                && size.iter().all(|h| *h > 0.0 && h.is_finite()),
         }
-        let [hx, hy] = self.cell_size();
-        if !(hx > 0.0 && hy > 0.0 && hx.is_finite() && hy.is_finite()) {
-            return None;
+    }
+
+    /// The row-major index of the cell holding `w`, or [`OUTSIDE`](Self::OUTSIDE).
+    #[inline(always)]
+    pub fn cell(&self, w: [f64; 2]) -> u32 {
+        let fx = (w[0] - self.origin[0]) / self.size[0];
+        let fy = (w[1] - self.origin[1]) / self.size[1];
+        // NaN fails every comparison.
+        let inside = fx >= 0.0 && fy >= 0.0 && fx <= self.extent[0] && fy <= self.extent[1];
+        let ix = (fx as u32).min(self.nx.saturating_sub(1));
+        let iy = (fy as u32).min(self.ny.saturating_sub(1));
+        if inside && self.valid {
+            iy * self.nx + ix
+        } else {
+            Self::OUTSIDE
         }
-        let fx = (w[0] - self.bounds[0]) / hx;
-        let fy = (w[1] - self.bounds[2]) / hy;
-        // NaN fails both comparisons.
-        if !(fx >= 0.0 && fy >= 0.0 && fx <= self.nx as f64 && fy <= self.ny as f64) {
-            return None;
-        }
-        let ix = (fx as usize).min(self.nx - 1);
-        let iy = (fy as usize).min(self.ny - 1);
-        Some(self.index(ix, iy))
     }
 }
 

@@ -139,3 +139,62 @@ fn automatic_bounds_cover_the_cloud_and_the_minima() {
     let fallback = automatic_bounds(&[0.0, 0.0], &[f64::NAN, 0.0, 0.0, 0.0], &[]);
     assert!(fallback.iter().all(|x| x.is_finite()) && fallback[0] < fallback[1]);
 }
+
+/// The cell of `w` by the textbook arithmetic, branch by branch: the reference that
+/// [`CellLocator`] (and so `Grid2d::locate`) is held to.
+fn reference_locate(grid: &Grid2d, w: [f64; 2]) -> Option<usize> {
+    if grid.nx == 0 || grid.ny == 0 {
+        return None;
+    }
+    let [hx, hy] = grid.cell_size();
+    if !(hx > 0.0 && hy > 0.0 && hx.is_finite() && hy.is_finite()) {
+        return None;
+    }
+    let fx = (w[0] - grid.bounds[0]) / hx;
+    let fy = (w[1] - grid.bounds[2]) / hy;
+    if !(fx >= 0.0 && fy >= 0.0 && fx <= grid.nx as f64 && fy <= grid.ny as f64) {
+        return None;
+    }
+    let ix = (fx as usize).min(grid.nx - 1);
+    let iy = (fy as usize).min(grid.ny - 1);
+    Some(grid.index(ix, iy))
+}
+
+/// The branch-free locator (behind `Grid2d::locate`) bins every point as the reference
+/// does: random points, cell edges, the grid's outer edges, points outside, NaN and
+/// infinities.
+#[test]
+fn locator_agrees_with_the_reference() {
+    use rand::{RngExt, SeedableRng};
+    let grids = [
+        Grid2d::new(128, 128, [-0.31, 0.29, -0.4, 0.45]).expect("grid"),
+        Grid2d::new(3, 7, [0.0, 1.0, -2.0, 5.0]).expect("grid"),
+    ];
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+    for grid in grids {
+        let locator = grid.locator();
+        let [hx, hy] = grid.cell_size();
+        let b = grid.bounds;
+        let mut points: Vec<[f64; 2]> = (0..100_000)
+            .map(|_| [rng.random_range(-0.7..1.2), rng.random_range(-2.5..5.5)])
+            .collect();
+        for i in 0..=grid.nx {
+            for j in 0..=grid.ny {
+                points.push([b[0] + i as f64 * hx, b[2] + j as f64 * hy]);
+            }
+        }
+        points.extend([
+            [b[1], b[3]],
+            [b[0], b[2]],
+            [f64::NAN, 0.0],
+            [0.0, f64::INFINITY],
+            [f64::NEG_INFINITY, 0.0],
+        ]);
+        for w in points {
+            let expected = reference_locate(&grid, w);
+            assert_eq!(grid.locate(w), expected, "{w:?} on {grid:?}");
+            let expected = expected.map_or(CellLocator::OUTSIDE, |c| c as u32);
+            assert_eq!(locator.cell(w), expected, "{w:?} on {grid:?}");
+        }
+    }
+}
