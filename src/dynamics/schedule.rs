@@ -48,8 +48,12 @@ impl BatchSampler {
             }
             self.scrambled = false;
         } else {
-            for (j, &r) in self.swaps[..swapped].iter().enumerate().rev() {
-                self.indices.swap(j, r);
+            // Only positions `j < swapped` and the `r` they were swapped with moved, so writing
+            // each its own index restores the identity with independent stores, no swap
+            // chain to undo in reverse.
+            for (j, &r) in self.swaps[..swapped].iter().enumerate() {
+                self.indices[r] = r;
+                self.indices[j] = j;
             }
         }
     }
