@@ -20,12 +20,14 @@ mod metrics;
 mod mnist_panel;
 mod network_panel;
 mod number_field;
+mod pipeline;
 mod plot2d;
 mod posterior_panel;
 mod prediction_view;
 mod simulation_view;
 mod solver;
 mod stationarity_view;
+mod window;
 mod worker;
 
 #[cfg(test)]
@@ -37,7 +39,6 @@ mod lecture_tests;
 #[cfg(test)]
 mod tests;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +46,8 @@ use std::time::{Duration, Instant};
 use egui::ViewportCommand;
 use neqlab::export::grid_panels::arrow_legend;
 use neqlab::export::lecture;
-use neqlab::preset::{self, Experiment, Preset};
-use neqlab::stationary::{Prediction, StationaryState, provisional_grid};
+use neqlab::preset::{Experiment, Preset};
+use neqlab::stationary::{Prediction, StationaryState};
 use neqlab::theory::fokker_planck::Grid2d;
 
 use controls::Controls;
@@ -63,100 +64,17 @@ use plot2d::{ViewArrows, ViewContext};
 use posterior_panel::PosteriorPanel;
 use prediction_view::{PredictionView, SolveStatus};
 use simulation_view::SimulationView;
-use solver::{SolveError, SolveRequest, Solver};
-use worker::{Command, SimConfig, SimulationHandle, Snapshot};
+use solver::{SolveError, Solver};
+use window::{FIT_FRAMES, FrameLog, window_title};
+use worker::{Command, SimulationHandle, Snapshot};
 
-/// How long the controls must rest before a new prediction is solved.
-pub const DEBOUNCE: Duration = Duration::from_millis(150);
-
-/// Frames at start-up in which the window is fitted to the monitor ([`NeqlabApp::fit_window`]).
-const FIT_FRAMES: u32 = 120;
+pub use pipeline::DEBOUNCE;
+pub use window::{Opening, run};
+#[cfg(test)]
+use window::load_named;
 
 /// The default preset when none is named.
 pub const DEFAULT_PRESET: &str = "bowl-current";
-
-/// What the app opens on: the preset (with any `--set` overrides applied), the preset as
-/// shipped or read (the honest caption compares with it), and whether the lecture starts.
-pub struct Opening {
-    pub preset: Preset,
-    pub original: Preset,
-    pub path: PathBuf,
-    pub lecture: bool,
-    pub presentation: bool,
-}
-
-impl Opening {
-    /// The default preset, as shipped.
-    pub fn default_preset() -> anyhow::Result<Self> {
-        let (preset, path) = load_named(DEFAULT_PRESET)?;
-        Ok(Self {
-            original: preset.clone(),
-            preset,
-            path,
-            lecture: false,
-            presentation: false,
-        })
-    }
-}
-
-/// Open the app.
-pub fn run(opening: Opening) -> anyhow::Result<()> {
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title(window_title(&opening.preset.title))
-            .with_inner_size([1600.0, 1000.0])
-            .with_maximized(true)
-            .with_min_inner_size([900.0, 600.0]),
-        renderer: eframe::Renderer::Glow,
-        // Dithering costs a noise evaluation per pixel; a software rasteriser (a projector
-        // laptop without a GPU driver, a VM) spends most of a frame in the fragment shader.
-        dithering: false,
-        ..Default::default()
-    };
-    eframe::run_native(
-        "neqlab",
-        options,
-        Box::new(move |cc| {
-            let Opening {
-                preset,
-                original,
-                path,
-                lecture,
-                presentation,
-            } = opening;
-            let mut app = NeqlabApp::new(&cc.egui_ctx, preset, path, Backend::Threaded)?;
-            app.original = original;
-            if lecture {
-                let index = app.lecture.index_of(&app.preset_path).unwrap_or(0);
-                let edited = app.preset.clone();
-                app.go_to_slide(&cc.egui_ctx, index);
-                // The overrides of the command line apply to the slide it opens on.
-                if app
-                    .lecture
-                    .current()
-                    .is_some_and(|s| s.path() == app.preset_path)
-                {
-                    app.apply_edit(edited);
-                }
-            }
-            if presentation {
-                app.set_presentation(&cc.egui_ctx, true);
-            }
-            Ok(Box::new(app) as Box<dyn eframe::App>)
-        }),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
-}
-
-/// A preset by file path or shipped name, with the path that labels it.
-pub fn load_named(name: &str) -> anyhow::Result<(Preset, PathBuf)> {
-    let (text, label) = preset::read_named(name)?;
-    Ok((Preset::from_toml(&text, &label)?, label))
-}
-
-fn window_title(title: &str) -> String {
-    format!("neqlab — {title}")
-}
 
 /// Threads for the real app, synchronous stepping for tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,19 +92,6 @@ pub enum Tab {
     Mnist,
     Network,
     Map,
-}
-
-/// Frame timings written when `NEQLAB_FRAME_LOG` names a file: one line per frame,
-/// `interval_ms ui_ms previous_frame_cpu_ms playing solving mnist_running`. The app keeps its
-/// usual pacing (a redraw per snapshot while playing, about 30 a second), so the simulation
-/// gets what it would get without the log, and an interval above the pacing means a frame took
-/// longer to draw. With `NEQLAB_FRAME_LOG_CONTINUOUS=1` it repaints continuously instead, and
-/// the interval measures how fast frames can be drawn (at the simulation's expense).
-struct FrameLog {
-    file: std::io::BufWriter<std::fs::File>,
-    last: Option<Instant>,
-    lines: u64,
-    continuous: bool,
 }
 
 /// What an open file dialog is for.
@@ -284,14 +189,7 @@ impl NeqlabApp {
             ),
         };
         let map = MapPanel::with_backend(ctx, backend)?;
-        let frame_log = std::env::var_os("NEQLAB_FRAME_LOG").and_then(|path| {
-            std::fs::File::create(&path).ok().map(|f| FrameLog {
-                file: std::io::BufWriter::new(f),
-                last: None,
-                lines: 0,
-                continuous: std::env::var_os("NEQLAB_FRAME_LOG_CONTINUOUS").is_some(),
-            })
-        });
+        let frame_log = FrameLog::from_env();
         let mut app = Self {
             preset: preset.clone(),
             preset_path: preset_path.clone(),
@@ -478,176 +376,6 @@ impl NeqlabApp {
         }
     }
 
-    /// Rebuild the experiment from the preset; on success start a new generation.
-    fn reconfigure(&mut self) {
-        let experiment = match self.preset.build(&self.preset_path, None) {
-            Ok(e) => e,
-            Err(e) => {
-                self.config_error = Some(e.to_string());
-                return;
-            }
-        };
-        if experiment.landscape.dim() != 2 {
-            self.config_error = Some(format!(
-                "{}: the {} landscape has {} weights; the 2-D views need exactly 2",
-                self.preset_path.display(),
-                experiment.landscape.kind(),
-                experiment.landscape.dim()
-            ));
-            return;
-        }
-        self.config_error = None;
-        // A provisional grid for the histogram: the last one while the landscape and the grid
-        // settings stay, else the with-replacement theory's (cheap); the prediction then
-        // places the final grid (see `poll`).
-        let key = (self.preset.landscape.clone(), self.preset.fp.clone());
-        let grid = match self.grid {
-            Some(grid) if self.grid_key.as_ref() == Some(&key) => grid,
-            _ => provisional_grid(&experiment, &self.preset.fp),
-        };
-        self.grid_key = Some(key);
-        if self.grid != Some(grid) {
-            self.reset_views = true;
-        }
-        self.generation += 1;
-        self.grid = Some(grid);
-        let d = &self.preset.dynamics;
-        self.simulation.send(Command::Configure(Box::new(SimConfig {
-            generation: self.generation,
-            experiment: experiment.clone(),
-            grid,
-            walkers: d.walkers,
-            seed: d.seed,
-            burn_in: d.burn_in,
-            trails: self.preset.view.trails,
-            prediction: None,
-        })));
-        if self.playing {
-            self.simulation.send(Command::Play);
-        }
-        self.experiment = Some(experiment);
-        let now = Instant::now();
-        self.changed_at = Some(now);
-        self.solve_due = Some(now + self.debounce);
-    }
-
-    fn set_playing(&mut self, playing: bool) {
-        self.playing = playing;
-        self.simulation.send(if playing {
-            Command::Play
-        } else {
-            Command::Pause
-        });
-    }
-
-    /// Apply edits made by the controls: view-only edits keep the walkers.
-    fn apply_edit(&mut self, edited: Preset) {
-        if edited == self.preset {
-            return;
-        }
-        let mut without_view = edited.clone();
-        without_view.view = self.preset.view.clone();
-        let needs_new_walkers = without_view != self.preset;
-        let speed_changed = edited.view.units_per_frame != self.preset.view.units_per_frame;
-        let trails_changed = edited.view.trails != self.preset.view.trails;
-        self.preset = edited;
-        if speed_changed {
-            self.simulation
-                .send(Command::SetSpeed(self.preset.view.units_per_frame));
-        }
-        if needs_new_walkers || trails_changed {
-            self.reconfigure();
-        }
-    }
-
-    /// Receive snapshots and predictions; send a solve when the controls have settled.
-    fn poll(&mut self, ctx: &egui::Context) {
-        if let Some(snapshot) = self.simulation.latest() {
-            // Never show walkers of an earlier configuration.
-            if snapshot.generation == self.generation {
-                self.playing =
-                    snapshot.playing || (self.playing && snapshot.diverged < snapshot.walkers);
-                self.snapshot = Some(snapshot);
-            }
-        }
-        if let Some(failure) = self.simulation.failure() {
-            let failure = failure.to_string();
-            self.notify(failure, true);
-        }
-        if let Some(due) = self.solve_due
-            && Instant::now() >= due
-            && let (Some(experiment), Some(grid)) = (&self.experiment, self.grid)
-        {
-            let mut fp = self.preset.fp.clone();
-            fp.grid = grid.nx;
-            let request = SolveRequest {
-                generation: self.generation,
-                experiment: experiment.clone(),
-                fp,
-            };
-            self.solve_due = None;
-            self.solver.request(request);
-            self.solving = Some(self.generation);
-        }
-        if let Some(result) = self.solver.take() {
-            if self.solving == Some(result.generation) {
-                self.solving = None;
-            }
-            match result.outcome {
-                Ok(prediction) => {
-                    self.solve_error = None;
-                    self.take_prediction(result.generation, prediction);
-                }
-                Err(e) => {
-                    if result.generation == self.generation {
-                        self.solve_error = Some(e);
-                        self.prediction = None;
-                    }
-                }
-            }
-        }
-        if self.solve_due.is_some() || self.solving.is_some() {
-            ctx.request_repaint_after(Duration::from_millis(30));
-        }
-    }
-
-    /// A prediction has arrived: the histogram moves to its grid and measures entropy
-    /// production with its model (when it is of the current generation), and the views show
-    /// it.
-    fn take_prediction(&mut self, generation: u64, prediction: Arc<Prediction>) {
-        let grid = prediction.grid();
-        if generation == self.generation {
-            if grid.is_some() && self.grid != grid {
-                self.grid = grid;
-                self.reset_views = true;
-            }
-            self.simulation.send(Command::SetPrediction {
-                generation,
-                prediction: prediction.clone(),
-            });
-            self.prediction_latency = self.changed_at.map(|t| t.elapsed());
-            if self.frame_log.is_some()
-                && let Some(latency) = self.prediction_latency
-            {
-                eprintln!(
-                    "prediction for generation {generation} arrived {:.0} ms after the change (solve {:.0} ms)",
-                    latency.as_secs_f64() * 1e3,
-                    prediction.seconds * 1e3
-                );
-            }
-        }
-        if self.prediction.as_ref().and_then(|p| p.grid()) != grid {
-            self.reset_views = true;
-        }
-        self.prediction = Some(prediction);
-        self.prediction_generation = generation;
-    }
-
-    /// New walkers, fresh statistics (on the newest prediction's grid and entropy model).
-    fn reset(&mut self) {
-        self.simulation.send(Command::Reset);
-    }
-
     fn central_ui(&mut self, ui: &mut egui::Ui) {
         if self.grid.is_none() {
             ui.label("Nothing to show: fix the settings on the left.");
@@ -786,60 +514,6 @@ impl NeqlabApp {
         }
     }
 
-    /// Fill the screen on the first frames when no window manager maximised the window
-    /// (e.g. under Xvfb).
-    /// Size the window to the monitor once it is known. A window larger than the monitor in
-    /// the first [`FIT_FRAMES`] frames is fitted again: with `--presentation` the first fit
-    /// can run before the zoom takes effect, and the window then spills off the screen.
-    fn fit_window(&mut self, ctx: &egui::Context) {
-        if self.fit_frames >= FIT_FRAMES {
-            return;
-        }
-        let (monitor, inner, maximized) = ctx.input(|i| {
-            let v = i.viewport();
-            (v.monitor_size, v.inner_rect, v.maximized)
-        });
-        let (Some(monitor), Some(inner)) = (monitor, inner) else {
-            return;
-        };
-        self.fit_frames += 1;
-        let too_large = inner.width() > monitor.x * 1.01 || inner.height() > monitor.y * 1.01;
-        let too_small =
-            self.fit_frames == 1 && maximized != Some(true) && inner.width() < monitor.x * 0.9;
-        if too_large || too_small {
-            ctx.send_viewport_cmd(ViewportCommand::OuterPosition(egui::Pos2::ZERO));
-            ctx.send_viewport_cmd(ViewportCommand::InnerSize(monitor));
-        }
-    }
-
-    fn log_frame(&mut self, ctx: &egui::Context, started: Instant, previous_cpu: Option<f32>) {
-        let playing = self.playing;
-        let solving = self.solving.is_some();
-        let training = self.mnist.is_running();
-        if let Some(log) = &mut self.frame_log {
-            if log.continuous {
-                ctx.request_repaint();
-            }
-            let interval = log
-                .last
-                .map(|l| started.duration_since(l).as_secs_f64() * 1e3)
-                .unwrap_or(0.0);
-            log.last = Some(started);
-            let _ = writeln!(
-                log.file,
-                "{interval:.3} {:.3} {:.3} {} {} {}",
-                started.elapsed().as_secs_f64() * 1e3,
-                previous_cpu.unwrap_or(0.0) * 1e3,
-                u8::from(playing),
-                u8::from(solving),
-                u8::from(training)
-            );
-            log.lines += 1;
-            if log.lines.is_multiple_of(60) {
-                let _ = log.file.flush();
-            }
-        }
-    }
 }
 
 /// A panel frame without a background fill: the window is already cleared to the panel
@@ -914,7 +588,7 @@ impl eframe::App for NeqlabApp {
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         if let Some(log) = &mut self.frame_log {
-            let _ = log.file.flush();
+            log.flush();
         }
     }
 }

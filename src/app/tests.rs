@@ -6,6 +6,7 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use neqlab::dynamics::{Algorithm, Replacement};
+use neqlab::preset;
 
 use super::*;
 
