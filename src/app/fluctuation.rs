@@ -68,13 +68,7 @@ fn histogram_ui(ui: &mut egui::Ui, histogram: &SigmaHistogram, plot_height: f32)
     ui.label(format!("P(Σ), k = {}", histogram.units))
         .on_hover_text(format!("{} stretches of k units", histogram.total()));
     ui.add_space(TITLE_GAP);
-    let filled = || {
-        histogram
-            .counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-    };
+    let filled = || histogram.counts.iter().enumerate().filter(|(_, c)| **c > 0);
     let bars: Vec<Bar> = filled()
         .map(|(j, &c)| Bar::new(histogram.centre(j), c as f64 / total / width).width(width))
         .collect();

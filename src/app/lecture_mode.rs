@@ -47,6 +47,9 @@ pub struct Shown {
     pub path: PathBuf,
     pub tab: Tab,
     pub arrow_gain: f64,
+    /// The prediction on screen (the slide's walkers, parked with it, were measured against
+    /// it; it is shown again instead of being solved anew).
+    pub prediction: Option<std::sync::Arc<neqlab::stationary::Prediction>>,
 }
 
 /// The lecture's slides, where it stands, and what each visited slide showed.

@@ -206,3 +206,101 @@ fn sgd_without_replacement_at_the_default_eta_is_marked_approximate() {
         3
     );
 }
+
+fn time(harness: &Harness<'_, NeqlabApp>) -> u64 {
+    harness.state().snapshot.as_ref().map_or(0, |s| s.time)
+}
+
+/// Play past the burn-in (so that the statistics count) and a few frames more, then pause,
+/// and return the time reached.
+fn play_a_little(harness: &mut Harness<'_, NeqlabApp>) -> u64 {
+    let until = time(harness).max(harness.state().preset.dynamics.burn_in) + 1;
+    harness.key_press(Key::Space);
+    for _ in 0..1000 {
+        harness.run_steps(1);
+        if time(harness) > until {
+            break;
+        }
+    }
+    harness.run_steps(2);
+    harness.key_press(Key::Space);
+    harness.run_steps(2);
+    let reached = time(harness);
+    assert!(reached > 0, "the walkers moved");
+    reached
+}
+
+/// Going back a slide finds its walkers and statistics where they were left, measured against
+/// the prediction they were measured with (shown again, not solved anew); the slide in
+/// between started walkers of its own.
+#[test]
+fn going_back_a_slide_continues_its_walkers_where_they_were() {
+    let mut harness = harness_for("bowl-equilibrium");
+    harness.run_steps(2);
+    harness.key_press(Key::PageDown);
+    harness.run_steps(2);
+    assert_eq!(slide_name(&harness), "bowl-current");
+    let left = play_a_little(&mut harness);
+    let prediction = harness.state().prediction.clone().expect("solved");
+    let entropy_samples = |harness: &Harness<'_, NeqlabApp>| {
+        let snapshot = harness.state().snapshot.clone().expect("a snapshot");
+        let entropy = snapshot.simulated.entropy.clone().expect("measured");
+        entropy.stats.ift[0].trajectories
+    };
+    let measured = entropy_samples(&harness);
+    assert!(measured > 0);
+    harness.key_press(Key::PageDown);
+    harness.run_steps(2);
+    assert_eq!(slide_name(&harness), "bowl-wor");
+    assert!(
+        time(&harness) < left,
+        "the next slide starts its own walkers"
+    );
+    harness.key_press(Key::PageUp);
+    harness.run_steps(2);
+    assert_eq!(slide_name(&harness), "bowl-current");
+    assert_eq!(
+        time(&harness),
+        left,
+        "the walkers go on from where they were"
+    );
+    assert_eq!(
+        entropy_samples(&harness),
+        measured,
+        "and so do the statistics"
+    );
+    let app = harness.state();
+    assert!(Arc::ptr_eq(
+        app.prediction.as_ref().expect("shown"),
+        &prediction
+    ));
+    assert_eq!(app.prediction_generation, app.generation);
+    assert!(app.solve_due.is_none(), "nothing to solve again");
+    // Playing on adds to the same statistics.
+    let more = play_a_little(&mut harness);
+    assert!(more > left);
+    assert!(entropy_samples(&harness) > measured);
+}
+
+/// Only the last [`worker::MAX_PARKED`] slides' walkers are kept: a slide left longer ago
+/// starts afresh (with its settings as left), and is solved again.
+#[test]
+fn a_slide_left_long_ago_starts_afresh() {
+    let mut harness = harness_for("bowl-equilibrium");
+    harness.run_steps(2);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().go_to_slide(&ctx, 0);
+    harness.run_steps(2);
+    play_a_little(&mut harness);
+    for index in 1..=worker::MAX_PARKED {
+        harness.state_mut().go_to_slide(&ctx, index);
+        harness.run_steps(2);
+    }
+    harness.state_mut().go_to_slide(&ctx, 0);
+    harness.run_steps(2);
+    assert_eq!(slide_name(&harness), "bowl-equilibrium");
+    assert_eq!(time(&harness), 0, "new walkers, not yet played");
+    let app = harness.state();
+    assert!(app.prediction.is_some());
+    assert_eq!(app.prediction_generation, app.generation);
+}

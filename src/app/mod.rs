@@ -69,9 +69,9 @@ use window::{FIT_FRAMES, FrameLog, window_title};
 use worker::{Command, SimulationHandle, Snapshot};
 
 pub use pipeline::DEBOUNCE;
-pub use window::{Opening, run};
 #[cfg(test)]
 use window::load_named;
+pub use window::{Opening, run};
 
 /// The default preset when none is named.
 pub const DEFAULT_PRESET: &str = "bowl-current";
@@ -162,6 +162,9 @@ pub struct NeqlabApp {
     mnist: MnistPanel,
     map: MapPanel,
     frame_log: Option<FrameLog>,
+    /// The lecture slide whose walkers the simulation runs (parked when another slide's
+    /// walkers start).
+    sim_slide: Option<usize>,
     /// Frames in which [`NeqlabApp::fit_window`] has checked the window against the monitor.
     fit_frames: u32,
 }
@@ -232,6 +235,7 @@ impl NeqlabApp {
             mnist: MnistPanel::with_backend(backend),
             map,
             frame_log,
+            sim_slide: None,
             fit_frames: if backend == Backend::Inline {
                 FIT_FRAMES
             } else {
@@ -245,6 +249,8 @@ impl NeqlabApp {
 
     /// Replace the whole state by `preset`.
     pub fn load_preset(&mut self, ctx: &egui::Context, preset: Preset, path: PathBuf) {
+        // The walkers about to start belong to no slide unless `go_to_slide` says so.
+        self.sim_slide = None;
         self.set_title(ctx, preset.title.clone());
         self.original = preset.clone();
         self.simulation
@@ -275,11 +281,17 @@ impl NeqlabApp {
             path: self.preset_path.clone(),
             tab: self.tab,
             arrow_gain: self.arrow_gain,
+            prediction: self
+                .prediction
+                .clone()
+                .filter(|_| self.prediction_generation == self.generation),
         }
     }
 
-    /// Show slide `index` of the lecture: what it showed when it was left, else its preset
-    /// as shipped (the MNIST slide opens its tab).
+    /// Show slide `index` of the lecture: what it showed when it was left, its walkers and
+    /// statistics going on from where they were (unless [`worker::MAX_PARKED`] later slides
+    /// pushed them out), else its preset as shipped (the MNIST slide opens its tab and lets
+    /// the last slide's walkers run on behind it).
     pub fn go_to_slide(&mut self, ctx: &egui::Context, index: usize) {
         let Some(slide) = self.lecture.slides.get(index).cloned() else {
             return;
@@ -290,13 +302,30 @@ impl NeqlabApp {
         }
         self.lecture.active = true;
         self.lecture.index = index;
+        let landscape = matches!(slide.content, SlideContent::Landscape(_));
+        if landscape && let Some(previous) = self.sim_slide.take() {
+            self.simulation.send(Command::Park(previous as u64));
+        }
         if let Some(shown) = self.lecture.kept(index).cloned() {
             self.load_preset(ctx, shown.original, shown.path);
             self.apply_edit(shown.preset);
             self.tab = shown.tab;
             self.arrow_gain = shown.arrow_gain;
+            if landscape && self.config_error.is_none() {
+                self.simulation.send(Command::Resume {
+                    key: index as u64,
+                    generation: self.generation,
+                    prediction: shown.prediction.clone(),
+                });
+                if let Some(prediction) = shown.prediction {
+                    self.restore_prediction(prediction);
+                }
+            }
         } else if let SlideContent::Landscape(preset) = &slide.content {
             self.load_preset(ctx, (**preset).clone(), slide.path());
+        }
+        if landscape {
+            self.sim_slide = Some(index);
         }
         if let SlideContent::Mnist = slide.content {
             self.tab = Tab::Mnist;
@@ -513,7 +542,6 @@ impl NeqlabApp {
             scale: Some(scale),
         }
     }
-
 }
 
 /// A panel frame without a background fill: the window is already cleared to the panel

@@ -154,6 +154,11 @@ impl NeqlabApp {
     /// production with its model (when it is of the current generation), and the views show
     /// it.
     fn take_prediction(&mut self, generation: u64, prediction: Arc<Prediction>) {
+        // A solve of an earlier configuration that finishes after a newer prediction arrived
+        // (or was restored with its slide) would only hide it.
+        if generation < self.prediction_generation {
+            return;
+        }
         let grid = prediction.grid();
         if generation == self.generation {
             if grid.is_some() && self.grid != grid {
@@ -185,5 +190,19 @@ impl NeqlabApp {
     /// New walkers, fresh statistics (on the newest prediction's grid and entropy model).
     pub(super) fn reset(&mut self) {
         self.simulation.send(Command::Reset);
+    }
+
+    /// Show again the prediction a lecture slide was left with, for the configuration just
+    /// made from the same settings: the simulation resumes with it, so it is neither solved
+    /// anew nor sent to the worker.
+    pub(super) fn restore_prediction(&mut self, prediction: Arc<Prediction>) {
+        self.solve_due = None;
+        if let Some(grid) = prediction.grid() {
+            self.grid = Some(grid);
+        }
+        self.reset_views = true;
+        self.prediction_latency = None;
+        self.prediction = Some(prediction);
+        self.prediction_generation = self.generation;
     }
 }

@@ -154,7 +154,12 @@ impl NeqlabApp {
     }
 
     /// One line of the frame log, if there is one.
-    pub(super) fn log_frame(&mut self, ctx: &egui::Context, started: Instant, previous_cpu: Option<f32>) {
+    pub(super) fn log_frame(
+        &mut self,
+        ctx: &egui::Context,
+        started: Instant,
+        previous_cpu: Option<f32>,
+    ) {
         let playing = self.playing;
         let solving = self.solving.is_some();
         let training = self.mnist.is_running();

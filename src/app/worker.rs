@@ -28,6 +28,7 @@ use neqlab::divergence::{DivergenceRecord, DivergenceWatch};
 use neqlab::dynamics::{Ensemble, Observer, TimeUnit};
 use neqlab::jobs::{Flow, JobSpec, Service, ServiceHandle, ThreadError};
 use neqlab::landscape::{LANES, Lanes};
+use neqlab::limits::MemoryBudget;
 use neqlab::preset::Experiment;
 use neqlab::stationary::{Prediction, Simulated, SimulationStats, mean_loss};
 use neqlab::theory::fokker_planck::Grid2d;
@@ -98,7 +99,28 @@ pub enum Command {
         generation: u64,
         prediction: Arc<Prediction>,
     },
+    /// Set the running simulation aside under `key` (a lecture slide being left), walkers
+    /// and statistics as they are; the next [`Configure`](Command::Configure) starts another.
+    /// At most [`MAX_PARKED`] are kept, the oldest dropped first.
+    Park(u64),
+    /// Continue the simulation parked under `key` as generation `generation`, in place of the
+    /// one just configured (the same settings: the app parks and resumes a slide's state
+    /// together). When none is parked there (dropped, or never parked), the configured one
+    /// stays and takes `prediction` as [`SetPrediction`](Command::SetPrediction) would.
+    Resume {
+        key: u64,
+        generation: u64,
+        prediction: Option<Arc<Prediction>>,
+    },
 }
+
+/// Simulations [`Command::Park`] keeps (a lecture going back a few slides finds its walkers
+/// where it left them; each costs about the memory of one running simulation).
+pub const MAX_PARKED: usize = 4;
+
+/// A simulation is parked only if its estimated memory is at most this share of what the
+/// machine can use (`limits`); a larger one is dropped, and its slide starts afresh.
+pub const PARKED_SHARE: f64 = 0.1;
 
 /// One point of the time series.
 #[derive(Clone, Copy, Debug)]
@@ -282,6 +304,12 @@ impl Simulation {
         self.config.generation
     }
 
+    /// Estimated bytes this simulation holds (walkers, statistics and its grid histograms).
+    fn parked_bytes(&self) -> f64 {
+        neqlab::limits::simulation_demand(2, self.config.walkers, Some(self.config.grid.nx), false)
+            .total_bytes
+    }
+
     /// Record on `prediction`'s grid and measure entropy production with its model from now
     /// on; a reset keeps it.
     pub fn set_prediction(&mut self, prediction: Arc<Prediction>) {
@@ -456,6 +484,8 @@ pub struct WorkerState {
     last_snapshot: Option<Instant>,
     /// `NEQLAB_RATE_LOG`: where each measured rate is appended, and since when.
     rate_log: Option<(std::io::BufWriter<std::fs::File>, Instant)>,
+    /// Simulations set aside by [`Command::Park`], oldest first.
+    parked: Vec<(u64, Simulation)>,
 }
 
 impl WorkerState {
@@ -476,6 +506,7 @@ impl WorkerState {
             failure: None,
             last_snapshot: None,
             rate_log,
+            parked: Vec::new(),
         }
     }
 
@@ -499,6 +530,35 @@ impl WorkerState {
                 }
             }
             Command::SetSpeed(units) => self.units_per_update = units.max(1),
+            Command::Park(key) => {
+                self.parked.retain(|(k, _)| *k != key);
+                if let Some(sim) = self.simulation.take()
+                    && sim.parked_bytes()
+                        <= PARKED_SHARE * MemoryBudget::of_this_machine().usable_bytes()
+                {
+                    self.parked.push((key, sim));
+                    if self.parked.len() > MAX_PARKED {
+                        self.parked.remove(0);
+                    }
+                }
+            }
+            Command::Resume {
+                key,
+                generation,
+                prediction,
+            } => {
+                if let Some(at) = self.parked.iter().position(|(k, _)| *k == key) {
+                    let (_, mut sim) = self.parked.remove(at);
+                    sim.config.generation = generation;
+                    self.failure = None;
+                    self.simulation = Some(sim);
+                } else if let Some(prediction) = prediction {
+                    self.apply(Command::SetPrediction {
+                        generation,
+                        prediction,
+                    });
+                }
+            }
             Command::SetPrediction {
                 generation,
                 prediction,
