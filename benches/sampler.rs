@@ -81,6 +81,32 @@ fn floyd_scan(rng: &mut Pcg64Mcg, n: usize, out: &mut [usize; B]) {
     }
 }
 
+/// Sequential rejection with a membership bitmask held in registers (`N ≤ 256`): each pick is
+/// uniform over `0..N` (32-bit halves) and redrawn while already taken.
+fn rejection_bitmask(rng: &mut Pcg64Mcg, n: usize, out: &mut [usize; B]) {
+    let mut taken = [0u64; 4];
+    let mut spare: Option<u32> = None;
+    for slot in out.iter_mut() {
+        loop {
+            let word = match spare.take() {
+                Some(half) => half,
+                None => {
+                    let word = rng.next_u64();
+                    spare = Some((word >> 32) as u32);
+                    word as u32
+                }
+            };
+            let i = uniform_below(rng, word, n as u32) as usize;
+            let bit = 1u64 << (i & 63);
+            if taken[i >> 6] & bit == 0 {
+                taken[i >> 6] |= bit;
+                *slot = i;
+                break;
+            }
+        }
+    }
+}
+
 fn samplers(c: &mut Criterion) {
     for n in [100, 200] {
         let mut rng = Pcg64Mcg::seed_from_u64(1);
@@ -107,6 +133,12 @@ fn samplers(c: &mut Criterion) {
             |b| b.iter(|| black_box(fisher_yates.draw(&mut rng, true)[0])),
         );
         let mut out = [0; B];
+        c.bench_function(&format!("N = {n}: rejection, bitmask in registers"), |b| {
+            b.iter(|| {
+                rejection_bitmask(&mut rng, n, &mut out);
+                black_box(out[0])
+            })
+        });
         c.bench_function(&format!("N = {n}: Floyd, linear scan, random_range"), |b| {
             b.iter(|| {
                 floyd_scan(&mut rng, n, &mut out);
