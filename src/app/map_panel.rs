@@ -19,6 +19,8 @@ mod view;
 
 use std::path::{Path, PathBuf};
 
+use super::dialogs::FileDialogs;
+
 use neqlab::dynamics::{Algorithm, Replacement};
 use neqlab::jobs::{Job, JobError, JobEvent, JobSpec};
 use neqlab::map::job::{CellUpdate, MapRequest, MapTask};
@@ -138,15 +140,27 @@ pub struct MapPanel {
     pub status: Option<Status>,
     /// How the validity overlay is simulated.
     pub simulation_options: SimulationOptions,
-    /// Where "Save figure" writes (`.svg` or `.png`).
+    /// The file name "Save figure…" proposes (`.svg` or `.png`): the preset's, then the last
+    /// one saved.
     pub figure_path: String,
-    /// Where "Save data" writes (`.csv` or `.json`).
+    /// The file name "Save data…" proposes (`.csv` or `.json`).
     pub data_path: String,
+    /// The save dialog of the export, and what it is for.
+    pub export_dialog: FileDialogs<MapExport>,
     title: String,
     /// Where the two maps were drawn in the last frame (hit tests, tests).
     pub layout: Vec<view::MapLayout>,
     /// The cell under the pointer.
     pub hovered: Option<CellAddress>,
+}
+
+/// What a save dialog of the Map tab is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapExport {
+    /// Both panels as a figure (`.svg` or `.png`).
+    Figure,
+    /// One row per cell (`.csv`) or `neqlab map --json`'s document (`.json`).
+    Data,
 }
 
 impl Default for MapPanel {
@@ -171,6 +185,7 @@ impl MapPanel {
             simulation_options: SimulationOptions::default(),
             figure_path: String::new(),
             data_path: String::new(),
+            export_dialog: FileDialogs::default(),
             title: String::new(),
             layout: Vec::new(),
             hovered: None,

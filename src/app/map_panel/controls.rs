@@ -1,5 +1,6 @@
 //! The Map tab's controls: the quantity shown (and what exactly it is), the validity
-//! simulation with its progress, and the export of the figure and the data.
+//! simulation with its progress, and the export of the figure and the data (through the
+//! app's file dialogs).
 
 use std::path::Path;
 
@@ -8,7 +9,8 @@ use egui::RichText;
 use neqlab::export::{self, map_figure};
 use neqlab::map::{HyperMap, MapQuantity};
 
-use super::{MapPanel, Status, Work, on_screen};
+use super::{MapExport, MapPanel, Status, Work, on_screen};
+use crate::app::dialogs::{DialogKind, DialogRequest};
 
 /// What a quantity is, in a sentence: which clock a rate is per, whether a KL divergence is
 /// exact or linearised on this landscape.
@@ -140,43 +142,71 @@ impl MapPanel {
         );
     }
 
-    /// Plain path fields for now (the app's non-blocking file dialogs are being built); the
-    /// files are written atomically by the library.
+    /// "Save figure…" and "Save data…" ask for a file in the app's non-blocking dialog (the
+    /// desktop's, or the in-app one), proposing `figure_path` and `data_path` as names; the
+    /// library writes the files atomically, and the outcome is the status line.
     fn export_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(map) = &self.map else {
+        if let Some((what, path)) = self.export_dialog.ui(ui.ctx()) {
+            self.export_to(what, &path);
+        }
+        if self.map.is_none() {
             return;
-        };
-        let mut message = None;
+        }
+        let mut request = None;
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Export").strong());
-            ui.add(egui::TextEdit::singleline(&mut self.figure_path).desired_width(220.0));
             if ui
-                .button("Save figure")
+                .button("Save figure…")
                 .on_hover_text(".svg or .png: both panels, colour bar, boundary, markers")
                 .clicked()
             {
-                message = Some(save_figure(
-                    map,
-                    self.quantity,
-                    &self.title,
-                    &self.figure_path,
-                ));
+                request = Some(DialogRequest {
+                    purpose: MapExport::Figure,
+                    kind: DialogKind::SaveFile,
+                    filter: ("figure", &["svg", "png"]),
+                    file_name: Some(self.figure_path.clone()),
+                });
             }
-            ui.add(egui::TextEdit::singleline(&mut self.data_path).desired_width(220.0));
             if ui
-                .button("Save data")
+                .button("Save data…")
                 .on_hover_text(".csv (one row per cell) or .json (neqlab map --json)")
                 .clicked()
             {
-                message = Some(save_data(map, &self.data_path));
+                request = Some(DialogRequest {
+                    purpose: MapExport::Data,
+                    kind: DialogKind::SaveFile,
+                    filter: ("data", &["csv", "json"]),
+                    file_name: Some(self.data_path.clone()),
+                });
             }
         });
-        if let Some(result) = message {
-            self.status = Some(match result {
-                Ok(text) => Status::note(text),
-                Err(error) => Status::error(format!("{error:#}")),
-            });
+        if let Some(request) = request {
+            self.export_dialog.request(ui.ctx(), request);
         }
+    }
+
+    /// Write the figure or the data to `path` (the format by its extension) and say so in the
+    /// status line; a refused extension or a failed write is the status's error, and nothing
+    /// is written.
+    pub fn export_to(&mut self, what: MapExport, path: &Path) {
+        let Some(map) = &self.map else {
+            return;
+        };
+        let result = match what {
+            MapExport::Figure => save_figure(map, self.quantity, &self.title, path),
+            MapExport::Data => save_data(map, path),
+        };
+        if let Some(name) = path.file_name() {
+            let name = name.to_string_lossy().into_owned();
+            match what {
+                MapExport::Figure => self.figure_path = name,
+                MapExport::Data => self.data_path = name,
+            }
+        }
+        self.status = Some(match result {
+            Ok(text) => Status::note(text),
+            Err(error) => Status::error(format!("{error:#}")),
+        });
     }
 }
 
@@ -185,9 +215,8 @@ fn save_figure(
     map: &HyperMap,
     quantity: MapQuantity,
     title: &str,
-    path: &str,
+    path: &Path,
 ) -> anyhow::Result<String> {
-    let path = Path::new(path.trim());
     let title = format!(
         "{title}: the (η, B) map, T = {}, N = {}",
         map.temperature, map.n
@@ -200,8 +229,7 @@ fn save_figure(
 }
 
 /// The map's data (CSV or JSON by the extension), written to `path`.
-fn save_data(map: &HyperMap, path: &str) -> anyhow::Result<String> {
-    let path = Path::new(path.trim());
+fn save_data(map: &HyperMap, path: &Path) -> anyhow::Result<String> {
     map_figure::save_map_data(map, path)
         .with_context(|| format!("{}: data not written", path.display()))?;
     Ok(format!("wrote {}", path.display()))

@@ -6,8 +6,9 @@ use egui_kittest::kittest::Queryable as _;
 use neqlab::dynamics::{Algorithm, Replacement};
 use neqlab::map::{MapQuantity, SimulationOptions};
 
+use super::super::dialogs::DialogBackend;
 use super::super::{Backend, NeqlabApp, Tab, load_named};
-use super::{CellAddress, Work};
+use super::{CellAddress, MapExport, Work};
 
 fn harness_for(name: &str) -> Harness<'static, NeqlabApp> {
     let (preset, path) = load_named(name).expect("shipped preset");
@@ -207,22 +208,29 @@ fn the_validity_simulation_runs_and_can_be_cancelled() {
     }
 }
 
+/// "Save figure…" and "Save data…" go through the app's file dialog (here the in-app one,
+/// as on a desktop without a file chooser), proposing the names the panel holds.
 #[test]
 fn the_tab_exports_the_figure_and_the_data() {
-    let folder = std::env::temp_dir().join(format!("neqlab-map-tab-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let folder = tempfile::tempdir().expect("a temporary folder");
     let mut harness = harness_for("bowl-current");
     open_map(&mut harness);
-    let (svg, csv) = (folder.join("map.svg"), folder.join("map.csv"));
+    let (svg, csv) = (folder.path().join("map.svg"), folder.path().join("map.csv"));
     {
         let panel = &mut harness.state_mut().map;
-        panel.figure_path = svg.display().to_string();
-        panel.data_path = csv.display().to_string();
+        panel.export_dialog.backend = DialogBackend::InApp;
+        panel.export_dialog.start_folder = Some(folder.path().to_path_buf());
+        panel.figure_path = "map.svg".into();
+        panel.data_path = "map.csv".into();
     }
-    harness.get_by_label("Save figure").click();
-    harness.run_steps(1);
-    harness.get_by_label("Save data").click();
-    harness.run_steps(1);
+    for button in ["Save figure…", "Save data…"] {
+        harness.get_by_label(button).click();
+        harness.run_steps(3);
+        assert!(harness.state().map.export_dialog.is_open(), "{button}");
+        harness.get_by_label("Save").click();
+        harness.run_steps(3);
+        assert!(!harness.state().map.export_dialog.is_open(), "{button}");
+    }
     let text = std::fs::read_to_string(&svg).expect("the figure was written");
     assert!(text.starts_with("<svg") || text.contains("<svg"));
     assert!(text.contains("without replacement"));
@@ -235,16 +243,15 @@ fn the_tab_exports_the_figure_and_the_data() {
         "{status:?}"
     );
     // A bad extension is refused with a message, nothing written.
-    harness.state_mut().map.data_path = folder.join("map.txt").display().to_string();
-    harness.get_by_label("Save data").click();
+    let txt = folder.path().join("map.txt");
+    harness.state_mut().map.export_to(MapExport::Data, &txt);
     harness.run_steps(1);
     let status = harness.state().map.status.clone().expect("a status");
     assert!(
         status.is_error && status.text.contains("map.txt"),
         "{status:?}"
     );
-    assert!(!folder.join("map.txt").exists());
-    let _ = std::fs::remove_dir_all(&folder);
+    assert!(!txt.exists());
 }
 
 /// The seven-weight network has a map, but the Stationary-state tab draws two weights: a
