@@ -140,7 +140,25 @@ fn check_layout(name: &str, axis_names: &[&str]) {
                 axes += 1;
             }
             assert!(axes >= 3, "{label}: only {axes} labelled plots found");
+            check_one_scale(&harness, &label);
         }
+    }
+}
+
+/// The three 2-D views draw `w1` and `w2` on one scale (points per weight unit agree to 1%),
+/// so that a tilted cloud is not squashed into a level one, whatever the panel's shape.
+fn check_one_scale(harness: &Harness<'_, NeqlabApp>, label: &str) {
+    let grid = harness.state().grid.expect("a grid");
+    assert!(plot2d::equal_scale_ratio(&grid).is_some(), "{label}");
+    for id in ["simulation-plot", "prediction-plot", "landscape-plot"] {
+        let memory = egui_plot::PlotMemory::load(&harness.ctx, egui::Id::new(id))
+            .unwrap_or_else(|| panic!("{label}: {id} was drawn"));
+        let [x, y] = memory.transform().dpos_dvalue();
+        let mismatch = (x.abs() / y.abs() - 1.0).abs();
+        assert!(
+            mismatch < 0.01,
+            "{label}: {id} draws w1 at {x:.1} and w2 at {y:.1} points per unit"
+        );
     }
 }
 

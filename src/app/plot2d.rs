@@ -111,7 +111,17 @@ pub fn readable_axes<'a>(ui: &egui::Ui, plot: Plot<'a>, x_name: &str, y_name: &s
         ])
 }
 
-/// A square-ish plot linked (axes and cursor) with the other 2-D views.
+/// Largest ratio of a grid's two sides (in weight units) at which the 2-D views keep one
+/// scale for both axes; beyond it (weights of very different sizes) each axis fills the plot.
+pub const EQUAL_SCALE_MAX_RATIO: f64 = 4.0;
+
+/// A plot linked (axes and cursor) with the other 2-D views. Both axes share one scale when
+/// the grid's sides are comparable, so that the tilt of a covariance ellipse, the shape of a
+/// basin and the turning of the current look on screen as they are, whatever the panel's
+/// shape. The `w1` range stays the grid's and the `w2` range follows the panel: a tall panel
+/// shows more than the grid, a wide, short one (presentation mode on a large screen) the
+/// middle of it, at the largest scale the width allows, rather than a squashed cloud; drag,
+/// zoom, or double-click to reset.
 pub fn linked_plot<'a>(
     ui: &egui::Ui,
     id: &str,
@@ -121,6 +131,8 @@ pub fn linked_plot<'a>(
 ) -> Plot<'a> {
     let b = grid.bounds;
     let plot = Plot::new(id)
+        // A fixed id, so that tests can read the plot's memory (its transform).
+        .id(egui::Id::new(id))
         .link_axis(egui::Id::unique("neqlab-2d-views"), true)
         .link_cursor(egui::Id::unique("neqlab-2d-views"), true)
         .default_x_bounds(b[0], b[1])
@@ -129,8 +141,23 @@ pub fn linked_plot<'a>(
         .show_grid(false)
         // The heatmap covers the plot; a background under it would only cost fill rate.
         .show_background(false);
+    let plot = if equal_scale_ratio(grid).is_some() {
+        plot.data_aspect(1.0)
+    } else {
+        plot
+    };
     let plot = readable_axes(ui, plot, &names[0], &names[1]);
     if reset { plot.reset() } else { plot }
+}
+
+/// The grid's height over its width (weight units) when the 2-D views give both axes one
+/// scale, i.e. when it is within [`EQUAL_SCALE_MAX_RATIO`] of square.
+pub fn equal_scale_ratio(grid: &Grid2d) -> Option<f64> {
+    let b = grid.bounds;
+    let ratio = (b[3] - b[2]) / (b[1] - b[0]);
+    (1.0 / EQUAL_SCALE_MAX_RATIO..=EQUAL_SCALE_MAX_RATIO)
+        .contains(&ratio)
+        .then_some(ratio)
 }
 
 /// Paint the significant arrows of `arrows` (built by `neqlab::stationary::current_arrows`,
