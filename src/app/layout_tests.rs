@@ -151,7 +151,7 @@ fn check_one_scale(harness: &Harness<'_, NeqlabApp>, label: &str) {
     let grid = harness.state().grid.expect("a grid");
     assert!(plot2d::equal_scale_ratio(&grid).is_some(), "{label}");
     for id in ["simulation-plot", "prediction-plot", "landscape-plot"] {
-        let memory = egui_plot::PlotMemory::load(&harness.ctx, egui::Id::new(id))
+        let memory = egui_plot::PlotMemory::load(&harness.ctx, egui::Id::unique(id))
             .unwrap_or_else(|| panic!("{label}: {id} was drawn"));
         let [x, y] = memory.transform().dpos_dvalue();
         let mismatch = (x.abs() / y.abs() - 1.0).abs();

@@ -132,7 +132,7 @@ pub fn linked_plot<'a>(
     let b = grid.bounds;
     let plot = Plot::new(id)
         // A fixed id, so that tests can read the plot's memory (its transform).
-        .id(egui::Id::new(id))
+        .id(egui::Id::unique(id))
         .link_axis(egui::Id::unique("neqlab-2d-views"), true)
         .link_cursor(egui::Id::unique("neqlab-2d-views"), true)
         .default_x_bounds(b[0], b[1])
