@@ -427,12 +427,17 @@ fn app_and_figure_draw_the_same_arrows() {
     };
     close(&significant(&app.simulated), &drawn(0), "simulation");
     close(&significant(&app.predicted), &drawn(1), "prediction");
-    // One legend, with the scale's τ, in the figure and under the app's plots.
+    // One scale's τ in the figure's legend and under the app's plots.
     let legend = figure.panels[1]
         .arrows
         .as_ref()
         .expect("arrows")
         .label
         .clone();
-    assert_eq!(legend, neqlab::export::grid_panels::arrow_legend(&scale));
+    assert_eq!(
+        legend,
+        neqlab::export::grid_panels::arrow_legend_compact(&scale)
+    );
+    let full = neqlab::export::grid_panels::arrow_legend(&scale);
+    harness.get_by_label(&format!("Arrows: {full}"));
 }

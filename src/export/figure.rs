@@ -47,6 +47,10 @@ pub struct Figure {
     pub panels: Vec<Panel>,
 }
 
+/// Largest ratio of a panel's two sides (data units) that [`Panel::equal_scale`] draws on
+/// one scale; beyond it each axis fills its side (the app's 2-D views use the same bound).
+pub const EQUAL_SCALE_MAX_RATIO: f64 = 4.0;
+
 /// One plot: axes, labels and layers, drawn bottom to top in the order of the fields.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Panel {
@@ -62,6 +66,10 @@ pub struct Panel {
     pub x_log: bool,
     /// Logarithmic y axis.
     pub y_log: bool,
+    /// Both axes measure the same thing (two weights): draw them on one scale, so that
+    /// shapes and angles are true, when the bounds' sides are within [`EQUAL_SCALE_MAX_RATIO`]
+    /// of each other (the plot then leaves the rest of its area empty).
+    pub equal_scale: bool,
     /// A colour-mapped field with its colour bar.
     pub heatmap: Option<Heatmap>,
     /// Level lines of a field on a grid.

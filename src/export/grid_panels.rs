@@ -88,6 +88,21 @@ pub fn arrow_legend(scale: &ArrowScale) -> String {
     text
 }
 
+/// [`arrow_legend`] short enough for a figure's legend box inside a plot drawn on one scale
+/// (the bowl's plot is narrower than it is tall): the arrows are the current `J` where
+/// `|J| > 2` standard errors, drawn as the flow in one relaxation time `τ`.
+pub fn arrow_legend_compact(scale: &ArrowScale) -> String {
+    let mut text = format!(
+        "|J| > 2 s.e.: flow in τ = {} {}s",
+        format_tick(scale.relaxation_time),
+        scale.time_unit.name()
+    );
+    if scale.gain != 1.0 {
+        text.push_str(&format!(" ×{}", format_tick(scale.gain)));
+    }
+    text
+}
+
 /// The arrows of a field as a figure layer: the significant ones only.
 fn arrow_layer(arrows: &[CurrentArrow], scale: &ArrowScale) -> Option<ArrowField> {
     let arrows: Vec<Arrow> = arrows
@@ -101,7 +116,7 @@ fn arrow_layer(arrows: &[CurrentArrow], scale: &ArrowScale) -> Option<ArrowField
     (!arrows.is_empty()).then(|| ArrowField {
         arrows,
         color: palette::WHITE,
-        label: arrow_legend(scale),
+        label: arrow_legend_compact(scale),
     })
 }
 
@@ -120,6 +135,7 @@ fn density_panel(
         x_label,
         y_label,
         bounds: field.grid.bounds,
+        equal_scale: true,
         heatmap: Some(Heatmap {
             nx: field.grid.nx,
             ny: field.grid.ny,

@@ -355,6 +355,7 @@ pub fn landscape_panel(
         x_label,
         y_label,
         bounds: grid.bounds,
+        equal_scale: true,
         heatmap: Some(Heatmap {
             nx: grid.nx,
             ny: grid.ny,
@@ -471,6 +472,7 @@ pub fn ft_panel(report: &RunReport) -> Result<Panel, ExportError> {
         bounds,
         x_log: false,
         y_log: false,
+        equal_scale: false,
         heatmap: None,
         contours: None,
         arrows: None,
@@ -555,6 +557,7 @@ pub fn posterior_panel(preset: &Preset, experiment: &Experiment) -> Result<Panel
         bounds,
         x_log: true,
         y_log: true,
+        equal_scale: false,
         heatmap: None,
         contours: None,
         arrows: None,

@@ -9,9 +9,20 @@ use plotters::style::FontStyle;
 
 use super::ExportError;
 use super::figure::{
-    ArrowField, Contours, Figure, Heatmap, LineSeries, Marker, Panel, PointSet, Rgb,
-    contour_segments, format_tick, format_tick_on_axis,
+    ArrowField, Contours, EQUAL_SCALE_MAX_RATIO, Figure, Heatmap, LineSeries, Marker, Panel,
+    PointSet, Rgb, contour_segments, format_tick, format_tick_on_axis,
 };
+
+/// A panel's frame around its plotting rectangle, in pixels at scale 1: the margin on every
+/// side but the right, the right margin, the areas of the x and y tick labels, and the
+/// title's font size.
+const PANEL_MARGIN: f64 = 20.0;
+const PANEL_MARGIN_RIGHT: f64 = 10.0;
+const X_LABEL_AREA: f64 = 95.0;
+const Y_LABEL_AREA: f64 = 125.0;
+const PANEL_TITLE_SIZE: f64 = 30.0;
+/// Width of a heatmap's colour bar beside its panel, at scale 1.
+const COLOUR_BAR_WIDTH: f64 = 150.0;
 
 fn snap_zero(value: f64, span: f64) -> f64 {
     if value.abs() < 1e-9 * span.abs() {
@@ -287,13 +298,59 @@ impl Axes {
     }
 }
 
+/// `area` with margins that give the panel's plotting rectangle the shape of its bounds when
+/// it asks for one scale on both axes ([`Panel::equal_scale`]): the plotting rectangle and
+/// its colour bar keep their places relative to each other and the rest of `area` stays
+/// empty. The frame around the rectangle is computed as plotters lays it out: the margins,
+/// then the title (its text height plus twice `min(height / 2, 5)` of padding), then the
+/// label areas.
+fn equal_scale_area<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    scale: f64,
+) -> Result<DrawingArea<DB, Shift>, ExportError> {
+    let b = panel.bounds;
+    let ratio = (b[3] - b[2]) / (b[1] - b[0]);
+    let same_units = panel.equal_scale && !panel.x_log && !panel.y_log;
+    if !same_units || !(1.0 / EQUAL_SCALE_MAX_RATIO..=EQUAL_SCALE_MAX_RATIO).contains(&ratio) {
+        return Ok(area.clone());
+    }
+    let px = |size: f64| f64::from((size * scale) as u32);
+    let (width, height) = area.dim_in_pixel();
+    let bar = if panel.heatmap.is_some() {
+        px(COLOUR_BAR_WIDTH)
+    } else {
+        0.0
+    };
+    let title_style: TextStyle = (FONT, PANEL_TITLE_SIZE * scale).into();
+    let (_, title_height) = area
+        .estimate_text_size(&panel.title, &title_style)
+        .map_err(render_error)?;
+    let title = f64::from(title_height + 2 * (title_height / 2).min(5));
+    let plot_width =
+        f64::from(width) - bar - px(PANEL_MARGIN) - px(PANEL_MARGIN_RIGHT) - px(Y_LABEL_AREA);
+    let plot_height = f64::from(height) - 2.0 * px(PANEL_MARGIN) - px(X_LABEL_AREA) - title;
+    if plot_width < 1.0 || plot_height < 1.0 {
+        return Ok(area.clone());
+    }
+    Ok(if plot_height > plot_width * ratio {
+        let spare = (plot_height - plot_width * ratio).round() as i32;
+        area.margin(spare / 2, spare - spare / 2, 0, 0)
+    } else {
+        let spare = (plot_width - plot_height / ratio).round() as i32;
+        area.margin(0, 0, spare / 2, spare - spare / 2)
+    })
+}
+
+/// Draw `panel` in `area`; returns its plotting rectangle's pixel ranges (x, y).
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
     scale: f64,
-) -> Result<(), ExportError> {
+) -> Result<(std::ops::Range<i32>, std::ops::Range<i32>), ExportError> {
+    let area = &equal_scale_area(area, panel, scale)?;
     let (width, _) = area.dim_in_pixel();
-    let bar_width = (150.0 * scale) as u32;
+    let bar_width = (COLOUR_BAR_WIDTH * scale) as u32;
     let (chart_area, bar_area) = if panel.heatmap.is_some() {
         let (chart, bar) = area.split_horizontally(width.saturating_sub(bar_width));
         (chart, Some(bar))
@@ -347,7 +404,7 @@ fn draw_panel<DB: DrawingBackend>(
     if let (Some(bar), Some(heatmap)) = (bar_area, &panel.heatmap) {
         draw_colour_bar(&bar, heatmap, scale)?;
     }
-    Ok(())
+    Ok(chart.plotting_area().get_pixel_range())
 }
 
 /// The axes, ticks and labels of a panel.
@@ -361,11 +418,11 @@ fn build_chart<'a, DB: DrawingBackend>(
     let x_range = axis(b[0], xl)..axis(b[1], xl);
     let y_range = axis(b[2], yl)..axis(b[3], yl);
     let mut chart = ChartBuilder::on(area)
-        .caption(panel.title.clone(), (FONT, 30.0 * scale))
-        .margin((20.0 * scale) as u32)
-        .margin_right((10.0 * scale) as u32)
-        .x_label_area_size((95.0 * scale) as u32)
-        .y_label_area_size((125.0 * scale) as u32)
+        .caption(panel.title.clone(), (FONT, PANEL_TITLE_SIZE * scale))
+        .margin((PANEL_MARGIN * scale) as u32)
+        .margin_right((PANEL_MARGIN_RIGHT * scale) as u32)
+        .x_label_area_size((X_LABEL_AREA * scale) as u32)
+        .y_label_area_size((Y_LABEL_AREA * scale) as u32)
         .build_cartesian_2d(x_range, y_range)
         .map_err(render_error)?;
     // Ticks within rounding of zero read "0", not "-2.8e-17".
@@ -631,6 +688,70 @@ fn draw_colour_bar<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plotting rectangle's pixel ranges of `panel` drawn alone on `width × height`.
+    fn plot_ranges(
+        panel: &Panel,
+        width: u32,
+        height: u32,
+    ) -> (std::ops::Range<i32>, std::ops::Range<i32>) {
+        register_fonts().expect("the bundled font");
+        let mut pixels = vec![255u8; width as usize * height as usize * 3];
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        draw_panel(&root, panel, 1.0).expect("drawn")
+    }
+
+    /// A panel of two weights is drawn on one scale whatever its area's shape: pixels per unit
+    /// along x and y agree to 1% (the ranges are whole pixels of about 400 to 1500), in areas
+    /// wider and taller than the bounds; with `equal_scale` off the rectangle fills the area,
+    /// and so it does on bounds beyond 4:1.
+    #[test]
+    fn weight_panels_share_one_scale_in_any_area() {
+        let heatmap = Heatmap {
+            nx: 2,
+            ny: 2,
+            bounds: [-0.17, 0.17, -0.22, 0.22],
+            values: vec![0.0, 1.0, 2.0, 3.0],
+            label: "p".into(),
+            range: None,
+            colour_map: Default::default(),
+        };
+        let panel = Panel {
+            title: "A rotating current in a bowl".into(),
+            bounds: heatmap.bounds,
+            equal_scale: true,
+            heatmap: Some(heatmap),
+            ..Panel::default()
+        };
+        let per_unit = |(x, y): (std::ops::Range<i32>, std::ops::Range<i32>), b: [f64; 4]| {
+            (
+                f64::from(x.end - x.start) / (b[1] - b[0]),
+                f64::from(y.end - y.start) / (b[3] - b[2]),
+            )
+        };
+        for (width, height) in [(1800, 1250), (3000, 900), (900, 1600), (1200, 1250)] {
+            let (x, y) = per_unit(plot_ranges(&panel, width, height), panel.bounds);
+            assert!(
+                (x / y - 1.0).abs() < 0.01,
+                "{width}×{height}: {x:.1} vs {y:.1} px per unit"
+            );
+        }
+        let free = Panel {
+            equal_scale: false,
+            ..panel.clone()
+        };
+        let (x, y) = per_unit(plot_ranges(&free, 3000, 900), free.bounds);
+        assert!(
+            x / y > 2.0,
+            "without equal_scale the wide area stretches x: {x} vs {y}"
+        );
+        let long = Panel {
+            bounds: [0.0, 10.0, 0.0, 1.0],
+            ..panel
+        };
+        let (x, y) = per_unit(plot_ranges(&long, 1800, 1250), long.bounds);
+        assert!(x / y < 0.5, "10:1 bounds fill the area: {x} vs {y}");
+    }
 
     #[test]
     fn caption_wraps_at_word_boundaries() {
