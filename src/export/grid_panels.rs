@@ -75,32 +75,33 @@ pub fn grid_panels(
     Ok(view_panels(experiment, &state, which, arrow_gain))
 }
 
-/// The legend of current arrows on `scale`, in the figures and under the app's plots.
+/// The legend of current arrows on `scale`, under the app's plots.
 pub fn arrow_legend(scale: &ArrowScale) -> String {
-    let mut text = format!(
-        "current J, where |J| > 2 s.e.: flow in one relaxation time (τ = {} {}s)",
-        format_tick(scale.relaxation_time),
-        scale.time_unit.name()
-    );
-    if scale.gain != 1.0 {
-        text.push_str(&format!(", ×{}", format_tick(scale.gain)));
-    }
-    text
+    let (tau, gain) = tau_and_gain(scale);
+    format!("current J, where |J| > 2 s.e.: flow in one relaxation time ({tau}){gain}")
 }
 
 /// [`arrow_legend`] short enough for a figure's legend box inside a plot drawn on one scale
 /// (the bowl's plot is narrower than it is tall): the arrows are the current `J` where
 /// `|J| > 2` standard errors, drawn as the flow in one relaxation time `τ`.
 pub fn arrow_legend_compact(scale: &ArrowScale) -> String {
-    let mut text = format!(
-        "|J| > 2 s.e.: flow in τ = {} {}s",
+    let (tau, gain) = tau_and_gain(scale);
+    format!("|J| > 2 s.e.: flow in {tau}{gain}")
+}
+
+/// `τ = 50 steps` of `scale`, and `, ×10` when the arrows are magnified.
+fn tau_and_gain(scale: &ArrowScale) -> (String, String) {
+    let tau = format!(
+        "τ = {} {}s",
         format_tick(scale.relaxation_time),
         scale.time_unit.name()
     );
-    if scale.gain != 1.0 {
-        text.push_str(&format!(" ×{}", format_tick(scale.gain)));
-    }
-    text
+    let gain = if scale.gain == 1.0 {
+        String::new()
+    } else {
+        format!(", ×{}", format_tick(scale.gain))
+    };
+    (tau, gain)
 }
 
 /// The arrows of a field as a figure layer: the significant ones only.
