@@ -18,7 +18,8 @@ pub struct FigureArgs {
     /// the lecture sequence uses for this preset, see `neqlab presets`).
     #[arg(long, default_value = "auto")]
     panel: String,
-    /// Width in px (default: 1800 for one panel, 1200 more per extra panel).
+    /// Width in px (default: 1800 for one panel, 1200 more per extra panel; less, down to
+    /// 1600, when the panels draw two weights on one scale and need less).
     #[arg(long)]
     width: Option<u32>,
     /// Height in px (default 1250).

@@ -115,10 +115,84 @@ pub fn render_png(
     })
 }
 
-/// Default size in px: 1800 × 1250 for one panel, 1200 px more per extra panel.
+/// Default height of a figure in px.
+const DEFAULT_HEIGHT: u32 = 1250;
+/// The narrowest default width (the caption stays readable).
+const MIN_DEFAULT_WIDTH: u32 = 1600;
+
+/// Default size in px: 1250 high; 1800 wide for one panel and 1200 more per extra panel, or
+/// narrower when every panel is drawn on one scale ([`Panel::equal_scale`]) and its plotting
+/// rectangle, as tall as the figure allows, needs less (never below [`MIN_DEFAULT_WIDTH`]),
+/// so that a tall plot does not stand in a wide panel of white.
 pub fn default_size(figure: &Figure) -> (u32, u32) {
     let panels = figure.panels.len().max(1) as u32;
-    (600 + 1200 * panels, 1250)
+    let wide = 600 + 1200 * panels;
+    // The caption wraps to more lines in a narrower figure, which lowers the plots and so the
+    // width they need: a second pass settles it (a plot that still comes out a little
+    // narrower than its panel is centred in it).
+    let mut width = wide;
+    for _ in 0..2 {
+        match equal_scale_width(figure, width, DEFAULT_HEIGHT) {
+            Some(needed) => width = needed.clamp(MIN_DEFAULT_WIDTH.min(wide), wide),
+            None => return (wide, DEFAULT_HEIGHT),
+        }
+    }
+    (width, DEFAULT_HEIGHT)
+}
+
+/// The heights of a figure's title and caption at `width × height`, as [`draw_figure`] lays
+/// them out, with the caption's lines.
+fn title_and_caption(figure: &Figure, width: u32, height: u32) -> (u32, u32, Vec<String>) {
+    // Everything scales with the height; 1000 px is the reference.
+    let scale = f64::from(height) / 1000.0;
+    let (title_size, caption_size) = (40.0 * scale, 25.0 * scale);
+    let margin = (30.0 * scale) as i32;
+    // Average glyph width of DejaVu Sans in running text is about 0.5 em.
+    let columns = ((f64::from(width) - 2.0 * f64::from(margin)) / (0.5 * caption_size)) as usize;
+    let lines = wrap(&figure.caption, columns.max(20));
+    let caption_height = (lines.len() as f64 * caption_size * 1.35 + caption_size) as u32;
+    ((title_size * 1.9) as u32, caption_height, lines)
+}
+
+/// The figure width at which every panel's plotting rectangle, drawn on one scale, fills its
+/// panel at `height`; `None` unless every panel is drawn on one scale.
+fn equal_scale_width(figure: &Figure, width: u32, height: u32) -> Option<u32> {
+    register_fonts().ok()?;
+    let scale = f64::from(height) / 1000.0;
+    let px = |size: f64| f64::from((size * scale) as u32);
+    let (title, caption, _) = title_and_caption(figure, width, height);
+    let body = f64::from(height.saturating_sub(title + caption));
+    let mut widest: f64 = 0.0;
+    for panel in &figure.panels {
+        let ratio = equal_scale_ratio(panel)?;
+        let (title_width, title_height) = (FONT, PANEL_TITLE_SIZE * scale)
+            .into_font()
+            .box_size(&panel.title)
+            .ok()?;
+        let panel_title = f64::from(title_height + 2 * (title_height / 2).min(5));
+        let plot_height = body - 2.0 * px(PANEL_MARGIN) - px(X_LABEL_AREA) - panel_title;
+        let bar = if panel.heatmap.is_some() {
+            px(COLOUR_BAR_WIDTH)
+        } else {
+            0.0
+        };
+        let frame = px(PANEL_MARGIN) + px(PANEL_MARGIN_RIGHT) + px(Y_LABEL_AREA) + bar;
+        // Wide enough for the plot beside its labels and bar, and for the panel's title.
+        let title_room = f64::from(title_width) + 2.0 * px(PANEL_MARGIN);
+        widest = widest
+            .max(plot_height.max(1.0) / ratio + frame)
+            .max(title_room);
+    }
+    Some((widest.ceil() as u32 + 1) * figure.panels.len() as u32)
+}
+
+/// A panel's height over width in data units when it is drawn on one scale.
+fn equal_scale_ratio(panel: &Panel) -> Option<f64> {
+    let b = panel.bounds;
+    let ratio = (b[3] - b[2]) / (b[1] - b[0]);
+    let same_units = panel.equal_scale && !panel.x_log && !panel.y_log;
+    (same_units && (1.0 / EQUAL_SCALE_MAX_RATIO..=EQUAL_SCALE_MAX_RATIO).contains(&ratio))
+        .then_some(ratio)
 }
 
 fn check_figure(figure: &Figure) -> Result<(), ExportError> {
@@ -184,12 +258,7 @@ fn draw_figure<DB: DrawingBackend>(
     let title_size = 40.0 * scale;
     let caption_size = 25.0 * scale;
     let margin = (30.0 * scale) as i32;
-
-    let title_height = (title_size * 1.9) as u32;
-    // Average glyph width of DejaVu Sans in running text is about 0.5 em.
-    let columns = ((f64::from(width) - 2.0 * f64::from(margin)) / (0.5 * caption_size)) as usize;
-    let caption_lines = wrap(&figure.caption, columns.max(20));
-    let caption_height = (caption_lines.len() as f64 * caption_size * 1.35 + caption_size) as u32;
+    let (title_height, caption_height, caption_lines) = title_and_caption(figure, width, height);
 
     let (title_area, rest) = root.split_vertically(title_height);
     let body_height = rest.dim_in_pixel().1.saturating_sub(caption_height);
@@ -309,12 +378,9 @@ fn equal_scale_area<DB: DrawingBackend>(
     panel: &Panel,
     scale: f64,
 ) -> Result<DrawingArea<DB, Shift>, ExportError> {
-    let b = panel.bounds;
-    let ratio = (b[3] - b[2]) / (b[1] - b[0]);
-    let same_units = panel.equal_scale && !panel.x_log && !panel.y_log;
-    if !same_units || !(1.0 / EQUAL_SCALE_MAX_RATIO..=EQUAL_SCALE_MAX_RATIO).contains(&ratio) {
+    let Some(ratio) = equal_scale_ratio(panel) else {
         return Ok(area.clone());
-    }
+    };
     let px = |size: f64| f64::from((size * scale) as u32);
     let (width, height) = area.dim_in_pixel();
     let bar = if panel.heatmap.is_some() {
@@ -751,6 +817,43 @@ mod tests {
         };
         let (x, y) = per_unit(plot_ranges(&long, 1800, 1250), long.bounds);
         assert!(x / y < 0.5, "10:1 bounds fill the area: {x} vs {y}");
+    }
+
+    /// Two tall panels drawn on one scale get a narrower default figure than the usual
+    /// 3000 px, in which each plot takes most of its panel's width (the rest being its tick
+    /// labels and colour bar); panels that fill their areas keep the usual size.
+    #[test]
+    fn default_size_fits_panels_drawn_on_one_scale() {
+        let tall = Panel {
+            title: "Simulation: histogram and current".into(),
+            bounds: [-0.17, 0.17, -0.22, 0.22],
+            equal_scale: true,
+            ..Panel::default()
+        };
+        let figure = Figure {
+            title: "A rotating current in a bowl".into(),
+            caption: "A caption of a few words. ".repeat(12),
+            panels: vec![tall.clone(), tall.clone()],
+        };
+        let (width, height) = default_size(&figure);
+        assert_eq!(height, DEFAULT_HEIGHT);
+        assert!((MIN_DEFAULT_WIDTH..2600).contains(&width), "width {width}");
+        let (title, caption, _) = title_and_caption(&figure, width, height);
+        let panel_width = width / 2;
+        let (x, _) = plot_ranges(&tall, panel_width, height - title - caption);
+        let filled = f64::from(x.end - x.start) / f64::from(panel_width);
+        assert!(filled > 0.7, "the plot takes {filled:.2} of its panel");
+        let free = Figure {
+            panels: vec![
+                Panel {
+                    equal_scale: false,
+                    ..tall.clone()
+                };
+                2
+            ],
+            ..figure
+        };
+        assert_eq!(default_size(&free), (3000, DEFAULT_HEIGHT));
     }
 
     #[test]
