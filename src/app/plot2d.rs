@@ -9,7 +9,7 @@ mod ticks;
 
 use egui::{Color32, ColorImage, Pos2, Stroke, TextureHandle, TextureOptions, Vec2};
 use egui_plot::{AxisHints, HoverPosition, Plot, PlotImage, PlotPoint, PlotTransform};
-use neqlab::export::figure::{Ellipse, palette};
+use neqlab::export::figure::{EQUAL_SCALE_MAX_RATIO, Ellipse, palette};
 use neqlab::stationary::{ArrowScale, CurrentArrow, Prediction};
 use neqlab::stats::CurrentField;
 use neqlab::theory::exact::Gaussian;
@@ -111,10 +111,6 @@ pub fn readable_axes<'a>(ui: &egui::Ui, plot: Plot<'a>, x_name: &str, y_name: &s
         ])
 }
 
-/// Largest ratio of a grid's two sides (in weight units) at which the 2-D views keep one
-/// scale for both axes; beyond it (weights of very different sizes) each axis fills the plot.
-pub const EQUAL_SCALE_MAX_RATIO: f64 = 4.0;
-
 /// A plot linked (axes and cursor) with the other 2-D views. Both axes share one scale when
 /// the grid's sides are comparable, so that the tilt of a covariance ellipse, the shape of a
 /// basin and the turning of the current look on screen as they are, whatever the panel's
@@ -151,7 +147,8 @@ pub fn linked_plot<'a>(
 }
 
 /// The grid's height over its width (weight units) when the 2-D views give both axes one
-/// scale, i.e. when it is within [`EQUAL_SCALE_MAX_RATIO`] of square.
+/// scale, i.e. when it is within [`EQUAL_SCALE_MAX_RATIO`] of square (the exported figures'
+/// bound, so that the window and the slide agree).
 pub fn equal_scale_ratio(grid: &Grid2d) -> Option<f64> {
     let b = grid.bounds;
     let ratio = (b[3] - b[2]) / (b[1] - b[0]);
