@@ -498,7 +498,7 @@ pub(crate) fn update(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::dynamics::Algorithm;
     use crate::landscape::{Bowl, BowlSpec};
@@ -622,7 +622,7 @@ mod tests {
 
     /// Records every observation; refuses interleaving, so it gets one walker at a time.
     #[derive(Default)]
-    struct Sequential(Vec<(usize, u64, Vec<f64>)>);
+    pub(crate) struct Sequential(pub(crate) Vec<(usize, u64, Vec<f64>)>);
 
     impl Observer for Sequential {
         fn fork(&self) -> Self {
@@ -655,7 +655,8 @@ mod tests {
         }
     }
 
-    fn bits(values: &[f64]) -> Vec<u64> {
+    /// The bits of `values`, for comparisons that tell −0 from +0.
+    pub(crate) fn bits(values: &[f64]) -> Vec<u64> {
         values.iter().map(|v| v.to_bits()).collect()
     }
 

@@ -304,30 +304,9 @@ fn lane_update<const D: usize>(
 
 #[cfg(test)]
 mod tests {
-    use crate::dynamics::{Algorithm, Dynamics, Ensemble, Observer};
+    use crate::dynamics::ensemble::tests::{Sequential, bits};
+    use crate::dynamics::{Algorithm, Dynamics, Ensemble};
     use crate::landscape::{Bowl, BowlSpec, Landscape, RegressionNet, RegressionNetSpec};
-
-    /// Every observed position, as bits. It does not accept interleaved walkers, so the
-    /// ensemble steps one walker at a time (for SGD with replacement: the pipelined path).
-    #[derive(Default)]
-    struct Record(Vec<(usize, u64, Vec<u64>)>);
-
-    impl Observer for Record {
-        fn fork(&self) -> Self {
-            Self::default()
-        }
-        fn observe(&mut self, walker: usize, unit: u64, _: &[f64], after: &[f64]) {
-            self.0
-                .push((walker, unit, after.iter().map(|x| x.to_bits()).collect()));
-        }
-        fn merge(&mut self, other: Self) {
-            self.0.extend(other.0);
-        }
-    }
-
-    fn bits(values: &[f64]) -> Vec<u64> {
-        values.iter().map(|x| x.to_bits()).collect()
-    }
 
     /// SGD with replacement and no noise, one walker at a time (the pipelined path that draws
     /// each batch a step ahead) against the lane path: the same positions and divergences in
@@ -351,7 +330,7 @@ mod tests {
             let start = landscape.start();
             let mut lanes = Ensemble::new(landscape, dynamics, 100, &start, 3);
             let mut alone = Ensemble::new(landscape, dynamics, 100, &start, 3);
-            let mut record = Record::default();
+            let mut record = Sequential::default();
             for _ in 0..2 {
                 lanes.advance(landscape, units, &mut ());
                 alone.advance(landscape, units, &mut record);
