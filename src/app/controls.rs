@@ -234,7 +234,8 @@ fn batch_ui(
     });
 }
 
-/// Walkers, burn-in, seed, the size of one Step (playing runs as fast as the machine allows), view switches.
+/// Walkers, burn-in, seed, the size of one Step (playing runs as fast as the machine
+/// allows), view switches.
 fn simulation_ui(ui: &mut egui::Ui, preset: &mut Preset) {
     ui.heading("Simulation");
     let max_walkers = limits::max_walkers(2, Some(preset.fp.grid), true, number_field::budget());

@@ -306,8 +306,14 @@ impl Simulation {
 
     /// Estimated bytes this simulation holds (walkers, statistics and its grid histograms).
     fn parked_bytes(&self) -> f64 {
-        neqlab::limits::simulation_demand(2, self.config.walkers, Some(self.config.grid.nx), false)
-            .total_bytes
+        let dim = self.config.experiment.landscape.dim();
+        neqlab::limits::simulation_demand(
+            dim,
+            self.config.walkers,
+            Some(self.config.grid.nx),
+            false,
+        )
+        .total_bytes
     }
 
     /// Record on `prediction`'s grid and measure entropy production with its model from now
