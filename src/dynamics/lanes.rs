@@ -65,7 +65,7 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
+    fn with_simd<S: Simd>(self, simd: S) {
         let Self {
             stepping,
             mut chunk,
@@ -80,11 +80,18 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
             let live = chunk.diverged[group..end].iter().filter(|&&d| !d).count();
             // A group of few live walkers is cheaper one walker at a time (same results).
             if interleave && live > LANES / 2 {
-                lane_group::<D, K, O>(stepping, &mut chunk, group..end, &mut sampler, observer);
+                lane_group::<D, K, O, S>(
+                    simd,
+                    stepping,
+                    &mut chunk,
+                    group..end,
+                    &mut sampler,
+                    observer,
+                );
             } else {
                 for k in group..end {
                     let scratch = [&mut sampler, &mut ahead];
-                    one_walker::<D, K, O>(stepping, &mut chunk, k, scratch, observer);
+                    one_walker::<D, K, O, S>(simd, stepping, &mut chunk, k, scratch, observer);
                 }
             }
         }
@@ -96,7 +103,8 @@ impl<const D: usize, K: GradientKernel<D>, O: Observer> WithSimd for ChunkJob<'_
 /// (the second holds the next batch while the first holds this one, when pipelined), so that
 /// nothing is allocated per walker.
 #[inline(always)]
-fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
+fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer, S: Simd>(
+    simd: S,
     stepping: &Stepping<'_, K>,
     chunk: &mut Chunk<'_>,
     k: usize,
@@ -115,7 +123,15 @@ fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
     let rng = &mut chunk.rngs[k];
     observer.begin_walker(walker);
     if dynamics.replacement == Replacement::Wr && noise_std == 0.0 {
-        sgd_with_replacement(stepping, walker, &mut w, rng, [sampler, ahead], observer);
+        sgd_with_replacement(
+            simd,
+            stepping,
+            walker,
+            &mut w,
+            rng,
+            [sampler, ahead],
+            observer,
+        );
         chunk.diverged[k] = !w.iter().all(|x| x.abs() < stepping.escape_radius);
         chunk.positions[k * D..(k + 1) * D].copy_from_slice(&w);
         return;
@@ -125,13 +141,13 @@ fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
         match dynamics.replacement {
             Replacement::Wr => {
                 let batch = sampler.with_replacement(rng, b);
-                let g = stepping.kernel.walker_gradient(batch, &w);
+                let g = stepping.kernel.walker_gradient(simd, batch, &w);
                 super::ensemble::update(&mut w, &g, eta, noise_std, rng);
             }
             Replacement::Wor => {
                 let permutation = sampler.permutation(rng);
                 for batch in permutation.chunks_exact(b) {
-                    let g = stepping.kernel.walker_gradient(batch, &w);
+                    let g = stepping.kernel.walker_gradient(simd, batch, &w);
                     super::ensemble::update(&mut w, &g, eta, noise_std, rng);
                 }
             }
@@ -152,7 +168,8 @@ fn one_walker<const D: usize, K: GradientKernel<D>, O: Observer>(
 /// stream that replaces it once the step is taken, so the walker consumes the same random
 /// words as without pipelining, even when it leaves the escape radius (it then stops).
 #[inline(always)]
-fn sgd_with_replacement<const D: usize, K: GradientKernel<D>, O: Observer>(
+fn sgd_with_replacement<const D: usize, K: GradientKernel<D>, O: Observer, S: Simd>(
+    simd: S,
     stepping: &Stepping<'_, K>,
     walker: usize,
     w: &mut [f64; D],
@@ -174,7 +191,9 @@ fn sgd_with_replacement<const D: usize, K: GradientKernel<D>, O: Observer>(
             samplers[1 - now].with_replacement(&mut stream, b);
         }
         let before = *w;
-        let g = stepping.kernel.walker_gradient(samplers[now].batch(), w);
+        let g = stepping
+            .kernel
+            .walker_gradient(simd, samplers[now].batch(), w);
         for (x, g) in w.iter_mut().zip(g) {
             *x -= eta * g;
         }
@@ -189,7 +208,8 @@ fn sgd_with_replacement<const D: usize, K: GradientKernel<D>, O: Observer>(
 
 /// Walkers `range` (at most [`LANES`]) through all time units together, one per lane.
 #[inline(always)]
-fn lane_group<const D: usize, K: GradientKernel<D>, O: Observer>(
+fn lane_group<const D: usize, K: GradientKernel<D>, O: Observer, S: Simd>(
+    simd: S,
     stepping: &Stepping<'_, K>,
     chunk: &mut Chunk<'_>,
     range: std::ops::Range<usize>,
@@ -222,7 +242,7 @@ fn lane_group<const D: usize, K: GradientKernel<D>, O: Observer>(
         match dynamics.replacement {
             Replacement::Wr => {
                 sampler.lanes_with_replacement(rngs, &live, &mut batch);
-                let g = stepping.kernel.lane_gradient(&batch, &w);
+                let g = stepping.kernel.lane_gradient(simd, &batch, &w);
                 lane_update(&mut w, &g, eta, noise_std, rngs, &live);
             }
             Replacement::Wor => {
@@ -239,7 +259,7 @@ fn lane_group<const D: usize, K: GradientKernel<D>, O: Observer>(
                             }
                         }
                     }
-                    let g = stepping.kernel.lane_gradient(&batch, &w);
+                    let g = stepping.kernel.lane_gradient(simd, &batch, &w);
                     lane_update(&mut w, &g, eta, noise_std, rngs, &live);
                 }
             }

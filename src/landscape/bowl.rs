@@ -12,6 +12,7 @@
 //! order `1/√N` and a small current); any other angle makes them fail to commute and the
 //! stationary state carries a rotating current (docs/theory.md section 3).
 
+use pulp::{Scalar, Simd};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
@@ -146,7 +147,7 @@ impl Bowl {
 /// component; the lane kernel does the same per lane.
 impl GradientKernel<2> for Bowl {
     #[inline(always)]
-    fn walker_gradient(&self, batch: &[usize], w: &[f64; 2]) -> [f64; 2] {
+    fn walker_gradient<S: Simd>(&self, _simd: S, batch: &[usize], w: &[f64; 2]) -> [f64; 2] {
         let (mut sx, mut sy) = (0.0, 0.0);
         for &i in batch {
             let x = self.data[i];
@@ -161,7 +162,12 @@ impl GradientKernel<2> for Bowl {
     }
 
     #[inline(always)]
-    fn lane_gradient(&self, batch: &[[usize; LANES]], w: &[Lanes; 2]) -> [Lanes; 2] {
+    fn lane_gradient<S: Simd>(
+        &self,
+        _simd: S,
+        batch: &[[usize; LANES]],
+        w: &[Lanes; 2],
+    ) -> [Lanes; 2] {
         let (mut sx, mut sy) = ([0.0; LANES], [0.0; LANES]);
         for row in batch {
             for l in 0..LANES {
@@ -212,7 +218,7 @@ impl Landscape for Bowl {
 
     /// `g_B = A (w − x̄_B)` with `x̄_B` the batch mean of the data.
     fn batch_gradient(&self, batch: &[usize], w: &[f64], out: &mut [f64]) {
-        let g = GradientKernel::walker_gradient(self, batch, &[w[0], w[1]]);
+        let g = GradientKernel::walker_gradient(self, Scalar::new(), batch, &[w[0], w[1]]);
         out.copy_from_slice(&g);
     }
 

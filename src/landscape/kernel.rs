@@ -4,11 +4,16 @@
 //! The ensemble keeps walkers in groups of [`LANES`]: lane `l` of a [`Lanes`] array belongs to
 //! walker `l` of the group, so a landscape's arithmetic runs on all of them at once (structure
 //! of arrays). A kernel computes, for every lane, exactly the operations of its scalar
-//! reference in exactly the same order, with no fused multiply-add: the compiler turns the
-//! loops over lanes into SIMD instructions (under the CPU features that
-//! [`pulp::Arch`] detects at run time), and the results are the same bits as the scalar
-//! reference, whatever the lane width of the machine, the number of threads, or the group a
-//! walker falls into. The tests check that bit for bit.
+//! reference in exactly the same order; a multiply-add is fused (`f64::mul_add`) in both or in
+//! neither, so that every operation is correctly rounded and hardware-independent. The loops
+//! over lanes become SIMD instructions under the CPU features that [`pulp::Arch`] detects at
+//! run time: the compiler vectorises the simple ones, and the long `tanh` runs in explicit
+//! registers of the [`Simd`] token the kernels receive ([`super::tanh::tanh_simd`]). The results
+//! are the same bits as the scalar reference, whatever the lane width of the machine, the
+//! number of threads, or the group a walker falls into. The tests check that bit for bit, in
+//! the machine's widest registers and one double at a time.
+
+use pulp::Simd;
 
 use super::Bowl;
 use super::regression_net::NetModel;
@@ -25,12 +30,17 @@ pub type Lanes = [f64; LANES];
 pub trait GradientKernel<const D: usize>: Sync {
     /// `g_B(w)` for one walker. Must equal the landscape's
     /// [`Landscape::batch_gradient`](super::Landscape::batch_gradient) bit for bit.
-    fn walker_gradient(&self, batch: &[usize], w: &[f64; D]) -> [f64; D];
+    fn walker_gradient<S: Simd>(&self, simd: S, batch: &[usize], w: &[f64; D]) -> [f64; D];
 
     /// `g_B` for [`LANES`] walkers: lane `l` sits at `w[a][l]` and draws the batch
     /// `batch[k][l]`, `k < B`. Lane `l` of the result equals
     /// [`walker_gradient`](Self::walker_gradient) of lane `l`, bit for bit.
-    fn lane_gradient(&self, batch: &[[usize; LANES]], w: &[Lanes; D]) -> [Lanes; D];
+    fn lane_gradient<S: Simd>(
+        &self,
+        simd: S,
+        batch: &[[usize; LANES]],
+        w: &[Lanes; D],
+    ) -> [Lanes; D];
 }
 
 /// The kernel a landscape offers the ensemble; [`Generic`](WalkerKernel::Generic) landscapes
@@ -67,8 +77,44 @@ pub(crate) mod testing {
 
     /// For random weights and random batches of every size up to `max_batch`, the lane kernel
     /// and the one-walker kernel both equal `reference` (the landscape's own batch gradient)
-    /// in every bit.
+    /// in every bit: in the widest registers of this machine (what the ensemble runs) and one
+    /// double at a time.
     pub fn lanes_match_reference<const D: usize, K: GradientKernel<D>>(
+        kernel: &K,
+        reference: &dyn Landscape,
+        spread: f64,
+        max_batch: usize,
+    ) {
+        struct Widest<'a, const D: usize, K> {
+            kernel: &'a K,
+            reference: &'a dyn Landscape,
+            spread: f64,
+            max_batch: usize,
+        }
+        impl<const D: usize, K: GradientKernel<D>> pulp::WithSimd for Widest<'_, D, K> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) {
+                check(
+                    simd,
+                    self.kernel,
+                    self.reference,
+                    self.spread,
+                    self.max_batch,
+                );
+            }
+        }
+        pulp::Arch::new().dispatch(Widest {
+            kernel,
+            reference,
+            spread,
+            max_batch,
+        });
+        check(pulp::Scalar::new(), kernel, reference, spread, max_batch);
+    }
+
+    fn check<const D: usize, K: GradientKernel<D>, S: Simd>(
+        simd: S,
         kernel: &K,
         reference: &dyn Landscape,
         spread: f64,
@@ -90,13 +136,13 @@ pub(crate) mod testing {
                         batch[k][l] = i;
                     }
                 }
-                let lanes = kernel.lane_gradient(&batch, &w);
+                let lanes = kernel.lane_gradient(simd, &batch, &w);
                 for l in 0..LANES {
                     let walker: [f64; D] = std::array::from_fn(|a| w[a][l]);
                     let indices: Vec<usize> = batch.iter().map(|row| row[l]).collect();
                     let mut expected = vec![0.0; D];
                     reference.batch_gradient(&indices, &walker, &mut expected);
-                    let single = kernel.walker_gradient(&indices, &walker);
+                    let single = kernel.walker_gradient(simd, &indices, &walker);
                     for a in 0..D {
                         assert_eq!(
                             lanes[a][l].to_bits(),

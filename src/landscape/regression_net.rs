@@ -36,6 +36,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pulp::Simd;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
@@ -44,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::csv;
 use super::kernel::{GradientKernel, LANES, Lanes, WalkerKernel, gather};
 use super::newton::newton_minimum;
-use super::tanh::tanh;
+use super::tanh::{tanh, tanh_lanes};
 use super::{Landscape, LandscapeError};
 
 /// A point near the trained network, as in the paper: Newton's method starts here.
@@ -154,9 +155,21 @@ pub struct NetModel {
 /// Hidden activations and residual of one example: `(t_1, t_2, r = f − y)`.
 #[inline(always)]
 fn forward(w: &[f64], x: f64, y: f64) -> (f64, f64, f64) {
-    let t1 = tanh(w[0] * x + w[2]);
-    let t2 = tanh(w[1] * x + w[3]);
-    (t1, t2, w[4] * t1 + w[5] * t2 + w[6] - y)
+    let (t1, t2) = (tanh(w[0].mul_add(x, w[2])), tanh(w[1].mul_add(x, w[3])));
+    (t1, t2, residual([w[4], w[5], w[6]], t1, t2, y))
+}
+
+/// `r = f − y = w5 t_1 + (w6 t_2 + (w7 − y))`, fused: `w7 − y` does not wait for the `tanh`,
+/// and each product costs one rounding and one multiply-add of latency.
+#[inline(always)]
+fn residual([w5, w6, w7]: [f64; 3], t1: f64, t2: f64, y: f64) -> f64 {
+    w5.mul_add(t1, w6.mul_add(t2, w7 - y))
+}
+
+/// `1 − t²`, rounded once.
+#[inline(always)]
+fn sech2(t: f64) -> f64 {
+    (-t).mul_add(t, 1.0)
 }
 
 impl NetModel {
@@ -236,32 +249,13 @@ impl NetModel {
     /// example, no allocation.
     #[inline]
     pub(crate) fn batch_gradient(&self, batch: &[usize], w: &[f64], out: &mut [f64; NET_DIM]) {
-        let (mut sa, mut sax, mut sb, mut sbx) = (0.0, 0.0, 0.0, 0.0);
-        let (mut st1, mut st2, mut sr) = (0.0, 0.0, 0.0);
+        let mut sums = [0.0; SUMS];
         for &i in batch {
             let x = self.x[i];
             let (t1, t2, r) = forward(w, x, self.y[i]);
-            let a = r * (1.0 - t1 * t1);
-            let b = r * (1.0 - t2 * t2);
-            sa += a;
-            sax += a * x;
-            sb += b;
-            sbx += b * x;
-            st1 += r * t1;
-            st2 += r * t2;
-            sr += r;
+            sums = accumulate(sums, x, t1, t2, r);
         }
-        let c = self.two_k / batch.len() as f64;
-        let decay = self.two_k * self.l2;
-        *out = [
-            c * w[4] * sax + decay * w[0],
-            c * w[5] * sbx + decay * w[1],
-            c * w[4] * sa + decay * w[2],
-            c * w[5] * sb + decay * w[3],
-            c * st1 + decay * w[4],
-            c * st2 + decay * w[5],
-            c * sr + decay * w[6],
-        ];
+        *out = self.finish(&sums, w, batch.len());
     }
 }
 
@@ -269,42 +263,40 @@ impl NetModel {
 /// `b = r (1 − t_2²)`, they are `Σa, Σa x, Σb, Σb x, Σr t_1, Σr t_2, Σr`.
 const SUMS: usize = 7;
 
-/// The summands of [`SUMS`] for one example per lane, with the weights of each lane.
+/// One example's terms added to the seven batch sums `Σa, Σa x, Σb, Σb x, Σr t_1, Σr t_2, Σr`
+/// (`a = r (1 − t_1²)`, `b = r (1 − t_2²)`); the products with `x`, `t_1`, `t_2` are fused into
+/// their sums. Every path adds the examples in batch order through this one function.
 #[inline(always)]
-fn lane_terms(w: &[Lanes; NET_DIM], x: &Lanes, y: &Lanes) -> [Lanes; SUMS] {
-    let mut terms = [[0.0; LANES]; SUMS];
-    for l in 0..LANES {
-        let t1 = tanh(w[0][l] * x[l] + w[2][l]);
-        let t2 = tanh(w[1][l] * x[l] + w[3][l]);
-        let r = w[4][l] * t1 + w[5][l] * t2 + w[6][l] - y[l];
-        let a = r * (1.0 - t1 * t1);
-        let b = r * (1.0 - t2 * t2);
-        terms[0][l] = a;
-        terms[1][l] = a * x[l];
-        terms[2][l] = b;
-        terms[3][l] = b * x[l];
-        terms[4][l] = r * t1;
-        terms[5][l] = r * t2;
-        terms[6][l] = r;
-    }
-    terms
+fn accumulate(sums: [f64; SUMS], x: f64, t1: f64, t2: f64, r: f64) -> [f64; SUMS] {
+    let [sa, sax, sb, sbx, st1, st2, sr] = sums;
+    let [a, b] = [r * sech2(t1), r * sech2(t2)];
+    [
+        sa + a,
+        a.mul_add(x, sax),
+        sb + b,
+        b.mul_add(x, sbx),
+        r.mul_add(t1, st1),
+        r.mul_add(t2, st2),
+        sr + r,
+    ]
 }
 
 impl NetModel {
     /// `g_B` from the batch sums, in the order of [`NetModel::batch_gradient`].
     #[inline(always)]
-    fn finish(&self, sums: &[f64; SUMS], w: &[f64; NET_DIM], batch_size: usize) -> [f64; NET_DIM] {
+    fn finish(&self, sums: &[f64; SUMS], w: &[f64], batch_size: usize) -> [f64; NET_DIM] {
         let [sa, sax, sb, sbx, st1, st2, sr] = *sums;
         let c = self.two_k / batch_size as f64;
         let decay = self.two_k * self.l2;
+        let (c5, c6) = (c * w[4], c * w[5]);
         [
-            c * w[4] * sax + decay * w[0],
-            c * w[5] * sbx + decay * w[1],
-            c * w[4] * sa + decay * w[2],
-            c * w[5] * sb + decay * w[3],
-            c * st1 + decay * w[4],
-            c * st2 + decay * w[5],
-            c * sr + decay * w[6],
+            c5.mul_add(sax, decay * w[0]),
+            c6.mul_add(sbx, decay * w[1]),
+            c5.mul_add(sa, decay * w[2]),
+            c6.mul_add(sb, decay * w[3]),
+            c.mul_add(st1, decay * w[4]),
+            c.mul_add(st2, decay * w[5]),
+            c.mul_add(sr, decay * w[6]),
         ]
     }
 }
@@ -316,57 +308,71 @@ const PAIRED: usize = LANES / 2;
 /// vectors (a whole batch of 10).
 const GROUP: usize = 3 * PAIRED;
 
-/// Two `tanh` per example. One walker: both hidden units of [`PAIRED`] examples fill the lanes
-/// (`B = 10` takes three vectors instead of four), and the terms are then summed in batch
-/// order; many walkers: one walker per lane, summing as it goes. Either way each `tanh`
-/// argument, each term and each sum is the same sequence of operations as in the scalar
-/// [`NetModel::batch_gradient`], so all three agree bit for bit.
+/// Two `tanh` per example, in explicit SIMD registers ([`tanh_lanes`]). One walker: both hidden
+/// units of [`PAIRED`] examples fill the lanes (`B = 10` takes three vectors instead of four),
+/// and the terms are then summed in batch order; many walkers: one walker per lane, summing as
+/// it goes. Either way each `tanh` argument, each term and each sum is the same sequence of
+/// operations (fused multiply-adds included) as in the scalar [`NetModel::batch_gradient`], so
+/// all three agree bit for bit.
 impl GradientKernel<NET_DIM> for NetModel {
     #[inline(always)]
-    fn walker_gradient(&self, batch: &[usize], w: &[f64; NET_DIM]) -> [f64; NET_DIM] {
+    fn walker_gradient<S: Simd>(
+        &self,
+        simd: S,
+        batch: &[usize],
+        w: &[f64; NET_DIM],
+    ) -> [f64; NET_DIM] {
         let mut sums = [0.0; SUMS];
         for group in batch.chunks(GROUP) {
             // Vector c holds hidden unit 1 of example PAIRED·c + k of the group in lane k and
             // its unit 2 in lane PAIRED + k. All the `tanh` come first, so that their chains
             // run side by side; lanes without an example compute `tanh(w3)`, `tanh(w4)`.
-            let mut x = [[0.0; PAIRED]; GROUP / PAIRED];
-            let mut y = [[0.0; PAIRED]; GROUP / PAIRED];
-            for (k, &i) in group.iter().enumerate() {
-                (x[k / PAIRED][k % PAIRED], y[k / PAIRED][k % PAIRED]) = (self.x[i], self.y[i]);
+            let (mut x, mut y) = ([0.0; GROUP], [0.0; GROUP]);
+            for ((x, y), &i) in x.iter_mut().zip(&mut y).zip(group) {
+                (*x, *y) = (self.x[i], self.y[i]);
             }
-            let mut t = [[0.0; LANES]; GROUP / PAIRED];
-            for (lanes, x) in t.iter_mut().zip(&x) {
+            let (mut t1, mut t2) = ([0.0; GROUP], [0.0; GROUP]);
+            for c in 0..GROUP / PAIRED {
+                let x = &x[c * PAIRED..(c + 1) * PAIRED];
+                let mut z = [0.0; LANES];
                 for k in 0..PAIRED {
-                    lanes[k] = w[0] * x[k] + w[2];
-                    lanes[PAIRED + k] = w[1] * x[k] + w[3];
+                    z[k] = w[0].mul_add(x[k], w[2]);
+                    z[PAIRED + k] = w[1].mul_add(x[k], w[3]);
                 }
-                for z in lanes.iter_mut() {
-                    *z = tanh(*z);
-                }
+                let t = tanh_lanes(simd, &z);
+                t1[c * PAIRED..(c + 1) * PAIRED].copy_from_slice(&t[..PAIRED]);
+                t2[c * PAIRED..(c + 1) * PAIRED].copy_from_slice(&t[PAIRED..]);
             }
             for k in 0..group.len() {
-                let (c, j) = (k / PAIRED, k % PAIRED);
-                let (t1, t2) = (t[c][j], t[c][PAIRED + j]);
-                let r = w[4] * t1 + w[5] * t2 + w[6] - y[c][j];
-                let a = r * (1.0 - t1 * t1);
-                let b = r * (1.0 - t2 * t2);
-                let terms = [a, a * x[c][j], b, b * x[c][j], r * t1, r * t2, r];
-                for (sum, term) in sums.iter_mut().zip(terms) {
-                    *sum += term;
-                }
+                let r = residual([w[4], w[5], w[6]], t1[k], t2[k], y[k]);
+                sums = accumulate(sums, x[k], t1[k], t2[k], r);
             }
         }
         self.finish(&sums, w, batch.len())
     }
 
     #[inline(always)]
-    fn lane_gradient(&self, batch: &[[usize; LANES]], w: &[Lanes; NET_DIM]) -> [Lanes; NET_DIM] {
+    fn lane_gradient<S: Simd>(
+        &self,
+        simd: S,
+        batch: &[[usize; LANES]],
+        w: &[Lanes; NET_DIM],
+    ) -> [Lanes; NET_DIM] {
         let mut sums = [[0.0; LANES]; SUMS];
         for row in batch {
-            let terms = lane_terms(w, &gather(&self.x, row), &gather(&self.y, row));
-            for (sum, term) in sums.iter_mut().zip(&terms) {
-                for l in 0..LANES {
-                    sum[l] += term[l];
+            let (x, y) = (gather(&self.x, row), gather(&self.y, row));
+            let (mut z1, mut z2) = ([0.0; LANES], [0.0; LANES]);
+            for l in 0..LANES {
+                z1[l] = w[0][l].mul_add(x[l], w[2][l]);
+                z2[l] = w[1][l].mul_add(x[l], w[3][l]);
+            }
+            let (t1, t2) = (tanh_lanes(simd, &z1), tanh_lanes(simd, &z2));
+            for l in 0..LANES {
+                let (t1, t2) = (t1[l], t2[l]);
+                let r = residual([w[4][l], w[5][l], w[6][l]], t1, t2, y[l]);
+                let lane = accumulate(std::array::from_fn(|j| sums[j][l]), x[l], t1, t2, r);
+                for (sum, value) in sums.iter_mut().zip(lane) {
+                    sum[l] = value;
                 }
             }
         }

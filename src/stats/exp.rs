@@ -44,12 +44,12 @@ pub fn exp(x: f64) -> f64 {
     // NaN passes through the clamp.
     let x = x.clamp(LOWEST, HIGHEST);
     // The reduction and polynomial of the network's tanh (§11.1).
-    let (r, shifted) = reduce(x);
+    let (r, shifted) = reduce::<false>(x);
     // The integer k from the low mantissa bits (|k| < 2^51, two's complement there).
     let k_int = (shifted as i64).wrapping_sub(ROUNDING_MAGIC.to_bits() as i64);
     let k_half = k_int >> 1;
     let scale = |e: i64| f64::from_bits((e.wrapping_add(1023) as u64) << 52);
-    let exp_r = 1.0 + expm1_reduced(r);
+    let exp_r = 1.0 + expm1_reduced::<false>(r);
     exp_r * scale(k_half) * scale(k_int - k_half)
 }
 
