@@ -40,7 +40,7 @@ impl BatchSampler {
         self.indices.len()
     }
 
-    #[inline]
+    #[inline(always)]
     fn restore_identity(&mut self, swapped: usize) {
         if self.scrambled {
             for (i, slot) in self.indices.iter_mut().enumerate() {
@@ -63,6 +63,7 @@ impl BatchSampler {
     /// `j` swapping position `j` with a uniform position in `j..N`, `O(B)` work. Each 64-bit
     /// output of the generator serves two steps ([`uniform_below`] on its halves); the swaps
     /// are undone before the next draw.
+    #[inline(always)]
     pub fn with_replacement<R: Rng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -103,6 +104,7 @@ impl BatchSampler {
 
     /// The batch of the last [`with_replacement`](Self::with_replacement) draw (empty after a
     /// [`permutation`](Self::permutation)).
+    #[inline(always)]
     pub fn batch(&self) -> &[usize] {
         &self.indices[..self.last_batch]
     }
