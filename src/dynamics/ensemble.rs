@@ -118,6 +118,7 @@ pub const MAX_LANE_DIM: usize = 8;
 
 impl Observer for () {
     fn fork(&self) -> Self {}
+    #[inline(always)]
     fn observe(&mut self, _: usize, _: u64, _: &[f64], _: &[f64]) {}
     fn merge(&mut self, _: Self) {}
     fn accepts_interleaved_walkers(&self) -> bool {
