@@ -56,16 +56,6 @@ pub enum WalkerKernel<'a> {
     Generic,
 }
 
-/// Gather `values[batch[l]]` into lanes (bounds-checked, scalar loads).
-#[inline(always)]
-pub fn gather(values: &[f64], batch: &[usize; LANES]) -> Lanes {
-    let mut out = [0.0; LANES];
-    for (slot, &i) in out.iter_mut().zip(batch) {
-        *slot = values[i];
-    }
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     //! Bit-for-bit checks of lane kernels against their scalar references.
