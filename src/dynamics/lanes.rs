@@ -11,8 +11,12 @@
 //!   examples of the batch instead), with every observer.
 //!
 //! Both are compiled under the CPU features [`pulp::Arch`] finds at run time, so the loops
-//! over lanes become AVX2 or wider instructions on machines that have them, without any
-//! `unsafe` here and without a build flag.
+//! over lanes become AVX2 or wider instructions on machines that have them, and `f64::mul_add`
+//! one instruction, without any `unsafe` here and without a build flag; the kernels get the
+//! token of those features for their explicit vector code. Nothing in the stepping loop may
+//! be an out-of-line call (the batch sampler and the empty observer are `#[inline(always)]`):
+//! a call lets the callee clobber every vector register, which then have to be saved and
+//! reloaded each step (docs/theory.md §11.3).
 
 use pulp::{Simd, WithSimd};
 use rand_distr::{Distribution, StandardNormal};

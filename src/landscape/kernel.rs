@@ -27,6 +27,9 @@ pub type Lanes = [f64; LANES];
 
 /// A landscape family whose minibatch gradient `g_B = (1/B) Σ_{i∈batch} g_i` (docs/theory.md
 /// section 2) has the fixed dimension `D`, for one walker or for [`LANES`] walkers at once.
+/// `simd` is the token of the CPU features the caller runs under (`pulp::Arch::dispatch`), for
+/// the explicit vector code of a kernel (`pulp::Scalar` where there is none); the results do
+/// not depend on it.
 pub trait GradientKernel<const D: usize>: Sync {
     /// `g_B(w)` for one walker. Must equal the landscape's
     /// [`Landscape::batch_gradient`](super::Landscape::batch_gradient) bit for bit.
