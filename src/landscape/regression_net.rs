@@ -144,11 +144,9 @@ pub(crate) fn check_net_keys(noise_std: f64, l2: f64) -> Result<(), LandscapeErr
 /// section 6, and the minibatch-gradient kernel of the network family.
 #[derive(Clone, Debug)]
 pub struct NetModel {
-    pub(crate) x: Vec<f64>,
-    pub(crate) y: Vec<f64>,
-    /// `(x_i, y_i)` side by side, for the kernels: one bounds check and one 16-byte load per
+    /// The examples `(x_i, y_i)`, side by side: one bounds check and one 16-byte load per
     /// example of a batch.
-    xy: Vec<[f64; 2]>,
+    pub(crate) data: Vec<[f64; 2]>,
     /// `2K / B` for every batch size `B ≤ N` (index `B`): a load instead of a division in each
     /// step's gradient, with the same bits.
     two_k_per_batch: Vec<f64>,
@@ -209,30 +207,29 @@ fn sech2(t: f64) -> f64 {
 }
 
 impl NetModel {
-    pub(crate) fn new(x: Vec<f64>, y: Vec<f64>, noise_std: f64, l2: f64) -> Self {
+    pub(crate) fn new(x: &[f64], y: &[f64], noise_std: f64, l2: f64) -> Self {
         let n = x.len() as f64;
         let two_k = n / (noise_std * noise_std);
         Self {
-            xy: x.iter().zip(&y).map(|(&x, &y)| [x, y]).collect(),
+            data: x.iter().zip(y).map(|(&x, &y)| [x, y]).collect(),
             two_k_per_batch: (0..=x.len()).map(|b| two_k / b as f64).collect(),
             arch: pulp::Arch::new(),
-            x,
-            y,
             two_k,
             l2,
         }
     }
 
     pub(crate) fn loss(&self, i: usize, w: &[f64]) -> f64 {
-        let (_, _, r) = self.arch.dispatch(Forward(w, self.x[i], self.y[i]));
+        let [x, y] = self.data[i];
+        let (_, _, r) = self.arch.dispatch(Forward(w, x, y));
         let norm2: f64 = w.iter().map(|v| v * v).sum();
         0.5 * self.two_k * (r * r + self.l2 * norm2)
     }
 
     /// `out += scale · g_i` (length 7).
     pub(crate) fn add_gradient(&self, i: usize, w: &[f64], scale: f64, out: &mut [f64]) {
-        let x = self.x[i];
-        let (t1, t2, r) = self.arch.dispatch(Forward(w, x, self.y[i]));
+        let [x, y] = self.data[i];
+        let (t1, t2, r) = self.arch.dispatch(Forward(w, x, y));
         let c = scale * self.two_k;
         let a = c * r * w[4] * (1.0 - t1 * t1);
         let b = c * r * w[5] * (1.0 - t2 * t2);
@@ -248,8 +245,8 @@ impl NetModel {
 
     /// `out += scale · h_i` (row-major 7 × 7).
     pub(crate) fn add_hessian(&self, i: usize, w: &[f64], scale: f64, out: &mut [f64]) {
-        let x = self.x[i];
-        let (t1, t2, r) = self.arch.dispatch(Forward(w, x, self.y[i]));
+        let [x, y] = self.data[i];
+        let (t1, t2, r) = self.arch.dispatch(Forward(w, x, y));
         let (d1, d2) = (1.0 - t1 * t1, 1.0 - t2 * t2);
         let df = [
             w[4] * d1 * x,
@@ -297,8 +294,8 @@ impl NetModel {
     fn batch_gradient_inline(&self, batch: &[usize], w: &[f64]) -> [f64; NET_DIM] {
         let mut sums = [0.0; SUMS];
         for &i in batch {
-            let x = self.x[i];
-            let (t1, t2, r) = forward(w, x, self.y[i]);
+            let [x, y] = self.data[i];
+            let (t1, t2, r) = forward(w, x, y);
             sums = accumulate(sums, x, t1, t2, r);
         }
         self.finish(&sums, w, batch.len())
@@ -309,9 +306,9 @@ impl NetModel {
 /// `b = r (1 − t_2²)`, they are `Σa, Σa x, Σb, Σb x, Σr t_1, Σr t_2, Σr`.
 const SUMS: usize = 7;
 
-/// One example's terms added to the seven batch sums `Σa, Σa x, Σb, Σb x, Σr t_1, Σr t_2, Σr`
-/// (`a = r (1 − t_1²)`, `b = r (1 − t_2²)`); the products with `x`, `t_1`, `t_2` are fused into
-/// their sums. Every path adds the examples in batch order through this one function.
+/// One example's terms added to the [`SUMS`] batch sums; the products with `x`, `t_1`, `t_2`
+/// are fused into their sums. Every path adds the examples in batch order through this one
+/// function.
 #[inline(always)]
 fn accumulate(sums: [f64; SUMS], x: f64, t1: f64, t2: f64, r: f64) -> [f64; SUMS] {
     let [sa, sax, sb, sbx, st1, st2, sr] = sums;
@@ -376,7 +373,7 @@ impl GradientKernel<NET_DIM> for NetModel {
             // run side by side; lanes without an example compute `tanh(w3)`, `tanh(w4)`.
             let (mut x, mut y) = ([0.0; GROUP], [0.0; GROUP]);
             for ((x, y), &i) in x.iter_mut().zip(&mut y).zip(group) {
-                [*x, *y] = self.xy[i];
+                [*x, *y] = self.data[i];
             }
             let (mut t1, mut t2) = ([0.0; GROUP], [0.0; GROUP]);
             for c in 0..GROUP / PAIRED {
@@ -409,7 +406,7 @@ impl GradientKernel<NET_DIM> for NetModel {
         for row in batch {
             let (mut x, mut y) = ([0.0; LANES], [0.0; LANES]);
             for l in 0..LANES {
-                [x[l], y[l]] = self.xy[row[l]];
+                [x[l], y[l]] = self.data[row[l]];
             }
             let (mut z1, mut z2) = ([0.0; LANES], [0.0; LANES]);
             for l in 0..LANES {
@@ -454,25 +451,20 @@ impl RegressionNet {
         check_net_keys(spec.noise_std, spec.l2)?;
         let (x, y) = net_data(spec.data.as_deref(), spec.data_seed, base_dir)?;
         let mut net = Self {
-            model: NetModel::new(x, y, spec.noise_std, spec.l2),
+            model: NetModel::new(&x, &y, spec.noise_std, spec.l2),
             minimum: PAPER_START.to_vec(),
         };
         net.minimum = net.trained_minimum();
         Ok(net)
     }
 
-    /// The data `x_i`.
-    pub fn x(&self) -> &[f64] {
-        &self.model.x
+    /// The examples `(x_i, y_i)`.
+    pub fn data(&self) -> &[[f64; 2]] {
+        &self.model.data
     }
 
     pub(crate) fn model(&self) -> &NetModel {
         &self.model
-    }
-
-    /// The data `y_i`.
-    pub fn y(&self) -> &[f64] {
-        &self.model.y
     }
 
     /// The network's output `f(x)` at weights `w`.
@@ -501,7 +493,7 @@ impl Landscape for RegressionNet {
     }
 
     fn n_examples(&self) -> usize {
-        self.model.x.len()
+        self.model.data.len()
     }
 
     fn example_loss(&self, i: usize, w: &[f64]) -> f64 {
@@ -552,16 +544,15 @@ mod tests {
     fn data_follow_section_6() {
         let net = default_net();
         assert_eq!(net.n_examples(), 200);
-        assert_eq!(net.x()[0], -3.0);
-        assert_eq!(net.x()[1], -2.97);
-        assert_eq!(net.x()[199], 2.97);
+        assert_eq!(net.data()[0][0], -3.0);
+        assert_eq!(net.data()[1][0], -2.97);
+        assert_eq!(net.data()[199][0], 2.97);
         // ε = (y − exp(−x²)) / 0.1 over 200 draws: mean within 4/sqrt(200) = 0.28, variance
         // within 4·sqrt(2/200) = 0.4 of 1.
         let eps: Vec<f64> = net
-            .x()
+            .data()
             .iter()
-            .zip(net.y())
-            .map(|(x, y)| (y - (-x * x).exp()) / 0.1)
+            .map(|[x, y]| (y - (-x * x).exp()) / 0.1)
             .collect();
         let mean = eps.iter().sum::<f64>() / 200.0;
         let var = eps.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / 199.0;

@@ -116,9 +116,9 @@ impl RegressionNet2d {
         let model = net.model().clone();
         let hidden = (a >= FIRST_OUTPUT && b >= FIRST_OUTPUT).then(|| {
             model
-                .x
+                .data
                 .iter()
-                .map(|&x| {
+                .map(|&[x, _]| {
                     [
                         (frozen[0] * x + frozen[2]).tanh(),
                         (frozen[1] * x + frozen[3]).tanh(),
@@ -147,7 +147,7 @@ impl RegressionNet2d {
     /// Residual `r = f − y` of example `i` from its frozen hidden activations.
     #[inline(always)]
     fn cached_residual(&self, hidden: [f64; 2], i: usize, w: &[f64; NET_DIM]) -> f64 {
-        w[4] * hidden[0] + w[5] * hidden[1] + w[6] - self.model.y[i]
+        w[4] * hidden[0] + w[5] * hidden[1] + w[6] - self.model.data[i][1]
     }
 
     /// The full weights `w(u)`.
@@ -180,7 +180,7 @@ impl Landscape for RegressionNet2d {
     }
 
     fn n_examples(&self) -> usize {
-        self.model.x.len()
+        self.model.data.len()
     }
 
     fn example_loss(&self, i: usize, u: &[f64]) -> f64 {

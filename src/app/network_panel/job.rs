@@ -106,7 +106,7 @@ fn analyse(
         diverged: report.diverged_walkers,
         walkers: report.walkers,
     })?;
-    let data: Vec<[f64; 2]> = net.x().iter().zip(net.y()).map(|(&x, &y)| [x, y]).collect();
+    let data = net.data().to_vec();
     let (low, high) = data
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
