@@ -8,15 +8,20 @@ use crate::app::number_field;
 use super::{CONTROLS_WIDTH, NetworkPanel, RunStatus};
 
 impl NetworkPanel {
-    /// The settings of the next run, Run / Cancel, the status and what is shown.
+    /// Run / Cancel, the status and what is shown, then the settings of the next run: Run
+    /// comes first so that it is on screen without scrolling on a 1280×720 projector, where
+    /// the settings fill more than the controls' half of the tab.
     pub(super) fn controls_ui(&mut self, ui: &mut egui::Ui) {
         ui.strong("Seven-weight network");
         let running = self.status == RunStatus::Running;
-        let Some(preset) = self.preset.as_mut() else {
+        if self.preset.is_none() {
             return;
-        };
-        ui.add_enabled_ui(!running, |ui| dynamics_ui(ui, &mut preset.dynamics));
+        }
         self.run_ui(ui, running);
+        ui.separator();
+        if let Some(preset) = self.preset.as_mut() {
+            ui.add_enabled_ui(!running, |ui| dynamics_ui(ui, &mut preset.dynamics));
+        }
     }
 
     /// Run / Cancel, the status and the settings of the result shown.
